@@ -1,0 +1,585 @@
+//! One client connection: its reader, writer and ping tasks, and its subscriptions.
+//!
+//! Three tasks serve a connection, all on the shard that accepted it:
+//! - the **reader** reads the socket, parses complete operations and acts on them;
+//! - the **writer** sleeps until something is queued in the outbound buffer, then
+//!   writes it out (under the write deadline);
+//! - the **pinger** sends PING every `ping_interval` and closes a stale connection.
+//!
+//! Publishers on the same shard append frames directly into a subscriber's outbound
+//! buffer and wake its writer: no per-message channel, no copy of the payload besides
+//! the one into the socket buffer. A subscriber whose pending bytes exceed
+//! `max_pending` is closed as a slow consumer, so a fast producer is never held back
+//! by a slow reader.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use jetcore_router::net::{Connection, ReadHalf, WriteHalf};
+use jetcore_router::notify::Notify;
+use jetcore_router::time;
+
+use crate::protocol::info::ConnectOptions;
+use crate::protocol::parser::{ClientOp, Parser, ParserLimits};
+use crate::protocol::write;
+use crate::shard::Shard;
+use crate::subject;
+
+/// Why a connection was closed (logged, and later shown in /connz).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The client closed the socket, or a read failed.
+    ClientClosed,
+    /// A protocol error.
+    ProtocolViolation,
+    /// `max_payload` exceeded.
+    MaxPayloadExceeded,
+    /// Outbound bytes over `max_pending`.
+    SlowConsumerPendingBytes,
+    /// A write blocked longer than `write_deadline`.
+    SlowConsumerWriteDeadline,
+    /// Too many unanswered PINGs.
+    StaleConnection,
+    /// `max_connections` reached.
+    MaxConnectionsExceeded,
+    /// `no_responders` without `headers` in CONNECT.
+    NoRespondersRequiresHeaders,
+    /// The server is shutting down.
+    ServerShutdown,
+    /// A socket write failed.
+    WriteError,
+}
+
+/// A subscription of one client.
+pub struct Subscription {
+    /// The client that owns it.
+    pub client: Rc<Client>,
+    /// The client's id for it (echoed in MSG).
+    pub sid: Bytes,
+    /// Subject filter.
+    pub subject: Bytes,
+    /// Queue group, if any.
+    pub queue: Option<Bytes>,
+    /// Auto-unsubscribe after this many messages; 0 = never.
+    pub max: Cell<u64>,
+    /// Messages delivered so far.
+    pub delivered: Cell<u64>,
+}
+
+impl Subscription {
+    /// Queue a message for this subscription's client. Returns false if the message
+    /// was not accepted (client closing, or the subscription is used up).
+    pub fn deliver(
+        self: &Rc<Self>,
+        subject: &[u8],
+        reply: Option<&Bytes>,
+        headers: Option<&Bytes>,
+        payload: &[u8],
+    ) -> bool {
+        let c = &self.client;
+        if c.is_closing() {
+            return false;
+        }
+        let max = self.max.get();
+        let n = self.delivered.get() + 1;
+        if max > 0 && n > max {
+            return false;
+        }
+        self.delivered.set(n);
+        c.queue_msg(subject, &self.sid, reply.map(|r| &r[..]), headers, payload);
+        if max > 0 && n == max {
+            c.remove_subscription(&self.sid);
+        }
+        true
+    }
+}
+
+/// Flags a client set in CONNECT (Go's defaults until it does).
+#[derive(Debug, Clone, Copy)]
+struct Flags {
+    /// +OK after each operation.
+    verbose: bool,
+    /// Strict subject checks.
+    pedantic: bool,
+    /// Receive own publishes.
+    echo: bool,
+    /// HPUB/HMSG allowed.
+    headers: bool,
+    /// Wants 503 on requests without responders.
+    no_responders: bool,
+}
+
+/// A client connection.
+pub struct Client {
+    /// Server-wide connection id.
+    pub cid: u64,
+    /// The shard this connection lives on.
+    shard: Rc<Shard>,
+    /// Remote address.
+    peer: SocketAddr,
+    /// Frames waiting for the writer.
+    out: RefCell<BytesMut>,
+    /// Bytes handed to the socket but not yet confirmed written; they count as pending.
+    in_flight: Cell<usize>,
+    /// Wakes the writer task.
+    writer_wake: Notify,
+    /// Set once closing starts; never cleared.
+    closing: Cell<Option<CloseReason>>,
+    /// CONNECT flags.
+    flags: Cell<Flags>,
+    /// CONNECT received.
+    connected: Cell<bool>,
+    /// Subscriptions by sid.
+    subs: RefCell<HashMap<Bytes, Rc<Subscription>>>,
+    /// PINGs sent without a PONG back.
+    pings_out: Cell<u32>,
+    /// When we last read anything from the client.
+    last_in: Cell<Instant>,
+    /// A SUB/UNSUB changed interest since the last PONG: the next PONG waits for the
+    /// other shards to apply it.
+    interest_dirty: Cell<bool>,
+}
+
+impl Client {
+    fn new(cid: u64, shard: Rc<Shard>, peer: SocketAddr) -> Client {
+        Client {
+            cid,
+            shard,
+            peer,
+            out: RefCell::new(BytesMut::with_capacity(4096)),
+            in_flight: Cell::new(0),
+            writer_wake: Notify::new(),
+            closing: Cell::new(None),
+            flags: Cell::new(Flags {
+                verbose: false,
+                pedantic: false,
+                echo: true,
+                headers: false,
+                no_responders: false,
+            }),
+            connected: Cell::new(false),
+            subs: RefCell::new(HashMap::new()),
+            pings_out: Cell::new(0),
+            last_in: Cell::new(Instant::now()),
+            interest_dirty: Cell::new(false),
+        }
+    }
+
+    /// Whether this client receives its own publishes.
+    pub fn echo(&self) -> bool {
+        self.flags.get().echo
+    }
+
+    /// True once closing started.
+    pub fn is_closing(&self) -> bool {
+        self.closing.get().is_some()
+    }
+
+    /// Queue raw protocol bytes.
+    fn queue_bytes(&self, b: &[u8]) {
+        if self.is_closing() {
+            return;
+        }
+        self.out.borrow_mut().extend_from_slice(b);
+        self.after_queue();
+    }
+
+    /// Queue `-ERR '<text>'`.
+    pub fn send_err(&self, text: &str) {
+        if self.is_closing() {
+            return;
+        }
+        write::err(&mut self.out.borrow_mut(), text);
+        self.after_queue();
+    }
+
+    /// Queue a message frame for one of our subscriptions.
+    fn queue_msg(
+        &self,
+        subject: &[u8],
+        sid: &[u8],
+        reply: Option<&[u8]>,
+        headers: Option<&Bytes>,
+        payload: &[u8],
+    ) {
+        {
+            let mut out = self.out.borrow_mut();
+            match headers {
+                Some(h) if self.flags.get().headers => {
+                    write::hmsg(&mut out, subject, sid, reply, h, payload)
+                }
+                // A client without header support gets the message without them.
+                _ => write::msg(&mut out, subject, sid, reply, payload),
+            }
+        }
+        self.after_queue();
+    }
+
+    /// After queueing: enforce max_pending, wake the writer.
+    fn after_queue(&self) {
+        let pending = self.out.borrow().len() + self.in_flight.get();
+        if pending as i64 > self.shard.opts.max_pending {
+            tracing::info!(
+                "{} - cid:{} - Slow Consumer Detected: MaxPending of {} Exceeded",
+                self.peer,
+                self.cid,
+                self.shard.opts.max_pending
+            );
+            // Pending data is dropped: flushing it to a reader this slow could take
+            // minutes and is exactly what the limit exists to prevent.
+            self.out.borrow_mut().clear();
+            self.close(CloseReason::SlowConsumerPendingBytes);
+            return;
+        }
+        self.writer_wake.notify();
+    }
+
+    /// Start closing: drop subscriptions, let the writer flush and shut the socket.
+    pub fn close(&self, reason: CloseReason) {
+        if self.is_closing() {
+            return;
+        }
+        self.closing.set(Some(reason));
+        let subs: Vec<Rc<Subscription>> = self.subs.borrow_mut().drain().map(|(_, s)| s).collect();
+        for s in &subs {
+            self.shard.remove_sub(s);
+        }
+        self.shard.unregister(self.cid);
+        self.shard.global.remove_connection();
+        tracing::debug!("{} - cid:{} - Client connection closed: {:?}", self.peer, self.cid, reason);
+        self.writer_wake.notify();
+    }
+
+    /// Remove a subscription by sid (UNSUB, or auto-unsubscribe reached).
+    fn remove_subscription(&self, sid: &[u8]) {
+        let removed = self.subs.borrow_mut().remove(sid);
+        if let Some(s) = removed {
+            self.shard.remove_sub(&s);
+            self.interest_dirty.set(true);
+        }
+    }
+
+    /// Send +OK if the client asked for verbose mode.
+    fn ok(&self) {
+        if self.flags.get().verbose {
+            self.queue_bytes(b"+OK\r\n");
+        }
+    }
+}
+
+/// Serve one accepted connection until it closes.
+pub async fn serve(shard: Rc<Shard>, conn: Connection) {
+    let peer = match conn.peer_addr() {
+        Ok(p) => p,
+        Err(_) => return,
+    };
+    let cid = shard.global.next_client_id();
+    let (rd, wr) = conn.split();
+    let client = Rc::new(Client::new(cid, shard.clone(), peer));
+    let info = shard.info.line_for(cid, &peer.ip().to_string());
+    client.out.borrow_mut().extend_from_slice(&info);
+    client.writer_wake.notify();
+    if !shard.global.try_add_connection(shard.opts.max_connections as i64) {
+        client.send_err("maximum connections exceeded");
+        client.closing.set(Some(CloseReason::MaxConnectionsExceeded));
+        run_writer(client, wr).await;
+        return;
+    }
+    tracing::debug!("{peer} - cid:{cid} - Client connection created");
+    shard.register(client.clone());
+    jetcore_router::spawn(run_writer(client.clone(), wr));
+    jetcore_router::spawn(run_pinger(client.clone()));
+    run_reader(client, rd).await;
+}
+
+/// How long a closing connection's writer may spend flushing its last bytes.
+const CLOSE_FLUSH_DEADLINE: Duration = Duration::from_secs(1);
+
+async fn run_writer(client: Rc<Client>, mut wr: WriteHalf) {
+    let mut spare = BytesMut::with_capacity(4096);
+    loop {
+        if client.out.borrow().is_empty() {
+            if client.is_closing() {
+                break;
+            }
+            client.writer_wake.notified().await;
+            continue;
+        }
+        std::mem::swap(&mut *client.out.borrow_mut(), &mut spare);
+        client.in_flight.set(spare.len());
+        let deadline = if client.is_closing() {
+            CLOSE_FLUSH_DEADLINE
+        } else {
+            client.shard.opts.write_deadline
+        };
+        let res = time::timeout(deadline, wr.write_all(&spare)).await;
+        client.in_flight.set(0);
+        spare.clear();
+        // Don't keep a huge buffer around after a burst.
+        if spare.capacity() > 1 << 20 {
+            spare = BytesMut::with_capacity(4096);
+        }
+        match res {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => {
+                client.close(CloseReason::WriteError);
+                break;
+            }
+            Err(_) => {
+                if !client.is_closing() {
+                    tracing::info!(
+                        "{} - cid:{} - Slow Consumer Detected: WriteDeadline of {:?} exceeded",
+                        client.peer,
+                        client.cid,
+                        client.shard.opts.write_deadline
+                    );
+                }
+                client.close(CloseReason::SlowConsumerWriteDeadline);
+                break;
+            }
+        }
+    }
+    wr.shutdown();
+}
+
+/// Go sends the first PING sooner than `ping_interval` (2 s) so dead connections are
+/// found quickly after connect.
+const FIRST_PING_INTERVAL: Duration = Duration::from_secs(2);
+
+async fn run_pinger(client: Rc<Client>) {
+    let interval = client.shard.opts.ping_interval;
+    let mut wait = interval.min(FIRST_PING_INTERVAL);
+    loop {
+        time::sleep(wait).await;
+        wait = interval;
+        if client.is_closing() {
+            return;
+        }
+        // Skip the PING while the client is visibly alive, as Go does.
+        if client.last_in.get().elapsed() < interval && client.pings_out.get() == 0 {
+            continue;
+        }
+        if client.pings_out.get() + 1 > client.shard.opts.ping_max {
+            client.send_err("Stale Connection");
+            client.close(CloseReason::StaleConnection);
+            return;
+        }
+        client.pings_out.set(client.pings_out.get() + 1);
+        client.queue_bytes(b"PING\r\n");
+    }
+}
+
+/// Initial read size; grows while reads fill it.
+const INITIAL_READ: usize = 4096;
+/// Largest read size.
+const MAX_READ: usize = 256 * 1024;
+
+async fn run_reader(client: Rc<Client>, mut rd: ReadHalf) {
+    let opts = &client.shard.opts;
+    let mut parser = Parser::new(ParserLimits {
+        max_control_line: opts.max_control_line as usize,
+        max_payload: opts.max_payload as usize,
+    });
+    let mut buf = BytesMut::with_capacity(INITIAL_READ);
+    let mut want = INITIAL_READ;
+    'conn: loop {
+        if client.is_closing() {
+            break;
+        }
+        let n = match rd.read_into(&mut buf, want).await {
+            Ok(0) | Err(_) => {
+                client.close(CloseReason::ClientClosed);
+                break;
+            }
+            Ok(n) => n,
+        };
+        want = if n >= want { (want * 2).min(MAX_READ) } else { want };
+        client.last_in.set(Instant::now());
+        loop {
+            if client.is_closing() {
+                break 'conn;
+            }
+            match parser.next_op(&mut buf) {
+                Ok(Some(op)) => {
+                    if process(&client, &mut parser, op).await.is_err() {
+                        break 'conn;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::debug!("{} - cid:{} - protocol error: {e}", client.peer, client.cid);
+                    if let Some(text) = e.client_error() {
+                        client.send_err(text);
+                    }
+                    let reason = if e.client_error() == Some("Maximum Payload Violation") {
+                        CloseReason::MaxPayloadExceeded
+                    } else {
+                        CloseReason::ProtocolViolation
+                    };
+                    client.close(reason);
+                    break 'conn;
+                }
+            }
+        }
+        // Backpressure: don't read more while peers are behind.
+        client.shard.wait_outboxes().await;
+    }
+}
+
+/// The connection must close (the reason is already recorded).
+struct Closed;
+
+async fn process(client: &Rc<Client>, parser: &mut Parser, op: ClientOp) -> Result<(), Closed> {
+    match op {
+        ClientOp::Connect(json) => {
+            on_connect(client, &json)?;
+            // HPUB is only accepted once the client has announced header support.
+            parser.set_headers(client.flags.get().headers);
+            Ok(())
+        }
+        ClientOp::Pub {
+            subject,
+            reply,
+            payload,
+        } => on_pub(client, subject, reply, None, payload),
+        ClientOp::HPub {
+            subject,
+            reply,
+            headers,
+            payload,
+        } => on_pub(client, subject, reply, Some(headers), payload),
+        ClientOp::Sub {
+            subject,
+            queue,
+            sid,
+        } => {
+            on_sub(client, subject, queue, sid);
+            Ok(())
+        }
+        ClientOp::Unsub { sid, max } => {
+            on_unsub(client, sid, max);
+            Ok(())
+        }
+        ClientOp::Ping => {
+            if client.interest_dirty.replace(false) {
+                client.shard.interest_barrier().await;
+            }
+            client.queue_bytes(b"PONG\r\n");
+            Ok(())
+        }
+        ClientOp::Pong => {
+            client.pings_out.set(0);
+            Ok(())
+        }
+        ClientOp::Info(_) | ClientOp::Ok | ClientOp::Err(_) => Ok(()),
+    }
+}
+
+fn on_connect(client: &Rc<Client>, json: &[u8]) -> Result<(), Closed> {
+    let opts: ConnectOptions = match serde_json::from_slice(json) {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::debug!("{} - cid:{} - bad CONNECT: {e}", client.peer, client.cid);
+            client.send_err("Invalid CONNECT");
+            client.close(CloseReason::ProtocolViolation);
+            return Err(Closed);
+        }
+    };
+    let headers = opts.headers && !client.shard.opts.no_header_support;
+    if opts.no_responders && !headers {
+        client.send_err("no responders requires headers support");
+        client.close(CloseReason::NoRespondersRequiresHeaders);
+        return Err(Closed);
+    }
+    client.flags.set(Flags {
+        verbose: opts.verbose,
+        pedantic: opts.pedantic,
+        echo: opts.echo,
+        headers,
+        no_responders: opts.no_responders,
+    });
+    client.connected.set(true);
+    client.ok();
+    Ok(())
+}
+
+fn on_pub(
+    client: &Rc<Client>,
+    subject: Bytes,
+    reply: Option<Bytes>,
+    headers: Option<Bytes>,
+    payload: Bytes,
+) -> Result<(), Closed> {
+    let flags = client.flags.get();
+    if !subject::is_valid_literal_subject(&subject) {
+        if flags.pedantic {
+            client.send_err("Invalid Publish Subject");
+        }
+        // Without pedantic, Go silently drops a publish to a wildcard subject.
+        return Ok(());
+    }
+    let shard = &client.shard;
+    let delivered = shard.publish(client, &subject, reply.as_ref(), headers.as_ref(), &payload);
+    if !delivered && flags.no_responders {
+        if let Some(r) = &reply {
+            shard.no_responders(client, &subject, r);
+        }
+    }
+    client.ok();
+    Ok(())
+}
+
+fn on_sub(client: &Rc<Client>, subject: Bytes, queue: Option<Bytes>, sid: Bytes) {
+    // Go's only check on a client's SUB subject is the sublist's own validity rule.
+    if !subject::is_valid_sublist_subject(&subject) {
+        client.send_err("Invalid Subject");
+        return;
+    }
+    let max_subs = client.shard.opts.max_subscriptions as usize;
+    if max_subs > 0 && client.subs.borrow().len() >= max_subs {
+        client.send_err("maximum subscriptions exceeded");
+        return;
+    }
+    if client.subs.borrow().contains_key(&sid) {
+        // Go ignores a SUB that reuses a live sid.
+        client.ok();
+        return;
+    }
+    let sub = Rc::new(Subscription {
+        client: client.clone(),
+        sid: sid.clone(),
+        subject,
+        queue,
+        max: Cell::new(0),
+        delivered: Cell::new(0),
+    });
+    if client.shard.add_sub(&sub).is_err() {
+        client.send_err("Invalid Subject");
+        return;
+    }
+    client.subs.borrow_mut().insert(sid, sub);
+    client.interest_dirty.set(true);
+    client.ok();
+}
+
+fn on_unsub(client: &Rc<Client>, sid: Bytes, max: Option<u64>) {
+    let sub = client.subs.borrow().get(&sid).cloned();
+    if let Some(sub) = sub {
+        match max {
+            Some(m) if m > sub.delivered.get() => sub.max.set(m),
+            _ => client.remove_subscription(&sid),
+        }
+    }
+    client.ok();
+}
+
+/// Close every connection of the shard for shutdown, letting writers flush.
+pub fn close_all(shard: &Shard) {
+    for c in shard.clients() {
+        c.close(CloseReason::ServerShutdown);
+    }
+}

@@ -1,0 +1,33 @@
+//! jetcore-server: the `jetcore` binary's library — a NATS server that standard
+//! clients use without noticing it is not the Go `nats-server`.
+//!
+//! Layout (one concern per file):
+//! - `main.rs` — process entry: flags, config, logging, signals, pid/ports files.
+//! - [`cli`] — Go-compatible command-line flags.
+//! - [`conf`] — the NATS configuration file format; [`conf_apply`] maps it onto
+//!   [`options::Options`], which holds every setting with Go's default.
+//! - [`server`] — starts the shards (via `jetcore-router`), binds the client port on
+//!   every shard, prints the readiness lines, shuts down gracefully.
+//! - [`shard`] — what one core owns: its subscriptions, the other cores' interest,
+//!   and how a publish reaches every interested subscriber exactly once.
+//! - [`client`] — one connection: reader, writer and pinger tasks; subscriptions.
+//! - [`protocol`] — parsing client operations, INFO/CONNECT, encoding MSG/HMSG.
+//! - [`subject`] and [`sublist`] — subject rules and the subject index.
+//! - [`route`] and [`outbox`] — what shards send each other and how it is batched.
+//! - [`global`] — the few process-wide counters.
+//! - [`logging`] — Go-format log lines.
+
+pub mod cli;
+pub mod client;
+pub mod conf;
+pub mod conf_apply;
+pub mod global;
+pub mod logging;
+pub mod options;
+pub mod outbox;
+pub mod protocol;
+pub mod route;
+pub mod server;
+pub mod shard;
+pub mod subject;
+pub mod sublist;

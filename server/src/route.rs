@@ -1,0 +1,61 @@
+//! What shards say to each other on the data plane.
+//!
+//! Interest changes, barriers and messages travel on the **same** channel between two
+//! shards, in order — like `RS+`/`RMSG` share one route connection in the Go server.
+//! If interest travelled on a separate plane, a request could overtake the requester's
+//! `SUB` for its reply inbox and the reply would be dropped for lack of interest.
+
+use bytes::Bytes;
+
+/// One item on the data plane between two shards.
+#[derive(Debug)]
+pub enum DataItem {
+    /// A client message for the receiving shard's local subscribers.
+    Msg(RoutedMsg),
+    /// The sending shard's interest in (subject, queue) changed by `delta` (+1 when its
+    /// first local subscription on that key appears, -1 when its last goes away).
+    Interest {
+        /// Subject filter of the subscriptions.
+        subject: Bytes,
+        /// Queue group, if the subscriptions are queue subscriptions.
+        queue: Option<Bytes>,
+        /// +1 or -1.
+        delta: i32,
+    },
+    /// "Reply when everything I sent before this is applied" — lets a client's PONG
+    /// promise that its subscriptions are visible on every shard.
+    Barrier {
+        /// Chosen by the sender, echoed in the ack.
+        id: u64,
+    },
+    /// Answer to a [`DataItem::Barrier`].
+    BarrierAck {
+        /// The barrier's id.
+        id: u64,
+    },
+}
+
+/// A published message forwarded to another shard.
+#[derive(Debug, Clone)]
+pub struct RoutedMsg {
+    /// The literal subject it was published to.
+    pub subject: Bytes,
+    /// Reply subject, if any.
+    pub reply: Option<Bytes>,
+    /// Header block (`NATS/1.0...\r\n\r\n`) for HPUB, `None` for PUB.
+    pub headers: Option<Bytes>,
+    /// The payload.
+    pub payload: Bytes,
+    /// Deliver to the receiving shard's plain (non-queue) subscribers.
+    pub plain: bool,
+    /// Queue groups for which the origin chose the receiving shard: deliver to one
+    /// local member of each.
+    pub queues: Vec<Bytes>,
+}
+
+/// The control plane: shard-level coordination that must not queue behind client data.
+#[derive(Debug)]
+pub enum ControlItem {
+    /// A shard is stopping (sent during graceful shutdown).
+    Stopping,
+}

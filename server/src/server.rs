@@ -1,0 +1,250 @@
+//! Starting and stopping the server: shards, listeners, the readiness log lines.
+
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jetcore_router::net::{self, Listener};
+use jetcore_router::runtime::{self, ShardSettings};
+use jetcore_router::{Mesh, ShardContext};
+
+use crate::client;
+use crate::global::Global;
+use crate::options::Options;
+use crate::protocol::info::ServerInfo;
+use crate::route::{ControlItem, DataItem};
+use crate::shard::Shard;
+
+/// The Go nats-server version whose client-visible core protocol jetcore implements.
+/// Clients gate features on it; see differences.md for why this number.
+pub const GO_COMPAT_VERSION: &str = "2.10.0";
+/// jetcore's own version.
+pub const JETCORE_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Errors that stop the server from starting or running.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The listen address is not valid.
+    #[error("invalid listen address {0}")]
+    BadAddress(String),
+    /// A socket could not be bound.
+    #[error("error listening on {addr}: {source}")]
+    Listen {
+        /// Address we tried.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The shard runtime failed.
+    #[error(transparent)]
+    Runtime(#[from] jetcore_router::RouterError),
+}
+
+/// A random 56-character id in the shape of Go's nkey server ids (`N` + base32).
+pub fn new_server_id() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut id = String::with_capacity(56);
+    id.push('N');
+    for _ in 0..55 {
+        id.push(ALPHABET[rand::random_range(0..ALPHABET.len())] as char);
+    }
+    id
+}
+
+/// Resolve `host:port` (port may be -1 = any free port).
+fn listen_addr(opts: &Options) -> Result<SocketAddr, ServerError> {
+    let port = if opts.port < 0 { 0 } else { opts.port as u16 };
+    if let Ok(ip) = opts.host.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    (opts.host.as_str(), port)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| ServerError::BadAddress(format!("{}:{}", opts.host, opts.port)))
+}
+
+/// Number of shards to run: `--cores`, else every CPU we may use.
+pub fn shard_count(opts: &Options) -> usize {
+    opts.cores
+        .unwrap_or_else(|| runtime::allowed_cpus().len())
+        .max(1)
+}
+
+/// Run the server until SIGTERM/SIGINT (raised on `global.shutdown`).
+/// `on_ready` runs once every shard listens, with the bound address (for the ports file).
+pub fn run(
+    opts: Options,
+    global: Arc<Global>,
+    on_ready: impl FnOnce(SocketAddr),
+) -> Result<(), ServerError> {
+    let shards = shard_count(&opts);
+    let addr = listen_addr(&opts)?;
+    let reservation = net::reserve(addr).map_err(|e| ServerError::Listen {
+        addr: addr.to_string(),
+        source: e,
+    })?;
+    let addr = reservation.addr;
+    let server_id = new_server_id();
+    let info = Arc::new(ServerInfo {
+        server_id: server_id.clone(),
+        server_name: opts.server_name.clone().unwrap_or_else(|| server_id.clone()),
+        version: GO_COMPAT_VERSION.to_string(),
+        proto: 1,
+        go: format!("jetcore {JETCORE_VERSION}"),
+        host: opts.host.clone(),
+        port: addr.port(),
+        headers: !opts.no_header_support,
+        max_payload: opts.max_payload,
+        client_id: 0,
+        client_ip: String::new(),
+    });
+    tracing::info!("Starting nats-server");
+    tracing::info!("  Version:  {GO_COMPAT_VERSION} (jetcore {JETCORE_VERSION})");
+    tracing::info!("  Name:     {}", info.server_name);
+    tracing::info!("  ID:       {server_id}");
+    tracing::info!("  Cores:    {shards}");
+    if let Some(f) = &opts.config_file {
+        tracing::info!("Using configuration file: {}", f.display());
+    }
+    let (io_mem, why) = runtime::io_memory_for(shards);
+    let _ = io_mem;
+    tracing::info!("{why}");
+
+    let opts = Arc::new(opts);
+    let bound = Arc::new(std::sync::Barrier::new(shards + 1));
+    let listen_errors = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let settings = ShardSettings::new(shards);
+    let entry = {
+        let (opts, info, global, bound, errs) = (
+            opts.clone(),
+            info.clone(),
+            global.clone(),
+            bound.clone(),
+            listen_errors.clone(),
+        );
+        move |ctx: ShardContext<Vec<DataItem>, Vec<ControlItem>>| {
+            let (opts, info, global, bound, errs) = (
+                opts.clone(),
+                info.clone(),
+                global.clone(),
+                bound.clone(),
+                errs.clone(),
+            );
+            async move { shard_main(ctx, opts, info, global, addr, bound, errs).await }
+        }
+    };
+    let runner = std::thread::Builder::new()
+        .name("jetcore-shards".into())
+        .spawn(move || runtime::run(settings, entry))
+        .map_err(|e| ServerError::Listen {
+            addr: addr.to_string(),
+            source: e,
+        })?;
+    // Wait until every shard has bound (or failed to bind) the port.
+    bound.wait();
+    drop(reservation);
+    let errs = listen_errors.lock().map(|e| e.clone()).unwrap_or_default();
+    if let Some(e) = errs.first() {
+        global.shutdown.raise();
+        let _ = runner.join();
+        return Err(ServerError::Listen {
+            addr: addr.to_string(),
+            source: std::io::Error::other(e.clone()),
+        });
+    }
+    tracing::info!("Listening for client connections on {addr}");
+    tracing::info!("Server is ready");
+    on_ready(addr);
+    match runner.join() {
+        Ok(res) => res.map_err(ServerError::from),
+        Err(_) => Err(ServerError::Runtime(jetcore_router::RouterError::ShardFailed {
+            shard: 0,
+            reason: "shard runner panicked".into(),
+        })),
+    }
+}
+
+/// How long shutdown waits for connections to flush before giving up.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+async fn shard_main(
+    ctx: ShardContext<Vec<DataItem>, Vec<ControlItem>>,
+    opts: Arc<Options>,
+    info: Arc<ServerInfo>,
+    global: Arc<Global>,
+    addr: SocketAddr,
+    bound: Arc<std::sync::Barrier>,
+    errs: Arc<std::sync::Mutex<Vec<String>>>,
+) -> Result<(), String> {
+    let listener = Listener::bind(addr);
+    if let Err(e) = &listener {
+        if let Ok(mut v) = errs.lock() {
+            v.push(e.to_string());
+        }
+    }
+    // Every shard passes this point once (bound or failed), so main can go on. The
+    // wait is short (all shards bind at once) and happens before any client exists.
+    bound.wait();
+    let listener = match listener {
+        Ok(l) => l,
+        Err(e) => return Err(e.to_string()),
+    };
+    let shard = Rc::new(Shard::new(ctx.id.0, ctx.shards, opts, info, global.clone()));
+    let (data, _control) = futures_lite::future::zip(ctx.data.connect(), ctx.control.connect()).await;
+    start_peer_tasks(&shard, data);
+    accept_loop(&shard, &listener, &global).await;
+    drop(listener);
+    client::close_all(&shard);
+    // Give writers a moment to flush what they have.
+    let deadline = std::time::Instant::now() + SHUTDOWN_GRACE;
+    while std::time::Instant::now() < deadline && !shard.clients().is_empty() {
+        jetcore_router::time::sleep(Duration::from_millis(10)).await;
+    }
+    jetcore_router::time::sleep(Duration::from_millis(50)).await;
+    Ok(())
+}
+
+/// Spawn, for each peer, the flusher of our outbox and the receiver of its items.
+fn start_peer_tasks(shard: &Rc<Shard>, mesh: Mesh<Vec<DataItem>>) {
+    for (peer, sender) in mesh.senders.into_iter().enumerate() {
+        if let Some(sender) = sender {
+            let shard = shard.clone();
+            jetcore_router::spawn(async move { shard.outboxes[peer].run_flusher(sender).await });
+        }
+    }
+    for rx in mesh.receivers {
+        let shard = shard.clone();
+        jetcore_router::spawn(async move {
+            while let Some(batch) = rx.recv().await {
+                for item in batch {
+                    shard.on_peer_item(rx.from, item);
+                }
+                jetcore_router::yield_if_needed().await;
+            }
+        });
+    }
+}
+
+async fn accept_loop(shard: &Rc<Shard>, listener: &Listener, global: &Arc<Global>) {
+    loop {
+        let accepted = futures_lite::future::or(
+            async { Some(listener.accept().await) },
+            async {
+                global.shutdown.wait().await;
+                None
+            },
+        )
+        .await;
+        match accepted {
+            None => return,
+            Some(Ok(conn)) => jetcore_router::spawn(client::serve(shard.clone(), conn)),
+            Some(Err(e)) => {
+                tracing::error!("error accepting client connection: {e}");
+                // EMFILE and friends: back off instead of spinning.
+                jetcore_router::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
