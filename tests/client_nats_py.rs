@@ -12,7 +12,9 @@ use jetcore_tests::*;
 fn nats_py_smoke_script_passes() {
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
     if !command_succeeds(Command::new(&python).args(["-c", "import nats, nats.errors"])) {
-        skip_unless_ci(&format!("`{python}` cannot import nats (pip install nats-py)"));
+        skip_unless_ci(&format!(
+            "`{python}` cannot import nats (pip install nats-py)"
+        ));
         return;
     }
     let server = ServerBuilder::new().cores(cores_under_test()).start();

@@ -22,7 +22,9 @@ async fn pub_sub_delivers_payloads_in_order() {
     let mut sub = nc.subscribe("greet.basic").await.unwrap();
     sync(&nc).await;
     for i in 0..50 {
-        nc.publish("greet.basic", format!("m{i}").into()).await.unwrap();
+        nc.publish("greet.basic", format!("m{i}").into())
+            .await
+            .unwrap();
     }
     nc.publish("greet.other", "x".into()).await.unwrap();
     nc.publish("greet.basic", "".into()).await.unwrap(); // empty payload
@@ -104,13 +106,19 @@ async fn wildcards_match_per_token_rules() {
     loop {
         pub_nc.publish("_probe.wc", "probe".into()).await.unwrap();
         pub_nc.flush().await.unwrap();
-        if tokio::time::timeout(Duration::from_millis(50), probe.next()).await.is_ok() {
+        if tokio::time::timeout(Duration::from_millis(50), probe.next())
+            .await
+            .is_ok()
+        {
             break;
         }
     }
     let subjects: BTreeSet<&str> = WILDCARDS.iter().map(|w| w.1).collect();
     for subj in &subjects {
-        pub_nc.publish(subj.to_string(), subj.to_string().into()).await.unwrap();
+        pub_nc
+            .publish(subj.to_string(), subj.to_string().into())
+            .await
+            .unwrap();
     }
     for p in &patterns {
         pub_nc.publish(sentinel(p), "__END__".into()).await.unwrap();
@@ -126,25 +134,33 @@ async fn wildcards_match_per_token_rules() {
             if &m.payload[..] == b"__END__" {
                 break;
             }
-            assert!(got.insert(String::from_utf8(m.payload.to_vec()).unwrap()), "dup on {p}");
+            assert!(
+                got.insert(String::from_utf8(m.payload.to_vec()).unwrap()),
+                "dup on {p}"
+            );
         }
         for (wp, subj, matches) in WILDCARDS.iter().filter(|w| w.0 == *p) {
-            assert_eq!(got.contains(*subj), *matches, "pattern {wp} vs subject {subj}");
+            assert_eq!(
+                got.contains(*subj),
+                *matches,
+                "pattern {wp} vs subject {subj}"
+            );
         }
     }
 }
 
-async fn count_queue(
-    mut subs: Vec<async_nats::Subscriber>,
-    total: usize,
-) -> Vec<Vec<u32>> {
+async fn count_queue(mut subs: Vec<async_nats::Subscriber>, total: usize) -> Vec<Vec<u32>> {
     let mut per: Vec<Vec<u32>> = vec![Vec::new(); subs.len()];
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut n = 0;
     while n < total {
-        assert!(Instant::now() < deadline, "only {n}/{total} delivered: {per:?}");
+        assert!(
+            Instant::now() < deadline,
+            "only {n}/{total} delivered: {per:?}"
+        );
         for (i, sub) in subs.iter_mut().enumerate() {
-            while let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(5), sub.next()).await {
+            while let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(5), sub.next()).await
+            {
                 per[i].push(std::str::from_utf8(&m.payload).unwrap().parse().unwrap());
                 n += 1;
             }
@@ -163,14 +179,21 @@ async fn queue_group_delivers_each_message_exactly_once_across_members() {
     let mut subs = Vec::new();
     for _ in 0..3 {
         let nc = client(&s).await;
-        subs.push(nc.queue_subscribe("work.q", "workers".into()).await.unwrap());
+        subs.push(
+            nc.queue_subscribe("work.q", "workers".into())
+                .await
+                .unwrap(),
+        );
         sync(&nc).await;
         members.push(nc);
     }
     let publisher = client(&s).await;
     const N: u32 = 600;
     for i in 0..N {
-        publisher.publish("work.q", i.to_string().into()).await.unwrap();
+        publisher
+            .publish("work.q", i.to_string().into())
+            .await
+            .unwrap();
     }
     sync(&publisher).await;
     let per = count_queue(subs, N as usize).await;
@@ -178,7 +201,11 @@ async fn queue_group_delivers_each_message_exactly_once_across_members() {
     all.sort();
     assert_eq!(all, (0..N).collect::<Vec<_>>(), "each message exactly once");
     for (i, got) in per.iter().enumerate() {
-        assert!(!got.is_empty(), "member {i} got nothing: {:?}", per.iter().map(Vec::len).collect::<Vec<_>>());
+        assert!(
+            !got.is_empty(),
+            "member {i} got nothing: {:?}",
+            per.iter().map(Vec::len).collect::<Vec<_>>()
+        );
     }
 }
 
@@ -202,7 +229,11 @@ async fn queue_group_and_plain_subscriber_on_same_subject() {
     sync(&p).await;
     for i in 0..N {
         let m = next_msg(&mut plain, T).await;
-        assert_eq!(&m.payload[..], i.to_string().as_bytes(), "plain sub gets all, in order");
+        assert_eq!(
+            &m.payload[..],
+            i.to_string().as_bytes(),
+            "plain sub gets all, in order"
+        );
     }
     let per = count_queue(vec![qa, qb], N as usize).await;
     let mut all: Vec<u32> = per.concat();
@@ -249,7 +280,10 @@ async fn request_reply_across_connections() {
     }
     // publish_with_reply: an explicit reply subject is delivered to the subscriber
     let mut inbox = requester.subscribe("my.reply").await.unwrap();
-    requester.publish_with_reply("svc.upper", "my.reply", "abc".into()).await.unwrap();
+    requester
+        .publish_with_reply("svc.upper", "my.reply", "abc".into())
+        .await
+        .unwrap();
     assert_eq!(&next_msg(&mut inbox, T).await.payload[..], b"ABC");
     task.abort();
 }
@@ -260,8 +294,16 @@ async fn request_without_responders_fails_fast_with_no_responders() {
     let nc = client(&s).await;
     let t0 = Instant::now();
     let err = nc.request("nobody.home", "ping".into()).await.unwrap_err();
-    assert_eq!(err.kind(), async_nats::RequestErrorKind::NoResponders, "{err}");
-    assert!(t0.elapsed() < Duration::from_secs(1), "took {:?}", t0.elapsed());
+    assert_eq!(
+        err.kind(),
+        async_nats::RequestErrorKind::NoResponders,
+        "{err}"
+    );
+    assert!(
+        t0.elapsed() < Duration::from_secs(1),
+        "took {:?}",
+        t0.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -277,7 +319,9 @@ async fn headers_round_trip_including_multi_value() {
     h.append("X-Multi", "b");
     h.append("X-Multi", "c");
     h.insert("Nats-Msg-Id", "id-1");
-    p.publish_with_headers("hdr", h, "body".into()).await.unwrap();
+    p.publish_with_headers("hdr", h, "body".into())
+        .await
+        .unwrap();
     // headers only, empty payload
     let mut h2 = HeaderMap::new();
     h2.insert("Only", "headers");
@@ -294,7 +338,10 @@ async fn headers_round_trip_including_multi_value() {
 
     let m = next_msg(&mut sub, T).await;
     assert!(m.payload.is_empty());
-    assert_eq!(m.headers.unwrap().get("Only").map(|v| v.as_str()), Some("headers"));
+    assert_eq!(
+        m.headers.unwrap().get("Only").map(|v| v.as_str()),
+        Some("headers")
+    );
 }
 
 #[tokio::test]
@@ -335,14 +382,21 @@ async fn unsubscribe_after_n_messages_stops_delivery() {
     sync(&nc).await;
     let p = client(&s).await;
     for i in 0..10 {
-        p.publish("auto.unsub", format!("{i}").into()).await.unwrap();
+        p.publish("auto.unsub", format!("{i}").into())
+            .await
+            .unwrap();
     }
     sync(&p).await;
     for i in 0..3 {
-        assert_eq!(&next_msg(&mut sub, T).await.payload[..], format!("{i}").as_bytes());
+        assert_eq!(
+            &next_msg(&mut sub, T).await.payload[..],
+            format!("{i}").as_bytes()
+        );
     }
     // the subscription ends after its 3 messages
-    let end = tokio::time::timeout(T, sub.next()).await.expect("sub should end");
+    let end = tokio::time::timeout(T, sub.next())
+        .await
+        .expect("sub should end");
     assert!(end.is_none(), "got a 4th message");
 }
 
@@ -385,7 +439,9 @@ async fn cross_connection_delivery_keeps_per_publisher_order() {
         let nc = client(&s).await;
         tasks.push(tokio::spawn(async move {
             for i in 0..N {
-                nc.publish(format!("xconn.p{p}"), format!("{p}:{i}").into()).await.unwrap();
+                nc.publish(format!("xconn.p{p}"), format!("{p}:{i}").into())
+                    .await
+                    .unwrap();
             }
             sync(&nc).await;
             nc
@@ -428,7 +484,10 @@ async fn many_round_trips_between_two_connections() {
     let requester = client(&s).await;
     for i in 0..200 {
         let body = format!("rt{i}");
-        let resp = requester.request("rt.echo", body.clone().into()).await.unwrap();
+        let resp = requester
+            .request("rt.echo", body.clone().into())
+            .await
+            .unwrap();
         assert_eq!(&resp.payload[..], body.as_bytes());
     }
     task.abort();

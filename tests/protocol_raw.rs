@@ -217,7 +217,26 @@ const CASES: &[Case] = &[
         Open,
     ),
     (
-        "PUB to a wildcard subject: -ERR, then +OK when verbose",
+        "pedantic (the default when CONNECT omits it): PUB to an invalid subject gets -ERR, \
+         yet a wildcard subject is still delivered, matched literally",
+        b"CONNECT {\"verbose\":false}\r\nSUB > 1\r\nPUB foo.* 2\r\nhi\r\nPUB foo..bar 2\r\nhi\r\n",
+        b"-ERR 'Invalid Publish Subject'\r\nMSG foo.* 1 2\r\nhi\r\n-ERR 'Invalid Publish Subject'\r\n",
+        Open,
+    ),
+    (
+        "pedantic false: no -ERR for invalid publish subjects; an empty-token subject matches nothing",
+        b"CONNECT {\"verbose\":false,\"pedantic\":false}\r\nSUB > 1\r\nPUB foo.* 2\r\nhi\r\nPUB foo..bar 2\r\nhi\r\n",
+        b"MSG foo.* 1 2\r\nhi\r\n",
+        Open,
+    ),
+    (
+        "SUB with an invalid subject, pedantic false: -ERR all the same",
+        b"CONNECT {\"verbose\":false,\"pedantic\":false}\r\nSUB foo. 1\r\n",
+        b"-ERR 'Invalid Subject'\r\n",
+        Open,
+    ),
+    (
+        "PUB to a wildcard subject, pedantic by default, verbose: -ERR then +OK",
         b"CONNECT {\"verbose\":true}\r\nPUB foo.* 2\r\nhi\r\n",
         b"+OK\r\n-ERR 'Invalid Publish Subject'\r\n+OK\r\n",
         Open,
@@ -289,7 +308,11 @@ async fn run_case(case: Case) {
             c.send(b"PING\r\n").await;
             match c.read_raw_frame().await {
                 // verbose connections don't +OK a PING
-                Ok(f) => assert_eq!(show(&f), show(b"PONG\r\n"), "{name}: after the expected bytes"),
+                Ok(f) => assert_eq!(
+                    show(&f),
+                    show(b"PONG\r\n"),
+                    "{name}: after the expected bytes"
+                ),
                 Err(e) => panic!("{name}: no PONG after the expected bytes: {e:?}"),
             }
         }
@@ -331,7 +354,13 @@ async fn protocol_table_matches_go_bytes() {
             failed.push(format!("[{name}] {msg}"));
         }
     }
-    assert!(failed.is_empty(), "{} of {} cases failed:\n{}", failed.len(), CASES.len(), failed.join("\n"));
+    assert!(
+        failed.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failed.len(),
+        CASES.len(),
+        failed.join("\n")
+    );
 }
 
 #[tokio::test]
@@ -340,14 +369,24 @@ async fn info_is_the_first_line_with_required_fields() {
     let c = RawConn::connect(&s).await;
     let line = &c.info_line;
     assert!(line.starts_with(b"INFO {"), "{}", show(line));
-    assert!(line.ends_with(b"} \r\n"), "INFO ends with a space before CRLF: {}", show(line));
+    assert!(
+        line.ends_with(b"} \r\n"),
+        "INFO ends with a space before CRLF: {}",
+        show(line)
+    );
     assert_eq!(line.iter().filter(|b| **b == b'\n').count(), 1);
     let info = c.info.as_object().expect("INFO JSON object");
     for key in ["server_id", "server_name", "version", "host", "client_ip"] {
-        assert!(info.get(key).is_some_and(|v| v.is_string()), "{key} string: {info:?}");
+        assert!(
+            info.get(key).is_some_and(|v| v.is_string()),
+            "{key} string: {info:?}"
+        );
     }
     for key in ["proto", "port", "max_payload", "client_id"] {
-        assert!(info.get(key).is_some_and(|v| v.is_u64()), "{key} unsigned: {info:?}");
+        assert!(
+            info.get(key).is_some_and(|v| v.is_u64()),
+            "{key} unsigned: {info:?}"
+        );
     }
     assert!(info["headers"].as_bool() == Some(true));
     assert_eq!(info["proto"], 1);
@@ -356,7 +395,10 @@ async fn info_is_the_first_line_with_required_fields() {
     assert_eq!(info["client_ip"], "127.0.0.1");
     assert_eq!(info["max_payload"], 1024 * 1024);
     let id = info["server_id"].as_str().unwrap();
-    assert!(id.len() == 56 && id.starts_with('N'), "server_id is an nkey: {id}");
+    assert!(
+        id.len() == 56 && id.starts_with('N'),
+        "server_id is an nkey: {id}"
+    );
     // client ids differ per connection
     let c2 = RawConn::connect(&s).await;
     assert_ne!(c2.info["client_id"], c.info["client_id"]);
@@ -368,7 +410,8 @@ async fn info_is_the_first_line_with_required_fields() {
 async fn first_pong_is_followed_by_connect_info_for_protocol_1_clients() {
     let s = Server::start();
     let mut c = RawConn::connect(&s).await;
-    c.send(b"CONNECT {\"verbose\":false,\"protocol\":1}\r\nPING\r\nPING\r\n").await;
+    c.send(b"CONNECT {\"verbose\":false,\"protocol\":1}\r\nPING\r\nPING\r\n")
+        .await;
     c.expect(Frame::Pong).await;
     match c.read_frame().await.unwrap() {
         Frame::Info(v) => {
@@ -393,12 +436,16 @@ async fn first_pong_is_followed_by_connect_info_for_protocol_1_clients() {
 async fn commands_split_into_one_byte_writes() {
     let s = Server::start();
     let mut c = RawConn::connect(&s).await;
-    let mut conv = b"CONNECT {\"verbose\":false,\"headers\":true}\r\nSUB x.* 1\r\nPUB x.a r 5\r\nhello\r\n".to_vec();
+    let mut conv =
+        b"CONNECT {\"verbose\":false,\"headers\":true}\r\nSUB x.* 1\r\nPUB x.a r 5\r\nhello\r\n"
+            .to_vec();
     conv.extend(hpub("x.b", b"NATS/1.0\r\nK: v\r\n\r\n", b"yo"));
     conv.extend_from_slice(b"UNSUB 1\r\nPUB x.c 1\r\nz\r\nPING\r\n");
     c.send_bytewise(&conv).await;
-    c.expect_bytes(b"MSG x.a 1 r 5\r\nhello\r\nHMSG x.b 1 18 20\r\nNATS/1.0\r\nK: v\r\n\r\nyo\r\nPONG\r\n")
-        .await;
+    c.expect_bytes(
+        b"MSG x.a 1 r 5\r\nhello\r\nHMSG x.b 1 18 20\r\nNATS/1.0\r\nK: v\r\n\r\nyo\r\nPONG\r\n",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -426,42 +473,23 @@ async fn control_line_limit() {
     // ~4000 bytes: accepted
     let subject = "a".repeat(4000);
     let mut c = raw(&s).await;
-    c.send(format!("SUB {subject} 1\r\nPUB {subject} 1\r\nx\r\n").as_bytes()).await;
+    c.send(format!("SUB {subject} 1\r\nPUB {subject} 1\r\nx\r\n").as_bytes())
+        .await;
     c.expect(msg(&subject, "1", b"x")).await;
 
     // far over, complete line
     let mut c = raw(&s).await;
-    c.send(format!("SUB {} 1\r\n", "a".repeat(10_000)).as_bytes()).await;
-    c.expect_err_and_close("maximum control line exceeded").await;
+    c.send(format!("SUB {} 1\r\n", "a".repeat(10_000)).as_bytes())
+        .await;
+    c.expect_err_and_close("maximum control line exceeded")
+        .await;
 
     // far over, no line end yet
     let mut c = raw(&s).await;
-    c.send(format!("PUB {}", "a".repeat(10_000)).as_bytes()).await;
-    c.expect_err_and_close("maximum control line exceeded").await;
-}
-
-/// Publishing to a wildcard subject is answered with -ERR, but Go still delivers the
-/// message, treating the subject literally against subscriptions (set, not order).
-#[tokio::test]
-async fn publish_to_wildcard_subject_errs_but_is_still_delivered() {
-    let s = Server::start();
-    let mut c = raw(&s).await;
-    c.send(b"SUB foo.* 1\r\nSUB foo.> 2\r\nSUB > 3\r\nSUB foo.bar 4\r\nPUB foo.* 2\r\nhi\r\nPING\r\n")
+    c.send(format!("PUB {}", "a".repeat(10_000)).as_bytes())
         .await;
-    c.expect(Frame::Err("Invalid Publish Subject".into())).await;
-    let mut sids = Vec::new();
-    loop {
-        match c.read_frame().await.unwrap() {
-            Frame::Pong => break,
-            Frame::Msg { subject, sid, payload, .. } => {
-                assert_eq!((subject.as_str(), &payload[..]), ("foo.*", &b"hi"[..]));
-                sids.push(sid);
-            }
-            f => panic!("unexpected {f:?}"),
-        }
-    }
-    sids.sort();
-    assert_eq!(sids, ["1", "2", "3"]);
+    c.expect_err_and_close("maximum control line exceeded")
+        .await;
 }
 
 /// A subscriber that did not announce header support gets HPUB messages as MSG with the
@@ -470,7 +498,9 @@ async fn publish_to_wildcard_subject_errs_but_is_still_delivered() {
 async fn headers_are_stripped_for_clients_without_header_support() {
     let s = Server::start();
     let mut plain = RawConn::connect(&s).await;
-    plain.handshake(r#"{"verbose":false,"headers":false}"#).await;
+    plain
+        .handshake(r#"{"verbose":false,"headers":false}"#)
+        .await;
     plain.send(b"SUB foo 1\r\n").await;
     plain.ping_pong().await;
     let mut hdrs = raw(&s).await;
@@ -506,7 +536,8 @@ async fn msg_frames_between_connections() {
     sub.send(b"SUB a.> 5\r\nSUB a.b q 6\r\n").await;
     sub.ping_pong().await;
     let mut p = raw(&s).await;
-    p.send(b"PUB a.b 3\r\none\r\nPUB a.c _INBOX.1 3\r\ntwo\r\n").await;
+    p.send(b"PUB a.b 3\r\none\r\nPUB a.c _INBOX.1 3\r\ntwo\r\n")
+        .await;
     p.ping_pong().await;
     let mut frames = Vec::new();
     for _ in 0..3 {
@@ -517,7 +548,10 @@ async fn msg_frames_between_connections() {
     first_two.sort();
     assert_eq!(
         first_two.iter().map(|f| show(f)).collect::<Vec<_>>(),
-        [show(b"MSG a.b 5 3\r\none\r\n"), show(b"MSG a.b 6 3\r\none\r\n")]
+        [
+            show(b"MSG a.b 5 3\r\none\r\n"),
+            show(b"MSG a.b 6 3\r\none\r\n")
+        ]
     );
     assert_eq!(show(&frames[2]), show(b"MSG a.c 5 _INBOX.1 3\r\ntwo\r\n"));
 }
@@ -529,8 +563,10 @@ async fn msg_frames_between_connections() {
 async fn no_responders_status_goes_to_one_reply_subscription() {
     let s = Server::start();
     let mut c = RawConn::connect(&s).await;
-    c.handshake(r#"{"verbose":false,"headers":true,"no_responders":true,"echo":false}"#).await;
-    c.send(b"SUB _INBOX.x 1\r\nSUB > 2\r\nPUB nobody _INBOX.x 2\r\nhi\r\nPING\r\n").await;
+    c.handshake(r#"{"verbose":false,"headers":true,"no_responders":true,"echo":false}"#)
+        .await;
+    c.send(b"SUB _INBOX.x 1\r\nSUB > 2\r\nPUB nobody _INBOX.x 2\r\nhi\r\nPING\r\n")
+        .await;
     let mut frames = Vec::new();
     loop {
         match c.read_frame().await.unwrap() {
@@ -540,10 +576,19 @@ async fn no_responders_status_goes_to_one_reply_subscription() {
     }
     assert_eq!(frames.len(), 1, "exactly one 503: {frames:?}");
     match &frames[0] {
-        Frame::HMsg { subject, sid, reply: None, headers, payload } => {
+        Frame::HMsg {
+            subject,
+            sid,
+            reply: None,
+            headers,
+            payload,
+        } => {
             assert_eq!(subject, "_INBOX.x");
             assert!(sid == "1" || sid == "2", "{sid}");
-            assert_eq!(show(headers), show(b"NATS/1.0 503\r\nNats-Subject: nobody\r\n\r\n"));
+            assert_eq!(
+                show(headers),
+                show(b"NATS/1.0 503\r\nNats-Subject: nobody\r\n\r\n")
+            );
             assert!(payload.is_empty());
         }
         f => panic!("expected a 503 HMSG, got {f:?}"),

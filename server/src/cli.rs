@@ -209,9 +209,12 @@ pub fn apply(opts: &mut Options, flags: &[Flag]) -> Result<Vec<String>, String> 
 }
 
 fn parse_num<T: std::str::FromStr>(f: &Flag) -> Result<T, String> {
-    f.value
-        .parse()
-        .map_err(|_| format!("invalid value {:?} for flag -{}: parse error", f.value, f.name))
+    f.value.parse().map_err(|_| {
+        format!(
+            "invalid value {:?} for flag -{}: parse error",
+            f.value, f.name
+        )
+    })
 }
 
 /// The usage text (the Go server's layout, with jetcore's additions).
@@ -295,7 +298,9 @@ mod tests {
 
     #[test]
     fn bad_flags_are_reported() {
-        assert!(matches!(parse(&args("-zz")), Action::BadFlag(m) if m.contains("not defined: -zz")));
+        assert!(
+            matches!(parse(&args("-zz")), Action::BadFlag(m) if m.contains("not defined: -zz"))
+        );
         assert!(matches!(parse(&args("-p")), Action::BadFlag(_)));
         assert!(matches!(parse(&args("-D=maybe")), Action::BadFlag(_)));
         assert_eq!(parse(&args("-h")), Action::Help);

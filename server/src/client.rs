@@ -29,6 +29,9 @@ use crate::protocol::write;
 use crate::shard::Shard;
 use crate::subject;
 
+/// The account every client is in until accounts exist (Go's global account).
+pub const GLOBAL_ACCOUNT: &str = "$G";
+
 /// Why a connection was closed (logged, and later shown in /connz).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CloseReason {
@@ -133,15 +136,22 @@ pub struct Client {
     flags: Cell<Flags>,
     /// CONNECT received.
     connected: Cell<bool>,
+    /// Protocol level from CONNECT (1 = understands async INFO).
+    protocol: Cell<i32>,
+    /// PONGs sent so far; the first one is followed by the connect-info INFO.
+    pongs_sent: Cell<u64>,
     /// Subscriptions by sid.
     subs: RefCell<HashMap<Bytes, Rc<Subscription>>>,
     /// PINGs sent without a PONG back.
     pings_out: Cell<u32>,
     /// When we last read anything from the client.
     last_in: Cell<Instant>,
-    /// A SUB/UNSUB changed interest since the last PONG: the next PONG waits for the
-    /// other shards to apply it.
+    /// A SUB in the current read batch added interest that the other shards must learn
+    /// before this client observes anything more (see `run_reader`).
     interest_dirty: Cell<bool>,
+    /// While set, the writer holds this client's output (an interest barrier is in
+    /// flight).
+    output_held: Cell<bool>,
 }
 
 impl Client {
@@ -154,18 +164,22 @@ impl Client {
             in_flight: Cell::new(0),
             writer_wake: Notify::new(),
             closing: Cell::new(None),
+            // Until CONNECT arrives Go applies its CONNECT defaults: verbose and pedantic.
             flags: Cell::new(Flags {
-                verbose: false,
-                pedantic: false,
+                verbose: true,
+                pedantic: true,
                 echo: true,
                 headers: false,
                 no_responders: false,
             }),
+            protocol: Cell::new(0),
+            pongs_sent: Cell::new(0),
             connected: Cell::new(false),
             subs: RefCell::new(HashMap::new()),
             pings_out: Cell::new(0),
             last_in: Cell::new(Instant::now()),
             interest_dirty: Cell::new(false),
+            output_held: Cell::new(false),
         }
     }
 
@@ -250,7 +264,12 @@ impl Client {
         }
         self.shard.unregister(self.cid);
         self.shard.global.remove_connection();
-        tracing::debug!("{} - cid:{} - Client connection closed: {:?}", self.peer, self.cid, reason);
+        tracing::debug!(
+            "{} - cid:{} - Client connection closed: {:?}",
+            self.peer,
+            self.cid,
+            reason
+        );
         self.writer_wake.notify();
     }
 
@@ -258,8 +277,9 @@ impl Client {
     fn remove_subscription(&self, sid: &[u8]) {
         let removed = self.subs.borrow_mut().remove(sid);
         if let Some(s) = removed {
+            // Withdrawn interest needs no barrier: the local subscription is gone at
+            // once, so late messages from other shards find nobody to deliver to.
             self.shard.remove_sub(&s);
-            self.interest_dirty.set(true);
         }
     }
 
@@ -283,9 +303,14 @@ pub async fn serve(shard: Rc<Shard>, conn: Connection) {
     let info = shard.info.line_for(cid, &peer.ip().to_string());
     client.out.borrow_mut().extend_from_slice(&info);
     client.writer_wake.notify();
-    if !shard.global.try_add_connection(shard.opts.max_connections as i64) {
+    if !shard
+        .global
+        .try_add_connection(shard.opts.max_connections as i64)
+    {
         client.send_err("maximum connections exceeded");
-        client.closing.set(Some(CloseReason::MaxConnectionsExceeded));
+        client
+            .closing
+            .set(Some(CloseReason::MaxConnectionsExceeded));
         run_writer(client, wr).await;
         return;
     }
@@ -302,8 +327,9 @@ const CLOSE_FLUSH_DEADLINE: Duration = Duration::from_secs(1);
 async fn run_writer(client: Rc<Client>, mut wr: WriteHalf) {
     let mut spare = BytesMut::with_capacity(4096);
     loop {
-        if client.out.borrow().is_empty() {
-            if client.is_closing() {
+        let held = client.output_held.get() && !client.is_closing();
+        if client.out.borrow().is_empty() || held {
+            if client.is_closing() && client.out.borrow().is_empty() {
                 break;
             }
             client.writer_wake.notified().await;
@@ -397,7 +423,11 @@ async fn run_reader(client: Rc<Client>, mut rd: ReadHalf) {
             }
             Ok(n) => n,
         };
-        want = if n >= want { (want * 2).min(MAX_READ) } else { want };
+        want = if n >= want {
+            (want * 2).min(MAX_READ)
+        } else {
+            want
+        };
         client.last_in.set(Instant::now());
         loop {
             if client.is_closing() {
@@ -424,6 +454,17 @@ async fn run_reader(client: Rc<Client>, mut rd: ReadHalf) {
                     break 'conn;
                 }
             }
+        }
+        if client.interest_dirty.replace(false) {
+            // This batch subscribed. Before the client sees any answer to it (a PONG,
+            // a +OK, a no-responders status...), every shard must know the new
+            // interest; otherwise a publisher on another core, acting on that answer,
+            // could miss the subscription. Go gives this for free by processing one
+            // connection sequentially; here the output waits for a barrier round trip.
+            client.output_held.set(true);
+            client.shard.interest_barrier().await;
+            client.output_held.set(false);
+            client.writer_wake.notify();
         }
         // Backpressure: don't read more while peers are behind.
         client.shard.wait_outboxes().await;
@@ -465,17 +506,38 @@ async fn process(client: &Rc<Client>, parser: &mut Parser, op: ClientOp) -> Resu
             Ok(())
         }
         ClientOp::Ping => {
-            if client.interest_dirty.replace(false) {
-                client.shard.interest_barrier().await;
-            }
             client.queue_bytes(b"PONG\r\n");
+            let n = client.pongs_sent.get();
+            client.pongs_sent.set(n + 1);
+            if n == 0 && client.protocol.get() >= 1 {
+                // Go 2.12+: tell a protocol-1 client its account after its first PONG.
+                let ip = client.peer.ip().to_string();
+                let line = client
+                    .shard
+                    .info
+                    .connect_info_line(client.cid, &ip, GLOBAL_ACCOUNT);
+                client.queue_bytes(&line);
+            }
             Ok(())
         }
         ClientOp::Pong => {
             client.pings_out.set(0);
             Ok(())
         }
-        ClientOp::Info(_) | ClientOp::Ok | ClientOp::Err(_) => Ok(()),
+        ClientOp::Info(json) => {
+            // Go ignores a client's INFO but closes (silently) when it is not JSON.
+            if serde_json::from_slice::<serde_json::Value>(&json).is_err() {
+                client.close(CloseReason::ProtocolViolation);
+                return Err(Closed);
+            }
+            Ok(())
+        }
+        ClientOp::Ok => Ok(()),
+        ClientOp::Err(_) => {
+            // A client sending -ERR is closed without a reply, as Go does.
+            client.close(CloseReason::ClientClosed);
+            Err(Closed)
+        }
     }
 }
 
@@ -483,8 +545,8 @@ fn on_connect(client: &Rc<Client>, json: &[u8]) -> Result<(), Closed> {
     let opts: ConnectOptions = match serde_json::from_slice(json) {
         Ok(o) => o,
         Err(e) => {
+            // Go closes on a CONNECT it cannot unmarshal without sending -ERR.
             tracing::debug!("{} - cid:{} - bad CONNECT: {e}", client.peer, client.cid);
-            client.send_err("Invalid CONNECT");
             client.close(CloseReason::ProtocolViolation);
             return Err(Closed);
         }
@@ -502,6 +564,7 @@ fn on_connect(client: &Rc<Client>, json: &[u8]) -> Result<(), Closed> {
         headers,
         no_responders: opts.no_responders,
     });
+    client.protocol.set(opts.protocol);
     client.connected.set(true);
     client.ok();
     Ok(())
@@ -515,13 +578,13 @@ fn on_pub(
     payload: Bytes,
 ) -> Result<(), Closed> {
     let flags = client.flags.get();
-    if !subject::is_valid_literal_subject(&subject) {
-        if flags.pedantic {
-            client.send_err("Invalid Publish Subject");
-        }
-        // Without pedantic, Go silently drops a publish to a wildcard subject.
-        return Ok(());
+    // Go checks a publish subject only for pedantic clients, and even then it reports
+    // the error and still delivers (a wildcard token is matched as plain text).
+    if flags.pedantic && !subject::is_valid_literal_subject(&subject) {
+        client.send_err("Invalid Publish Subject");
     }
+    // Go acknowledges a verbose PUB before delivering it (even to the publisher).
+    client.ok();
     let shard = &client.shard;
     let delivered = shard.publish(client, &subject, reply.as_ref(), headers.as_ref(), &payload);
     if !delivered && flags.no_responders {
@@ -529,7 +592,6 @@ fn on_pub(
             shard.no_responders(client, &subject, r);
         }
     }
-    client.ok();
     Ok(())
 }
 
@@ -549,11 +611,14 @@ fn on_sub(client: &Rc<Client>, subject: Bytes, queue: Option<Bytes>, sid: Bytes)
         client.ok();
         return;
     }
+    // Copy out of the read buffer: a subscription lives long, and a slice would pin
+    // the whole (up to 256 KiB) buffer it came from.
+    let sid = Bytes::copy_from_slice(&sid);
     let sub = Rc::new(Subscription {
         client: client.clone(),
         sid: sid.clone(),
-        subject,
-        queue,
+        subject: Bytes::copy_from_slice(&subject),
+        queue: queue.map(|q| Bytes::copy_from_slice(&q)),
         max: Cell::new(0),
         delivered: Cell::new(0),
     });
@@ -562,7 +627,9 @@ fn on_sub(client: &Rc<Client>, subject: Bytes, queue: Option<Bytes>, sid: Bytes)
         return;
     }
     client.subs.borrow_mut().insert(sid, sub);
-    client.interest_dirty.set(true);
+    if client.shard.shards > 1 {
+        client.interest_dirty.set(true);
+    }
     client.ok();
 }
 

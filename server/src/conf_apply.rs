@@ -18,8 +18,9 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::conf::Value;
-use crate::conf::{format_duration, parse_duration, ConfError, Entry, Map, Position, Spanned};
+use crate::conf::{
+    format_duration, parse_duration, ConfError, Entry, Map, Position, Spanned, Value,
+};
 use crate::options::{
     Options, DEFAULT_MAX_CONTROL_LINE, DEFAULT_MAX_PAYLOAD, DEFAULT_MAX_PENDING,
     DEFAULT_PING_INTERVAL, DEFAULT_PING_MAX, DEFAULT_PORT, DEFAULT_WRITE_DEADLINE,

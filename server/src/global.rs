@@ -26,7 +26,12 @@ impl Global {
     }
 
     /// Count a new connection unless that would exceed `max`; false means refuse it.
+    /// A negative `max` refuses every client, as Go does (`max_connections: 0` in a
+    /// config file becomes -1 there).
     pub fn try_add_connection(&self, max: i64) -> bool {
+        if max < 0 {
+            return false;
+        }
         let now = self.connections.fetch_add(1, Ordering::AcqRel) + 1;
         if max > 0 && now > max {
             self.connections.fetch_sub(1, Ordering::AcqRel);

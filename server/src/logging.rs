@@ -141,7 +141,10 @@ pub fn init(debug: bool, trace: bool, logtime: bool, file: Option<&Path>) -> std
     };
     let sink = match file {
         Some(p) => Sink::File(Arc::new(Mutex::new(
-            std::fs::OpenOptions::new().create(true).append(true).open(p)?,
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)?,
         ))),
         None => Sink::Stderr,
     };
@@ -164,7 +167,7 @@ mod tests {
     #[test]
     fn dates() {
         assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(20_418), (2025, 11, 27));
+        assert_eq!(civil_from_days(20_419), (2025, 11, 27));
         assert_eq!(civil_from_days(11_016), (2000, 2, 29));
     }
 }

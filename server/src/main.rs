@@ -47,14 +47,27 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
     }
+    // Go checks the merged options once more at start (e.g. max_payload > max_pending).
+    if let Err(e) = conf_apply::validate_options(&opts) {
+        eprintln!("nats-server: {e}");
+        return ExitCode::FAILURE;
+    }
     if cli::test_config_only(&flags) {
         for w in &warnings {
             eprintln!("warning: {w}");
         }
-        println!("nats-server: configuration file {} is valid", display_conf(&opts));
+        println!(
+            "nats-server: configuration file {} is valid",
+            display_conf(&opts)
+        );
         return ExitCode::SUCCESS;
     }
-    if let Err(e) = logging::init(opts.debug, opts.trace, opts.logtime, opts.log_file.as_deref()) {
+    if let Err(e) = logging::init(
+        opts.debug,
+        opts.trace,
+        opts.logtime,
+        opts.log_file.as_deref(),
+    ) {
         eprintln!("nats-server: cannot open log file: {e}");
         return ExitCode::FAILURE;
     }
@@ -118,7 +131,11 @@ fn run(opts: Options) -> ExitCode {
 fn ports_file_path(dir: &Path) -> PathBuf {
     let exe = std::env::args()
         .next()
-        .and_then(|a| Path::new(&a).file_name().map(|f| f.to_string_lossy().into_owned()))
+        .and_then(|a| {
+            Path::new(&a)
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+        })
         .unwrap_or_else(|| "jetcore".into());
     dir.join(format!("{exe}_{}.ports", std::process::id()))
 }
@@ -146,7 +163,11 @@ fn install_signal_handlers(global: Arc<Global>) -> std::io::Result<()> {
                 if global.shutdown.is_raised() {
                     std::process::exit(1);
                 }
-                let name = if sig == SIGINT { "interrupt" } else { "terminated" };
+                let name = if sig == SIGINT {
+                    "interrupt"
+                } else {
+                    "terminated"
+                };
                 tracing::info!("Trapped \"{name}\" signal");
                 global.shutdown.raise();
             }

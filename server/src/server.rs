@@ -29,7 +29,7 @@ pub enum ServerError {
     #[error("invalid listen address {0}")]
     BadAddress(String),
     /// A socket could not be bound.
-    #[error("error listening on {addr}: {source}")]
+    #[error("Error listening on port: {addr}, \"{source}\"")]
     Listen {
         /// Address we tried.
         addr: String,
@@ -81,15 +81,24 @@ pub fn run(
 ) -> Result<(), ServerError> {
     let shards = shard_count(&opts);
     let addr = listen_addr(&opts)?;
-    let reservation = net::reserve(addr).map_err(|e| ServerError::Listen {
+    let (addr, listeners) = net::bind_all(addr, shards).map_err(|e| ServerError::Listen {
         addr: addr.to_string(),
         source: e,
     })?;
-    let addr = reservation.addr;
+    // Each shard takes its own socket out of this table when it starts.
+    let listeners: Arc<Vec<std::sync::Mutex<Option<net::Prebound>>>> = Arc::new(
+        listeners
+            .into_iter()
+            .map(|l| std::sync::Mutex::new(Some(l)))
+            .collect(),
+    );
     let server_id = new_server_id();
     let info = Arc::new(ServerInfo {
         server_id: server_id.clone(),
-        server_name: opts.server_name.clone().unwrap_or_else(|| server_id.clone()),
+        server_name: opts
+            .server_name
+            .clone()
+            .unwrap_or_else(|| server_id.clone()),
         version: GO_COMPAT_VERSION.to_string(),
         proto: 1,
         go: format!("jetcore {JETCORE_VERSION}"),
@@ -99,6 +108,8 @@ pub fn run(
         max_payload: opts.max_payload,
         client_id: 0,
         client_ip: String::new(),
+        connect_info: None,
+        remote_account: None,
     });
     tracing::info!("Starting nats-server");
     tracing::info!("  Version:  {GO_COMPAT_VERSION} (jetcore {JETCORE_VERSION})");
@@ -113,26 +124,15 @@ pub fn run(
     tracing::info!("{why}");
 
     let opts = Arc::new(opts);
-    let bound = Arc::new(std::sync::Barrier::new(shards + 1));
-    let listen_errors = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let settings = ShardSettings::new(shards);
     let entry = {
-        let (opts, info, global, bound, errs) = (
-            opts.clone(),
-            info.clone(),
-            global.clone(),
-            bound.clone(),
-            listen_errors.clone(),
-        );
+        let (opts, info, global) = (opts.clone(), info.clone(), global.clone());
         move |ctx: ShardContext<Vec<DataItem>, Vec<ControlItem>>| {
-            let (opts, info, global, bound, errs) = (
-                opts.clone(),
-                info.clone(),
-                global.clone(),
-                bound.clone(),
-                errs.clone(),
-            );
-            async move { shard_main(ctx, opts, info, global, addr, bound, errs).await }
+            let (opts, info, global) = (opts.clone(), info.clone(), global.clone());
+            let listener = listeners
+                .get(ctx.id.0)
+                .and_then(|slot| slot.lock().ok().and_then(|mut l| l.take()));
+            async move { shard_main(ctx, opts, info, global, listener).await }
         }
     };
     let runner = std::thread::Builder::new()
@@ -142,27 +142,17 @@ pub fn run(
             addr: addr.to_string(),
             source: e,
         })?;
-    // Wait until every shard has bound (or failed to bind) the port.
-    bound.wait();
-    drop(reservation);
-    let errs = listen_errors.lock().map(|e| e.clone()).unwrap_or_default();
-    if let Some(e) = errs.first() {
-        global.shutdown.raise();
-        let _ = runner.join();
-        return Err(ServerError::Listen {
-            addr: addr.to_string(),
-            source: std::io::Error::other(e.clone()),
-        });
-    }
     tracing::info!("Listening for client connections on {addr}");
     tracing::info!("Server is ready");
     on_ready(addr);
     match runner.join() {
         Ok(res) => res.map_err(ServerError::from),
-        Err(_) => Err(ServerError::Runtime(jetcore_router::RouterError::ShardFailed {
-            shard: 0,
-            reason: "shard runner panicked".into(),
-        })),
+        Err(_) => Err(ServerError::Runtime(
+            jetcore_router::RouterError::ShardFailed {
+                shard: 0,
+                reason: "shard runner panicked".into(),
+            },
+        )),
     }
 }
 
@@ -174,25 +164,15 @@ async fn shard_main(
     opts: Arc<Options>,
     info: Arc<ServerInfo>,
     global: Arc<Global>,
-    addr: SocketAddr,
-    bound: Arc<std::sync::Barrier>,
-    errs: Arc<std::sync::Mutex<Vec<String>>>,
+    listener: Option<net::Prebound>,
 ) -> Result<(), String> {
-    let listener = Listener::bind(addr);
-    if let Err(e) = &listener {
-        if let Ok(mut v) = errs.lock() {
-            v.push(e.to_string());
-        }
-    }
-    // Every shard passes this point once (bound or failed), so main can go on. The
-    // wait is short (all shards bind at once) and happens before any client exists.
-    bound.wait();
-    let listener = match listener {
-        Ok(l) => l,
-        Err(e) => return Err(e.to_string()),
+    let Some(listener) = listener else {
+        return Err(format!("shard {} has no listener", ctx.id.0));
     };
+    let listener = Listener::from_prebound(listener);
     let shard = Rc::new(Shard::new(ctx.id.0, ctx.shards, opts, info, global.clone()));
-    let (data, _control) = futures_lite::future::zip(ctx.data.connect(), ctx.control.connect()).await;
+    let (data, _control) =
+        futures_lite::future::zip(ctx.data.connect(), ctx.control.connect()).await;
     start_peer_tasks(&shard, data);
     accept_loop(&shard, &listener, &global).await;
     drop(listener);
@@ -229,13 +209,10 @@ fn start_peer_tasks(shard: &Rc<Shard>, mesh: Mesh<Vec<DataItem>>) {
 
 async fn accept_loop(shard: &Rc<Shard>, listener: &Listener, global: &Arc<Global>) {
     loop {
-        let accepted = futures_lite::future::or(
-            async { Some(listener.accept().await) },
-            async {
-                global.shutdown.wait().await;
-                None
-            },
-        )
+        let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
+            global.shutdown.wait().await;
+            None
+        })
         .await;
         match accepted {
             None => return,

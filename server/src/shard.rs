@@ -3,9 +3,13 @@
 //! A shard holds its own connections' subscriptions in a [`Sublist`], plus a second
 //! sublist of the *other* shards' interest, keyed by peer. Interest is exchanged as
 //! deltas on the data plane (see `route.rs`). A publish is delivered to local matches
-//! and forwarded once to each peer shard that has matching interest; for a queue group
-//! the origin picks one member, preferring a local one, as Go prefers local members over
-//! routes.
+//! and forwarded once to each peer shard that has matching interest.
+//!
+//! Queue groups: the origin picks the receiving member uniformly among *all* members
+//! on all shards (peers announce how many members they have), so a queue group behaves
+//! exactly as on one Go server. Preferring local members — what Go does across a
+//! cluster's routes — would send all work to whichever worker happens to share the
+//! publisher's core and starve the others, which a single-server user never sees.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -33,11 +37,31 @@ impl PartialEq for SubRef {
     }
 }
 
-/// Index of a peer shard in the remote-interest sublist.
+/// Index of a peer shard.
 pub type PeerId = u16;
+
+/// One peer's interest in one (subject, queue) key, as stored in the remote sublist.
+/// The count is shared with `remote_counts` and updated in place, so cached match
+/// results always see the current number of members.
+#[derive(Clone)]
+pub struct RemoteInterest {
+    /// The peer shard.
+    peer: PeerId,
+    /// Members (queue) or 1 (plain) the peer has for this key.
+    count: Rc<Cell<u32>>,
+}
+
+impl PartialEq for RemoteInterest {
+    fn eq(&self, other: &Self) -> bool {
+        self.peer == other.peer && Rc::ptr_eq(&self.count, &other.count)
+    }
+}
 
 /// (subject, queue) — the unit of interest exchanged between shards.
 type InterestKey = (Bytes, Option<Bytes>);
+
+/// The live member count behind each remote sublist item, by (peer, key).
+type RemoteCounts = HashMap<(PeerId, InterestKey), Rc<Cell<u32>>>;
 
 /// An outstanding interest barrier (see [`DataItem::Barrier`]).
 struct Barrier {
@@ -62,11 +86,10 @@ pub struct Shard {
     /// Local subscriptions per (subject, queue): interest is announced to peers when a
     /// count leaves 0 and withdrawn when it returns to 0.
     local_interest: RefCell<HashMap<InterestKey, u32>>,
-    /// Interest of the other shards, items are peer ids.
-    remote: RefCell<Sublist<PeerId>>,
-    /// Per peer, how many announcements of each key are live (a peer announces a key
-    /// once, but counting keeps us robust to repeated deltas).
-    remote_counts: RefCell<HashMap<(PeerId, InterestKey), u32>>,
+    /// Interest of the other shards.
+    remote: RefCell<Sublist<RemoteInterest>>,
+    /// The live count behind each remote sublist item.
+    remote_counts: RefCell<RemoteCounts>,
     /// Items waiting for each peer (index = peer; our own slot stays empty).
     pub outboxes: Vec<Outbox<DataItem>>,
     /// Barriers this shard started and is waiting on.
@@ -146,7 +169,9 @@ impl Shard {
         let mut li = self.local_interest.borrow_mut();
         let n = li.entry(key).or_insert(0);
         *n += 1;
-        if *n == 1 {
+        // Plain interest only matters as present/absent; queue interest is announced
+        // per member so peers can weigh their choice.
+        if *n == 1 || sub.queue.is_some() {
             self.announce(&sub.subject, &sub.queue, 1);
         }
         Ok(())
@@ -154,11 +179,10 @@ impl Shard {
 
     /// Remove a local subscription and withdraw interest when it was the last.
     pub fn remove_sub(&self, sub: &Rc<Subscription>) {
-        let removed = self.subs.borrow_mut().remove(
-            &sub.subject,
-            sub.queue.as_deref(),
-            &SubRef(sub.clone()),
-        );
+        let removed =
+            self.subs
+                .borrow_mut()
+                .remove(&sub.subject, sub.queue.as_deref(), &SubRef(sub.clone()));
         if !removed {
             return;
         }
@@ -166,8 +190,11 @@ impl Shard {
         let mut li = self.local_interest.borrow_mut();
         if let Some(n) = li.get_mut(&key) {
             *n -= 1;
-            if *n == 0 {
+            let last = *n == 0;
+            if last {
                 li.remove(&key);
+            }
+            if last || sub.queue.is_some() {
                 self.announce(&sub.subject, &sub.queue, -1);
             }
         }
@@ -189,29 +216,37 @@ impl Shard {
     fn apply_interest(&self, peer: PeerId, subject: Bytes, queue: Option<Bytes>, delta: i32) {
         let key = (peer, (subject, queue));
         let mut counts = self.remote_counts.borrow_mut();
-        let before = counts.get(&key).copied().unwrap_or(0);
-        let after = if delta > 0 {
-            before.saturating_add(delta as u32)
-        } else {
-            before.saturating_sub(delta.unsigned_abs())
-        };
-        let (subject, queue) = &key.1;
-        if before == 0 && after > 0 {
-            // A peer only announces subjects its own sublist accepted; a failure here
-            // would mean a corrupted delta, which we ignore rather than crash on.
-            let _ = self
+        if let Some(cell) = counts.get(&key) {
+            let after = cell.get().saturating_add_signed(delta);
+            cell.set(after);
+            if after == 0 {
+                let item = RemoteInterest {
+                    peer,
+                    count: cell.clone(),
+                };
+                let (subject, queue) = &key.1;
+                self.remote
+                    .borrow_mut()
+                    .remove(subject, queue.as_deref(), &item);
+                counts.remove(&key);
+            }
+        } else if delta > 0 {
+            let cell = Rc::new(Cell::new(delta as u32));
+            let item = RemoteInterest {
+                peer,
+                count: cell.clone(),
+            };
+            let (subject, queue) = &key.1;
+            // A peer only announces keys its own sublist accepted; should one still be
+            // refused, ignoring it is safer than crashing a core on a peer's word.
+            if self
                 .remote
                 .borrow_mut()
-                .insert(subject, queue.as_deref(), peer);
-        } else if before > 0 && after == 0 {
-            self.remote
-                .borrow_mut()
-                .remove(subject, queue.as_deref(), &peer);
-        }
-        if after == 0 {
-            counts.remove(&key);
-        } else {
-            counts.insert(key, after);
+                .insert(subject, queue.as_deref(), item)
+                .is_ok()
+            {
+                counts.insert(key, cell);
+            }
         }
     }
 
@@ -226,95 +261,91 @@ impl Shard {
         payload: &Bytes,
     ) -> bool {
         let local = self.subs.borrow_mut().matches(subject);
+        let remote = if self.shards > 1 {
+            let r = self.remote.borrow_mut().matches(subject);
+            (!r.is_empty()).then_some(r)
+        } else {
+            None
+        };
+        let echo = from.echo();
+        let eligible = |s: &&SubRef| echo || s.0.client.cid != from.cid;
         let mut any = false;
-        for s in &local.plain {
-            if !from.echo() && s.0.client.cid == from.cid {
-                continue;
-            }
+        for s in local.plain.iter().filter(eligible) {
             any |= s.0.deliver(subject, reply, headers, payload);
         }
-        let mut queues_done: Vec<&[u8]> = Vec::new();
-        for qg in &local.queues {
-            let members: Vec<&SubRef> = qg
-                .members
-                .iter()
-                .filter(|s| from.echo() || s.0.client.cid != from.cid)
-                .collect();
-            if let Some(d) = self.deliver_to_one(&members, subject, reply, headers, payload) {
-                any |= d;
-                queues_done.push(&qg.name);
+        if local.queues.is_empty() && remote.is_none() {
+            return any;
+        }
+        let mut routes = Routes::new(self.shards);
+        if let Some(r) = &remote {
+            for item in &r.plain {
+                routes.plain(item.peer);
             }
         }
-        if self.shards > 1 {
-            any |= self.forward(subject, reply, headers, payload, &queues_done);
+        for qg in &local.queues {
+            let remote_members = remote
+                .as_ref()
+                .and_then(|r| r.queues.iter().find(|g| g.name == qg.name))
+                .map_or(&[][..], |g| &g.members[..]);
+            let local_members: Vec<&SubRef> = qg.members.iter().filter(eligible).collect();
+            match self.choose(local_members.len(), remote_members) {
+                Choice::Local(i) => {
+                    any |= self.deliver_from(&local_members, i, subject, reply, headers, payload)
+                }
+                Choice::Peer(p) => routes.queue(p, &qg.name),
+                Choice::Nobody => {}
+            }
         }
-        any
+        if let Some(r) = &remote {
+            for g in &r.queues {
+                if local.queues.iter().any(|l| l.name == g.name) {
+                    continue;
+                }
+                if let Choice::Peer(p) = self.choose(0, &g.members) {
+                    routes.queue(p, &g.name);
+                }
+            }
+        }
+        any | routes.send(self, subject, reply, headers, payload)
     }
 
-    /// Try members in random order until one accepts. `None` when the group had no
-    /// usable member here.
-    fn deliver_to_one(
+    /// Pick a queue member uniformly among `local` eligible local members and the
+    /// members peers announced.
+    fn choose(&self, local: usize, remote: &[RemoteInterest]) -> Choice {
+        let remote_total: u64 = remote.iter().map(|r| r.count.get() as u64).sum();
+        let total = local as u64 + remote_total;
+        if total == 0 {
+            return Choice::Nobody;
+        }
+        let mut r = self.next_random() % total;
+        if r < local as u64 {
+            return Choice::Local(r as usize);
+        }
+        r -= local as u64;
+        for item in remote {
+            let w = item.count.get() as u64;
+            if r < w {
+                return Choice::Peer(item.peer);
+            }
+            r -= w;
+        }
+        Choice::Nobody
+    }
+
+    /// Deliver to `members[start]`, or the next member that accepts (one may be
+    /// closing). Returns whether one did.
+    fn deliver_from(
         &self,
         members: &[&SubRef],
+        start: usize,
         subject: &Bytes,
         reply: Option<&Bytes>,
         headers: Option<&Bytes>,
         payload: &Bytes,
-    ) -> Option<bool> {
-        if members.is_empty() {
-            return None;
-        }
-        let start = self.pick(members.len());
-        for i in 0..members.len() {
-            let s = members[(start + i) % members.len()];
-            if s.0.deliver(subject, reply, headers, payload) {
-                return Some(true);
-            }
-        }
-        None
-    }
-
-    /// Forward to peers with interest; queue groups already served locally are skipped.
-    fn forward(
-        &self,
-        subject: &Bytes,
-        reply: Option<&Bytes>,
-        headers: Option<&Bytes>,
-        payload: &Bytes,
-        queues_done: &[&[u8]],
     ) -> bool {
-        let remote = self.remote.borrow_mut().matches(subject);
-        if remote.plain.is_empty() && remote.queues.is_empty() {
-            return false;
-        }
-        let mut plain = vec![false; self.shards];
-        for &p in &remote.plain {
-            plain[p as usize] = true;
-        }
-        let mut queues: Vec<Vec<Bytes>> = vec![Vec::new(); self.shards];
-        for qg in &remote.queues {
-            if queues_done.contains(&&qg.name[..]) || qg.members.is_empty() {
-                continue;
-            }
-            let peer = qg.members[self.pick(qg.members.len())];
-            queues[peer as usize].push(qg.name.clone());
-        }
-        let mut any = false;
-        for (peer, q) in queues.into_iter().enumerate() {
-            if !plain[peer] && q.is_empty() {
-                continue;
-            }
-            any = true;
-            self.outboxes[peer].push(DataItem::Msg(RoutedMsg {
-                subject: subject.clone(),
-                reply: reply.cloned(),
-                headers: headers.cloned(),
-                payload: payload.clone(),
-                plain: plain[peer],
-                queues: q,
-            }));
-        }
-        any
+        (0..members.len())
+            .map(|i| members[(start + i) % members.len()])
+            .any(|s| s.0.deliver(subject, reply, headers, payload))
     }
 
     /// Handle one item a peer sent us.
@@ -344,7 +375,8 @@ impl Shard {
         for q in &m.queues {
             if let Some(qg) = local.queues.iter().find(|g| g.name == *q) {
                 let members: Vec<&SubRef> = qg.members.iter().collect();
-                self.deliver_to_one(&members, &m.subject, reply, headers, &m.payload);
+                let start = self.pick(members.len());
+                self.deliver_from(&members, start, &m.subject, reply, headers, &m.payload);
             }
         }
     }
@@ -408,5 +440,69 @@ impl Shard {
             let hdr = Bytes::from(crate::protocol::write::no_responders_header(subject));
             s.0.deliver(reply, None, Some(&hdr), &Bytes::new());
         }
+    }
+}
+
+/// Where a queue group's message goes.
+enum Choice {
+    /// To the i-th eligible local member.
+    Local(usize),
+    /// To this peer shard, which picks one of its members.
+    Peer(PeerId),
+    /// No member anywhere.
+    Nobody,
+}
+
+/// What to forward to each peer for one publish: plain delivery and/or queue groups.
+/// Built only when a queue group matched or some peer has interest.
+struct Routes {
+    /// Per peer: deliver to its plain subscribers.
+    plain: Vec<bool>,
+    /// Per peer: queue groups the origin assigned to it.
+    queues: Vec<Vec<Bytes>>,
+}
+
+impl Routes {
+    fn new(shards: usize) -> Routes {
+        Routes {
+            plain: vec![false; shards],
+            queues: vec![Vec::new(); shards],
+        }
+    }
+
+    fn plain(&mut self, peer: PeerId) {
+        self.plain[peer as usize] = true;
+    }
+
+    fn queue(&mut self, peer: PeerId, name: &Bytes) {
+        self.queues[peer as usize].push(name.clone());
+    }
+
+    /// Push one message per peer that has something to receive.
+    fn send(
+        self,
+        shard: &Shard,
+        subject: &Bytes,
+        reply: Option<&Bytes>,
+        headers: Option<&Bytes>,
+        payload: &Bytes,
+    ) -> bool {
+        let mut any = false;
+        for (peer, queues) in self.queues.into_iter().enumerate() {
+            let plain = self.plain[peer];
+            if !plain && queues.is_empty() {
+                continue;
+            }
+            any = true;
+            shard.outboxes[peer].push(DataItem::Msg(RoutedMsg {
+                subject: subject.clone(),
+                reply: reply.cloned(),
+                headers: headers.cloned(),
+                payload: payload.clone(),
+                plain,
+                queues,
+            }));
+        }
+        any
     }
 }

@@ -759,6 +759,23 @@ impl<T: Clone + PartialEq> Sublist<T> {
         true
     }
 
+    /// Removes many references at once (a closing connection): like Go's
+    /// `RemoveBatch` it empties the cache first instead of patching it once
+    /// per removal, which for wildcard filters would scan it every time.
+    /// Returns how many references were found and removed.
+    pub fn remove_batch<'a, I>(&mut self, subs: I) -> usize
+    where
+        I: IntoIterator<Item = (&'a [u8], Option<&'a [u8]>, &'a T)>,
+        T: 'a,
+    {
+        self.cache.clear();
+        let mut removed = 0;
+        for (subject, queue, item) in subs {
+            removed += usize::from(self.remove(subject, queue, item));
+        }
+        removed
+    }
+
     /// Everything interested in the published `subject`. Served from the
     /// cache when possible (no allocation: one hash lookup and an `Rc`
     /// clone); otherwise walks the trie and caches the result. Subjects with
@@ -919,7 +936,10 @@ impl<T: Clone + PartialEq> Sublist<T> {
         fn check<T: PartialEq>(level: &Level<T>) {
             let (len, cap) = (level.literals.len(), level.literals.capacity());
             assert!(len > 0 || cap == 0, "empty level keeps its hash table");
-            assert!(cap <= 4 * len.max(4), "level keeps a table of {cap} for {len}");
+            assert!(
+                cap <= 4 * len.max(4),
+                "level keeps a table of {cap} for {len}"
+            );
             let wild = level.pwc.iter().chain(level.fwc.iter()).map(|n| &**n);
             for node in level.literals.values().chain(wild) {
                 assert!(!node.is_prunable(), "prunable node left in trie");

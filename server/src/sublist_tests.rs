@@ -407,6 +407,30 @@ fn invalid_inserts_and_removes() {
     assert_eq!(s.len(), 1);
 }
 
+/// One `remove_batch` entry: subject, queue, item.
+type Removal<'a> = (&'a [u8], Option<&'a [u8]>, &'a u32);
+
+#[test]
+fn remove_batch_clears_cache_and_counts() {
+    let mut s = Sublist::new();
+    fill(
+        &mut s,
+        &[("a.*", None, 1), ("a.b", Some("q"), 1), ("x", None, 2)],
+    );
+    assert_match(&mut s, "a.b", &want(&[1], &[("q", &[1])]));
+    let batch: [Removal; 4] = [
+        (b"a.*", None, &1),
+        (b"a.b", Some(b"q"), &1),
+        (b"a.b", None, &1),  // not there
+        (b"a..b", None, &1), // invalid
+    ];
+    assert_eq!(s.remove_batch(batch), 2);
+    assert_eq!(s.cache_len(), 0);
+    assert_match(&mut s, "a.b", &want(&[], &[]));
+    assert_match(&mut s, "x", &want(&[2], &[]));
+    assert_eq!((s.len(), s.node_count()), (1, 1));
+}
+
 #[test]
 fn duplicate_items_are_counted() {
     let mut s = Sublist::new();

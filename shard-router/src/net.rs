@@ -1,9 +1,9 @@
 //! TCP for shards: a per-shard `SO_REUSEPORT` listener and split connections.
 //!
-//! Every shard binds its own listener on the same port; the kernel spreads incoming
-//! connections across them and a connection then stays on the shard that accepted it.
-//! For `-p -1` (any free port) the main thread first reserves a port with a bound,
-//! non-listening `SO_REUSEPORT` socket, so all shards bind the *same* free port.
+//! Every shard has its own listener on the same port (`SO_REUSEPORT`); the kernel
+//! spreads incoming connections across them and a connection then stays on the shard
+//! that accepted it. The main thread binds all of them before the shards start (see
+//! [`bind_all`]), so `-p -1` gives every shard the same free port.
 //!
 //! A connection is split into a read half and a write half that separate tasks use at
 //! the same time (the reader parses, the writer flushes the outbound buffer). Both
@@ -22,34 +22,65 @@ use futures_lite::{AsyncRead, AsyncWrite};
 
 use glommio::net::{TcpListener, TcpStream};
 
-/// A port held open on the main thread until every shard has bound it.
-pub struct PortReservation {
-    /// The bound (not listening) socket; dropping it releases the reservation.
-    _socket: Option<socket2::Socket>,
-    /// The address every shard binds.
-    pub addr: SocketAddr,
+/// A listening socket made on the main thread for one shard.
+///
+/// All shards' sockets are bound and listening before any shard starts, so a bind
+/// error is reported synchronously at start-up and no shard ever blocks waiting for
+/// the others (blocking an executor thread on a std barrier was seen to leave a
+/// neighbouring glommio executor parked with its first task never run).
+pub struct Prebound {
+    /// The listening socket (non-blocking), handed to glommio inside the shard.
+    socket: std::net::TcpListener,
 }
 
-/// Resolve the listen address; for port 0 pick a free port and hold it.
-pub fn reserve(addr: SocketAddr) -> io::Result<PortReservation> {
+/// Backlog of each shard's listen queue: Go uses the OS maximum; 1024 absorbs a burst
+/// of a thousand clients connecting at once per shard.
+const LISTEN_BACKLOG: i32 = 1024;
+
+/// Bind `count` listening sockets on `addr` with `SO_REUSEPORT`, one per shard. Port 0
+/// picks one free port shared by all.
+///
+/// For a fixed port, first check that nobody else listens there: with `SO_REUSEPORT`,
+/// a second server started on the same port by the same user would otherwise silently
+/// share it (the kernel would spread clients across the two processes). A bind without
+/// `SO_REUSEPORT` fails with `EADDRINUSE` then, the answer a Go server user gets.
+pub fn bind_all(addr: SocketAddr, count: usize) -> io::Result<(SocketAddr, Vec<Prebound>)> {
     if addr.port() != 0 {
-        return Ok(PortReservation {
-            _socket: None,
-            addr,
+        let probe = new_socket(addr)?;
+        probe.bind(&addr.into())?;
+        drop(probe);
+    }
+    let mut bound_addr = addr;
+    let mut out = Vec::with_capacity(count);
+    for _ in 0..count.max(1) {
+        let sock = new_socket(bound_addr)?;
+        sock.set_reuse_port(true)?;
+        sock.bind(&bound_addr.into())?;
+        sock.listen(LISTEN_BACKLOG)?;
+        sock.set_nonblocking(true)?;
+        if bound_addr.port() == 0 {
+            bound_addr = sock
+                .local_addr()?
+                .as_socket()
+                .ok_or_else(|| io::Error::other("listener has no inet address"))?;
+        }
+        out.push(Prebound {
+            socket: sock.into(),
         });
     }
-    let domain = socket2::Domain::for_address(addr);
-    let sock = socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
-    sock.set_reuse_port(true)?;
-    sock.bind(&addr.into())?;
-    let bound = sock
-        .local_addr()?
-        .as_socket()
-        .ok_or_else(|| io::Error::other("reserved socket has no inet address"))?;
-    Ok(PortReservation {
-        _socket: Some(sock),
-        addr: bound,
-    })
+    Ok((bound_addr, out))
+}
+
+/// A TCP socket for `addr`'s family with `SO_REUSEADDR`, like Go's listeners (so
+/// TIME_WAIT leftovers of a previous run don't block a restart).
+fn new_socket(addr: SocketAddr) -> io::Result<socket2::Socket> {
+    let sock = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    sock.set_reuse_address(true)?;
+    Ok(sock)
 }
 
 /// One shard's listener on the shared client port.
@@ -59,10 +90,13 @@ pub struct Listener {
 }
 
 impl Listener {
-    /// Bind this shard's listener; every shard binds the same address.
-    pub fn bind(addr: SocketAddr) -> io::Result<Listener> {
-        let inner = TcpListener::bind(addr).map_err(io::Error::from)?;
-        Ok(Listener { inner })
+    /// Adopt a socket bound on the main thread. Must run on the shard's executor.
+    pub fn from_prebound(p: Prebound) -> Listener {
+        use std::os::fd::{FromRawFd, IntoRawFd};
+        let fd = p.socket.into_raw_fd();
+        // SAFETY: `fd` is a listening TCP socket we own; ownership moves to glommio.
+        let inner = unsafe { TcpListener::from_raw_fd(fd) };
+        Listener { inner }
     }
 
     /// The address actually bound.

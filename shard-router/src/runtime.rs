@@ -46,8 +46,10 @@ pub const DEFAULT_RING_DEPTH: usize = 512;
 pub const STALL_THRESHOLD: Duration = Duration::from_secs(3);
 /// How often each shard beats.
 const HEARTBEAT_EVERY: Duration = Duration::from_millis(250);
-/// The most io_memory we give a shard even when memlock is unlimited.
-const MAX_IO_MEMORY: usize = 8 << 20;
+/// The most io_memory we give a shard even when memlock is unlimited. Registered
+/// buffers only serve DMA file I/O, which the storage engine will bring; until then a
+/// small pinned slab keeps many servers on one host cheap (each executor pins 3×).
+const MAX_IO_MEMORY: usize = 1 << 20;
 /// glommio refuses to start an executor with a memlock limit under 512 KiB.
 const GLOMMIO_MIN_MEMLOCK: u64 = 512 << 10;
 
@@ -80,7 +82,8 @@ pub struct ShardContext<D: Send + 'static, C: Send + 'static> {
 pub fn allowed_cpus() -> Vec<usize> {
     // SAFETY: cpu_set_t is plain data; sched_getaffinity fills it for pid 0 (us).
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    let ok = unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    let ok =
+        unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
     if ok != 0 {
         let n = std::thread::available_parallelism().map_or(1, |n| n.get());
         return (0..n).collect();
@@ -129,8 +132,9 @@ pub fn io_memory_for(shards: usize) -> (usize, String) {
 
 /// Start `settings.shards` shards, run `entry` on each, and wait for all to finish.
 ///
-/// Shard i is pinned to the i-th allowed CPU (wrapping around when there are more
-/// shards than CPUs). Returns the first shard failure.
+/// When there are at least as many shards as allowed CPUs, shard i is pinned to the
+/// i-th allowed CPU (wrapping around when there are more shards than CPUs); otherwise
+/// shards float. Returns the first shard failure.
 pub fn run<D, C, F, Fut>(settings: ShardSettings, entry: F) -> Result<(), RouterError>
 where
     D: Send + 'static,
@@ -148,9 +152,18 @@ where
         .collect();
     let epoch = Instant::now();
     let mut handles = Vec::new();
+    // Pin only when the shards cover every CPU we may use: then each core is ours. With
+    // fewer shards than CPUs the host is shared (several servers, `--cores 1` test
+    // instances...) and pinning every process's shard 0 to the same CPU would pile
+    // them onto one core while others idle; the kernel balances better there.
+    let pin = settings.shards >= cpus.len();
     for (i, (data, control)) in data.into_iter().zip(control).enumerate() {
-        let cpu = cpus.get(i % cpus.len().max(1)).copied().unwrap_or(0);
-        let mut builder = LocalExecutorBuilder::new(Placement::Fixed(cpu))
+        let placement = if pin {
+            Placement::Fixed(cpus.get(i % cpus.len().max(1)).copied().unwrap_or(0))
+        } else {
+            Placement::Unbound
+        };
+        let mut builder = LocalExecutorBuilder::new(placement)
             .name(&format!("{}-{i}", settings.name))
             .preempt_timer(settings.preempt_timer)
             .ring_depth(settings.ring_depth)
@@ -217,8 +230,11 @@ fn spawn_watchdog(
         .name("jetcore-watchdog".into())
         .spawn(move || {
             let mut stalled = vec![false; beats.len()];
-            // Give executors time to start before judging them.
-            std::thread::sleep(STALL_THRESHOLD);
+            // Give executors time to start before judging them (but stop promptly).
+            let started = Instant::now();
+            while started.elapsed() < STALL_THRESHOLD && !done.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
             while !done.load(Ordering::SeqCst) {
                 let now = epoch.elapsed().as_millis() as u64;
                 for (i, b) in beats.iter().enumerate() {
@@ -231,7 +247,12 @@ fn spawn_watchdog(
                     }
                     stalled[i] = is_stalled;
                 }
-                std::thread::sleep(Duration::from_millis(500));
+                for _ in 0..10 {
+                    if done.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
             }
         })
         .unwrap_or_else(|_| std::thread::spawn(|| {}))

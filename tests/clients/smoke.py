@@ -15,6 +15,18 @@ URL = os.environ.get("NATS_URL", "nats://127.0.0.1:4222")
 TIMEOUT = 3.0
 
 
+async def flush_subs(nc):
+    """Make sure the server has processed this connection's SUBs.
+
+    nats-py 2.16's flush() writes its PING ahead of SUBs still in its pending buffer
+    (seen in nats-server -DV traces: `<<- [PING]`, `->> [PONG]`, then `<<- [SUB ...]`),
+    so one flush proves nothing about a SUB sent just before it. The second PING is
+    written after the SUB, so its PONG does.
+    """
+    await nc.flush()
+    await nc.flush()
+
+
 def check(cond, what):
     if not cond:
         raise AssertionError(f"FAILED: {what}")
@@ -30,7 +42,7 @@ async def main():
 
     # pub/sub across two connections, in order
     sub = await nc.subscribe("py.smoke.>")
-    await nc.flush()
+    await flush_subs(nc)
     for i in range(10):
         await nc2.publish(f"py.smoke.{i}", f"m{i}".encode())
     await nc2.flush()
@@ -45,7 +57,7 @@ async def main():
         await msg.respond(msg.data.upper())
 
     await nc.subscribe("py.svc", cb=upper)
-    await nc.flush()
+    await flush_subs(nc)
     resp = await nc2.request("py.svc", b"hello", timeout=TIMEOUT)
     check(resp.data == b"HELLO", "request/reply")
 
@@ -58,7 +70,7 @@ async def main():
 
     # headers (nats-py maps headers to a dict: one value per key)
     hsub = await nc.subscribe("py.hdr")
-    await nc.flush()
+    await flush_subs(nc)
     await nc2.publish("py.hdr", b"body", headers={"X-One": "1", "X-Two": "two words"})
     hm = await hsub.next_msg(timeout=TIMEOUT)
     check(hm.data == b"body", "message with headers received")
@@ -67,8 +79,8 @@ async def main():
     # queue group: each message to exactly one member
     q1 = await nc.subscribe("py.q", queue="workers")
     q2 = await nc2.subscribe("py.q", queue="workers")
-    await nc.flush()
-    await nc2.flush()
+    await flush_subs(nc)
+    await flush_subs(nc2)
     n = 100
     for i in range(n):
         await nc2.publish("py.q", str(i).encode())
@@ -83,7 +95,7 @@ async def main():
             seen.append(int(m.data))
     check(sorted(seen) == list(range(n)), "queue group: each message exactly once")
 
-    await nc.flush()
+    await flush_subs(nc)
     check(True, "flush")
     await nc2.drain()
     await nc.close()

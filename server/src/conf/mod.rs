@@ -18,7 +18,8 @@
 //!   string and then fails);
 //! - an unknown size suffix (`1kbb`) is an error (Go drops the key silently);
 //! - a map key without a value (`{ a: }`) is an error (Go assigns the map to `a`);
-//! - an unterminated quoted string is always an error;
+//! - an unterminated quoted string is always an error, and a `( ... )` block string
+//!   closed on the last line does not keep its `)`;
 //! - a leading UTF-8 byte order mark is skipped;
 //! - include cycles and very deep nesting are errors instead of a stack overflow.
 

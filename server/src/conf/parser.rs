@@ -689,9 +689,11 @@ impl<'a> Parser<'a> {
     fn parse_env_text(&mut self, raw: &str, pos: &Position) -> Result<Option<Spanned>, ConfError> {
         let text = format!("{ENV_KEY}={raw}");
         let mut sub = Parser::new(&text, &pos.file, self.include_chain.clone(), self.depth);
+        // Go parses environment text as if it came from no file: includes in it would
+        // be relative to the current directory.
         sub.base_dir = PathBuf::from(".");
-        sub.env_refs = std::mem::take(&mut self.env_refs);
         sub.enter()?;
+        sub.env_refs = std::mem::take(&mut self.env_refs);
         let result = sub.document();
         self.env_refs = std::mem::take(&mut sub.env_refs);
         let mut map = result?;
@@ -811,7 +813,9 @@ fn is_valid_datetime(text: &str) -> bool {
 /// Days in `month` (1-12) of `year`, leap years included.
 fn days_in_month(year: u32, month: u32) -> u32 {
     match month {
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) => {
+            29
+        }
         2 => 28,
         4 | 6 | 9 | 11 => 30,
         _ => 31,

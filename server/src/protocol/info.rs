@@ -32,6 +32,13 @@ pub struct ServerInfo {
     pub client_id: u64,
     /// The client's address as seen by the server.
     pub client_ip: String,
+    /// Set only in the INFO that follows a protocol-1 client's first PONG (Go 2.12+):
+    /// it tells the client which account it ended up in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connect_info: Option<bool>,
+    /// The client's account, in that same INFO.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote_account: Option<String>,
 }
 
 /// Options a client sends in CONNECT. Unknown fields are ignored, as Go does.
@@ -92,6 +99,21 @@ impl ServerInfo {
         let mut info = self.clone();
         info.client_id = client_id;
         info.client_ip = client_ip.to_string();
+        info.to_line()
+    }
+
+    /// The async INFO sent after a protocol-1 client's first PONG.
+    pub fn connect_info_line(&self, client_id: u64, client_ip: &str, account: &str) -> Vec<u8> {
+        let mut info = self.clone();
+        info.client_id = client_id;
+        info.client_ip = client_ip.to_string();
+        info.connect_info = Some(true);
+        info.remote_account = Some(account.to_string());
+        info.to_line()
+    }
+
+    fn to_line(&self) -> Vec<u8> {
+        let info = self;
         let json = serde_json::to_string(&info).unwrap_or_else(|_| "{}".to_string());
         format!("INFO {json} \r\n").into_bytes()
     }
@@ -107,8 +129,7 @@ mod tests {
         assert!(c.verbose && c.pedantic && c.echo);
         assert!(!c.headers && !c.no_responders);
         let c: ConnectOptions =
-            serde_json::from_str(r#"{"verbose":false,"echo":false,"headers":true,"x":1}"#)
-                .unwrap();
+            serde_json::from_str(r#"{"verbose":false,"echo":false,"headers":true,"x":1}"#).unwrap();
         assert!(!c.verbose && c.pedantic && !c.echo && c.headers);
     }
 }

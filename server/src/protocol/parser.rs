@@ -256,13 +256,11 @@ impl Verb {
 /// A message whose control line is parsed and whose body is awaited.
 #[derive(Debug, Clone)]
 struct PendingMsg {
-    /// Which verb announced it.
-    verb: Verb,
     /// Subject.
     subject: Bytes,
     /// Optional reply subject.
     reply: Option<Bytes>,
-    /// Header size for `HPUB`, `None` otherwise.
+    /// Header size for `HPUB`, `None` for `PUB`.
     header_size: Option<usize>,
     /// Total body size (headers plus payload), without the final CRLF.
     size: usize,
@@ -558,9 +556,9 @@ impl Parser {
             // Go's client parser reads an HMSG line, then (for clients) fails with
             // `parseErr` unless the empty body `\r\n` came in the same read; being
             // independent of read boundaries, we always fail at the line end.
-            Verb::HMsg | Verb::Ping | Verb::Pong | Verb::Ok => {
-                return Err(unknown("ending a route/leaf-only HMSG line", b'\n'))
-            }
+            Verb::HMsg => return Err(unknown("ending a route/leaf-only HMSG line", b'\n')),
+            // These never reach the argument state (they use `LineTail`).
+            Verb::Ping | Verb::Pong | Verb::Ok => return Err(unknown("reading a line", b'\n')),
         };
         Ok(Step::Done(op))
     }
@@ -576,7 +574,7 @@ impl Parser {
 
     /// Go's `processPub`: `<subject> [reply] <size>`.
     fn begin_pub(&mut self, arg: Bytes) -> Result<Step, ParseError> {
-        let f = Fields::<4>::split(&arg, is_blank);
+        let f = Fields::<3>::split(&arg, is_blank);
         let (subject, reply, size) = match f.count {
             2 => (f.get(&arg, 0), None, f.get(&arg, 1)),
             3 => (f.get(&arg, 0), Some(f.get(&arg, 1)), f.get(&arg, 2)),
@@ -584,7 +582,7 @@ impl Parser {
         };
         let size = parse_size(&size).ok_or_else(|| ParseError::PubSize(arg.clone()))?;
         self.check_payload(size)?;
-        Ok(self.await_body(Verb::Pub, subject, reply, None, size))
+        Ok(self.await_body(subject, reply, None, size))
     }
 
     /// Go's `processHeaderPub`: `<subject> [reply] <header size> <total size>`.
@@ -592,7 +590,7 @@ impl Parser {
         if !self.headers {
             return Err(ParseError::HeadersNotSupported);
         }
-        let f = Fields::<5>::split(&arg, is_blank);
+        let f = Fields::<4>::split(&arg, is_blank);
         let (subject, reply, hdr, size) = match f.count {
             3 => (f.get(&arg, 0), None, f.get(&arg, 1), f.get(&arg, 2)),
             4 => {
@@ -607,7 +605,7 @@ impl Parser {
             return Err(ParseError::HPubHeaderTooLarge(arg));
         }
         self.check_payload(size)?;
-        Ok(self.await_body(Verb::HPub, subject, reply, Some(hdr), size))
+        Ok(self.await_body(subject, reply, Some(hdr), size))
     }
 
     /// Go's `maxPayloadViolation` check, made before the body arrives.
@@ -622,14 +620,12 @@ impl Parser {
     /// Switches to waiting for a body of `size` bytes plus CRLF.
     fn await_body(
         &mut self,
-        verb: Verb,
         subject: Bytes,
         reply: Option<Bytes>,
         header_size: Option<usize>,
         size: usize,
     ) -> Step {
         self.state = State::Payload(Box::new(PendingMsg {
-            verb,
             subject,
             reply,
             header_size,
@@ -654,20 +650,19 @@ impl Parser {
         let mut body = buf.split_to(size).freeze();
         buf.advance(2);
         let PendingMsg {
-            verb,
             subject,
             reply,
             header_size,
             ..
         } = *msg;
-        let op = match (verb, header_size) {
-            (Verb::HPub, Some(hdr)) => ClientOp::HPub {
+        let op = match header_size {
+            Some(hdr) => ClientOp::HPub {
                 subject,
                 reply,
                 headers: body.split_to(hdr),
                 payload: body,
             },
-            _ => ClientOp::Pub {
+            None => ClientOp::Pub {
                 subject,
                 reply,
                 payload: body,
@@ -705,7 +700,7 @@ fn is_blank(b: u8) -> bool {
 
 /// Go's `parseSub` for `SUB <subject> [queue] <sid>`.
 fn parse_sub(arg: Bytes) -> Result<ClientOp, ParseError> {
-    let f = Fields::<4>::split(&arg, is_split_sep);
+    let f = Fields::<3>::split(&arg, is_split_sep);
     let (subject, queue, sid) = match f.count {
         2 => (f.get(&arg, 0), None, f.get(&arg, 1)),
         3 => (f.get(&arg, 0), Some(f.get(&arg, 1)), f.get(&arg, 2)),
@@ -720,7 +715,7 @@ fn parse_sub(arg: Bytes) -> Result<ClientOp, ParseError> {
 
 /// Go's `processUnsub` for `UNSUB <sid> [max]`.
 fn parse_unsub(arg: Bytes) -> Result<ClientOp, ParseError> {
-    let f = Fields::<3>::split(&arg, is_split_sep);
+    let f = Fields::<2>::split(&arg, is_split_sep);
     let (sid, max) = match f.count {
         1 => (f.get(&arg, 0), None),
         2 => (f.get(&arg, 0), parse_size(&f.get(&arg, 1))),
