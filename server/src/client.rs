@@ -475,6 +475,9 @@ async fn run_reader(client: Rc<Client>, mut rd: ReadHalf) {
 struct Closed;
 
 async fn process(client: &Rc<Client>, parser: &mut Parser, op: ClientOp) -> Result<(), Closed> {
+    if client.shard.opts.trace {
+        trace_op(client, &op);
+    }
     match op {
         ClientOp::Connect(json) => {
             on_connect(client, &json)?;
@@ -539,6 +542,47 @@ async fn process(client: &Rc<Client>, parser: &mut Parser, op: ClientOp) -> Resu
             Err(Closed)
         }
     }
+}
+
+/// `-V`: log each operation the way Go traces it (`<<- [PUB foo 5]`).
+fn trace_op(client: &Client, op: &ClientOp) {
+    let l = |b: &Bytes| String::from_utf8_lossy(b).into_owned();
+    let o = |b: &Option<Bytes>| b.as_ref().map(|r| format!(" {}", l(r))).unwrap_or_default();
+    let text = match op {
+        ClientOp::Connect(j) => format!("CONNECT {}", l(j)),
+        ClientOp::Pub {
+            subject,
+            reply,
+            payload,
+        } => format!("PUB {}{} {}", l(subject), o(reply), payload.len()),
+        ClientOp::HPub {
+            subject,
+            reply,
+            headers,
+            payload,
+        } => format!(
+            "HPUB {}{} {} {}",
+            l(subject),
+            o(reply),
+            headers.len(),
+            headers.len() + payload.len()
+        ),
+        ClientOp::Sub {
+            subject,
+            queue,
+            sid,
+        } => format!("SUB {}{} {}", l(subject), o(queue), l(sid)),
+        ClientOp::Unsub { sid, max } => match max {
+            Some(m) => format!("UNSUB {} {m}", l(sid)),
+            None => format!("UNSUB {}", l(sid)),
+        },
+        ClientOp::Ping => "PING".into(),
+        ClientOp::Pong => "PONG".into(),
+        ClientOp::Info(j) => format!("INFO {}", l(j)),
+        ClientOp::Ok => "+OK".into(),
+        ClientOp::Err(e) => format!("-ERR {}", l(e)),
+    };
+    tracing::trace!("{} - cid:{} - <<- [{text}]", client.peer, client.cid);
 }
 
 fn on_connect(client: &Rc<Client>, json: &[u8]) -> Result<(), Closed> {

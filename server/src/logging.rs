@@ -133,12 +133,16 @@ impl<'a> MakeWriter<'a> for Sink {
 /// Install the global logger. Fails only if the log file cannot be opened.
 pub fn init(debug: bool, trace: bool, logtime: bool, file: Option<&Path>) -> std::io::Result<()> {
     let level = if trace {
-        Level::TRACE
+        "trace"
     } else if debug {
-        Level::DEBUG
+        "debug"
     } else {
-        Level::INFO
+        "info"
     };
+    // Our crates at the chosen level; libraries (glommio...) only when they warn.
+    let filter = tracing_subscriber::EnvFilter::new(format!(
+        "warn,jetcore={level},jetcore_server={level},jetcore_router={level}"
+    ));
     let sink = match file {
         Some(p) => Sink::File(Arc::new(Mutex::new(
             std::fs::OpenOptions::new()
@@ -153,7 +157,8 @@ pub fn init(debug: bool, trace: bool, logtime: bool, file: Option<&Path>) -> std
         logtime,
     };
     let _ = tracing_subscriber::fmt()
-        .with_max_level(level)
+        .with_env_filter(filter)
+        .with_ansi(false)
         .with_writer(sink)
         .event_format(fmt)
         .try_init();

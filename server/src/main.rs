@@ -90,6 +90,7 @@ fn load_config(path: &Path, opts: &mut Options) -> Result<Vec<String>, String> {
 }
 
 fn run(opts: Options) -> ExitCode {
+    raise_fd_limit();
     let global = Arc::new(Global::default());
     if let Err(e) = install_signal_handlers(global.clone()) {
         tracing::error!("cannot install signal handlers: {e}");
@@ -173,4 +174,23 @@ fn install_signal_handlers(global: Arc<Global>) -> std::io::Result<()> {
             }
         })?;
     Ok(())
+}
+
+/// Raise the open-files soft limit to the hard limit, as the Go runtime does for
+/// nats-server: every client is a file descriptor, and distributions often start
+/// services with a soft limit of 1024.
+fn raise_fd_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit read and write the struct we own.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                tracing::debug!("could not raise the open-files limit");
+            }
+        }
+    }
 }
