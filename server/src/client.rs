@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use jetcore_router::net::{Connection, ReadHalf, WriteHalf};
-use jetcore_router::notify::Notify;
+use jetcore_router::notify::{Event, Notify};
 use jetcore_router::time;
 
 use crate::protocol::info::ConnectOptions;
@@ -152,6 +152,9 @@ pub struct Client {
     /// While set, the writer holds this client's output (an interest barrier is in
     /// flight).
     output_held: Cell<bool>,
+    /// Fired by the writer after each completed socket write: a stalled fast producer
+    /// waits on it (see [`stall_for`]).
+    drained: Event,
 }
 
 impl Client {
@@ -180,6 +183,7 @@ impl Client {
             last_in: Cell::new(Instant::now()),
             interest_dirty: Cell::new(false),
             output_held: Cell::new(false),
+            drained: Event::new(),
         }
     }
 
@@ -249,7 +253,17 @@ impl Client {
             self.close(CloseReason::SlowConsumerPendingBytes);
             return;
         }
+        // Over 3/4 of max_pending: the publisher feeding us should slow down (Go's
+        // fast-producer stall).
+        if pending as i64 > self.shard.opts.max_pending / 4 * 3 {
+            self.shard.request_stall(self);
+        }
         self.writer_wake.notify();
+    }
+
+    /// Bytes queued or being written.
+    fn pending(&self) -> usize {
+        self.out.borrow().len() + self.in_flight.get()
     }
 
     /// Start closing: drop subscriptions, let the writer flush and shut the socket.
@@ -349,6 +363,7 @@ async fn run_writer(client: Rc<Client>, mut wr: WriteHalf) {
         if spare.capacity() > 1 << 20 {
             spare = BytesMut::with_capacity(4096);
         }
+        client.drained.notify_all();
         match res {
             Ok(Ok(())) => {}
             Ok(Err(_)) => {
@@ -429,6 +444,8 @@ async fn run_reader(client: Rc<Client>, mut rd: ReadHalf) {
             want
         };
         client.last_in.set(Instant::now());
+        // Time this read's producer spent stalled on slow subscribers.
+        let mut stalled = Duration::ZERO;
         loop {
             if client.is_closing() {
                 break 'conn;
@@ -437,6 +454,9 @@ async fn run_reader(client: Rc<Client>, mut rd: ReadHalf) {
                 Ok(Some(op)) => {
                     if process(&client, &mut parser, op).await.is_err() {
                         break 'conn;
+                    }
+                    if let Some(slow) = client.shard.take_stall() {
+                        stalled += stall_for(&slow, stalled).await;
                     }
                 }
                 Ok(None) => break,
@@ -469,6 +489,26 @@ async fn run_reader(client: Rc<Client>, mut rd: ReadHalf) {
         // Backpressure: don't read more while peers are behind.
         client.shard.wait_outboxes().await;
     }
+}
+
+/// A fast producer waits this long for a subscriber over 3/4 of `max_pending`...
+const STALL_MIN: Duration = Duration::from_millis(2);
+/// ...or this long when the subscriber is at `max_pending`...
+const STALL_MAX: Duration = Duration::from_millis(5);
+/// ...and at most this long in total per socket read. Go's values: a short damping
+/// that lets a subscriber catch up on a burst, never a hard block.
+const STALL_TOTAL: Duration = Duration::from_millis(10);
+
+/// Wait (bounded, see above) for `slow` to write something out. Returns the time spent.
+async fn stall_for(slow: &Client, already: Duration) -> Duration {
+    if already >= STALL_TOTAL || slow.is_closing() {
+        return Duration::ZERO;
+    }
+    let full = slow.pending() as i64 >= slow.shard.opts.max_pending;
+    let ttl = if full { STALL_MAX } else { STALL_MIN }.min(STALL_TOTAL - already);
+    let start = Instant::now();
+    let _ = time::timeout(ttl, slow.drained.wait()).await;
+    start.elapsed()
 }
 
 /// The connection must close (the reason is already recorded).

@@ -102,6 +102,9 @@ pub struct Shard {
     clients: RefCell<HashMap<u64, Rc<Client>>>,
     /// xorshift state for picking queue members (cheap and per-shard; not security).
     rng: Cell<u64>,
+    /// A subscriber that went over 3/4 of its `max_pending` during the operation being
+    /// processed; the publishing reader takes it and stalls briefly.
+    stall: RefCell<Option<Rc<Client>>>,
 }
 
 impl Shard {
@@ -128,8 +131,23 @@ impl Shard {
             next_barrier: Cell::new(1),
             barrier_done: Event::new(),
             clients: RefCell::new(HashMap::new()),
+            stall: RefCell::new(None),
             rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ ((id as u64 + 1) << 32) ^ rand::random::<u64>()),
         }
+    }
+
+    /// Note that `client` is falling behind (see `stall`).
+    pub fn request_stall(&self, client: &Client) {
+        if self.stall.borrow().is_none() {
+            if let Some(c) = self.clients.borrow().get(&client.cid) {
+                *self.stall.borrow_mut() = Some(c.clone());
+            }
+        }
+    }
+
+    /// The subscriber a publisher should wait for, if any.
+    pub fn take_stall(&self) -> Option<Rc<Client>> {
+        self.stall.borrow_mut().take()
     }
 
     /// Remember an open connection.
@@ -351,7 +369,12 @@ impl Shard {
     /// Handle one item a peer sent us.
     pub fn on_peer_item(&self, peer: usize, item: DataItem) {
         match item {
-            DataItem::Msg(m) => self.deliver_routed(m),
+            DataItem::Msg(m) => {
+                self.deliver_routed(m);
+                // Messages from other shards are never stalled (a receive task must not
+                // wait); forget any stall request they caused.
+                self.stall.borrow_mut().take();
+            }
             DataItem::Interest {
                 subject,
                 queue,
