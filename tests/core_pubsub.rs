@@ -417,6 +417,174 @@ async fn unsubscribe_stops_delivery_and_other_subs_continue() {
     assert!(tokio::time::timeout(T, a.next()).await.unwrap().is_none());
 }
 
+/// What one queue member read: its messages before its UNSUB was acknowledged (PONG),
+/// and after.
+#[derive(Default)]
+struct MemberLog {
+    before: Vec<u32>,
+    after: Vec<u32>,
+}
+
+/// Reads `c`'s MSG frames (payload = sequence number) until `done` is set and nothing
+/// came for 200 ms. With `leave_after = Some(n)`, sends `UNSUB 1` + PING after the n-th
+/// message and sets `left` once the PONG arrives.
+async fn queue_member(
+    mut c: RawConn,
+    leave_after: Option<usize>,
+    left: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    total: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) -> MemberLog {
+    use std::sync::atomic::Ordering::SeqCst;
+    c.timeout = Duration::from_millis(200);
+    let mut log = MemberLog::default();
+    let mut unsub_sent = false;
+    let mut acked = false;
+    loop {
+        match c.read_frame().await {
+            Ok(Frame::Msg { payload, sid, .. }) => {
+                assert_eq!(sid, "1");
+                let seq: u32 = std::str::from_utf8(&payload).unwrap().parse().unwrap();
+                if acked {
+                    log.after.push(seq);
+                } else {
+                    log.before.push(seq);
+                }
+                total.fetch_add(1, SeqCst);
+                if !unsub_sent && leave_after == Some(log.before.len()) {
+                    c.send(b"UNSUB 1\r\nPING\r\n").await;
+                    unsub_sent = true;
+                }
+            }
+            Ok(Frame::Pong) if unsub_sent && !acked => {
+                acked = true;
+                left.store(true, SeqCst);
+            }
+            Ok(f) => panic!("unexpected frame {f:?}"),
+            Err(ReadError::Timeout(_)) if done.load(SeqCst) => return log,
+            Err(ReadError::Timeout(_)) => {}
+            Err(e) => panic!("member connection failed: {e:?}"),
+        }
+    }
+}
+
+/// A queue group of 4 members, each on its own connection (with jetcore spread over the
+/// cores), while a 5th connection publishes 20,000 numbered messages in batches of 100
+/// (PING/PONG after each batch, so the flow is continuous and paced). After its 200th
+/// message one member sends `UNSUB` + PING. Then:
+/// - every message reaches exactly one member: none is lost (messages routed to the
+///   leaving member before its UNSUB took effect are still delivered to it, or to
+///   another member), none is duplicated;
+/// - the leaving member gets nothing published after its UNSUB was acknowledged (PONG);
+/// - the others keep receiving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_member_leaving_mid_stream_loses_and_duplicates_nothing() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+    use std::sync::Arc;
+    const N: u32 = 20_000;
+    const BATCH: u32 = 100;
+    const MEMBERS: usize = 4;
+    const LEAVE_AFTER: usize = 200;
+    let s = server();
+    let left = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicBool::new(false));
+    let total = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for i in 0..MEMBERS {
+        let mut c = raw(&s).await;
+        c.send(b"SUB qleave.work workers 1\r\n").await;
+        c.ping_pong().await;
+        let leave = (i == 0).then_some(LEAVE_AFTER);
+        tasks.push(tokio::spawn(queue_member(
+            c,
+            leave,
+            left.clone(),
+            done.clone(),
+            total.clone(),
+        )));
+    }
+
+    let mut publisher = raw(&s).await;
+    let mut first_after_leave = None; // first sequence published after the UNSUB's PONG
+    for start in (0..N).step_by(BATCH as usize) {
+        if first_after_leave.is_none() && left.load(SeqCst) {
+            first_after_leave = Some(start);
+        }
+        let mut batch = Vec::new();
+        for seq in start..start + BATCH {
+            let p = seq.to_string();
+            batch.extend_from_slice(format!("PUB qleave.work {}\r\n{p}\r\n", p.len()).as_bytes());
+        }
+        publisher.send(&batch).await;
+        publisher.ping_pong().await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while total.load(SeqCst) < N as usize && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    done.store(true, SeqCst); // members stop after 200 ms of quiet (catches duplicates)
+    let mut logs = Vec::new();
+    for t in tasks {
+        logs.push(t.await.unwrap());
+    }
+
+    let first_after_leave = first_after_leave.expect("the member never got its PONG");
+    println!(
+        "leaving member: {} messages before its PONG, {} after; first sequence published \
+         after the PONG: {first_after_leave}; per member: {:?}",
+        logs[0].before.len(),
+        logs[0].after.len(),
+        logs.iter()
+            .map(|l| l.before.len() + l.after.len())
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        first_after_leave <= N / 2,
+        "UNSUB acknowledged only at message {first_after_leave}: the flow did not go on"
+    );
+    let mut all: Vec<u32> = logs
+        .iter()
+        .flat_map(|l| l.before.iter().chain(&l.after))
+        .copied()
+        .collect();
+    all.sort_unstable();
+    let dups: Vec<u32> = all
+        .windows(2)
+        .filter(|w| w[0] == w[1])
+        .map(|w| w[0])
+        .collect();
+    assert!(
+        dups.is_empty(),
+        "duplicated: {:?}",
+        &dups[..dups.len().min(20)]
+    );
+    let got: BTreeSet<u32> = all.iter().copied().collect();
+    let lost: Vec<u32> = (0..N).filter(|i| !got.contains(i)).collect();
+    assert!(
+        lost.is_empty(),
+        "{} lost (UNSUB acked before {first_after_leave}): {:?}",
+        lost.len(),
+        &lost[..lost.len().min(20)]
+    );
+    let late: Vec<u32> = logs[0]
+        .after
+        .iter()
+        .copied()
+        .filter(|&seq| seq >= first_after_leave)
+        .collect();
+    assert!(
+        late.is_empty(),
+        "the leaving member got messages published after its UNSUB was acknowledged \
+         (first such sequence {first_after_leave}): {late:?}"
+    );
+    for (i, l) in logs.iter().enumerate().skip(1) {
+        assert!(
+            l.before.iter().any(|&seq| seq >= first_after_leave),
+            "member {i} got nothing after the leave"
+        );
+    }
+}
+
 /// Several publishers and subscribers, each on its own connection (with jetcore they
 /// may land on different shard cores): every subscriber gets every message, and each
 /// publisher's messages in publish order.

@@ -174,7 +174,8 @@ impl ServerBuilder {
         self
     }
 
-    /// An extra command-line argument (e.g. `-DV`).
+    /// An extra command-line argument (e.g. `-DV`). `{{dir}}` is replaced by the server's
+    /// temp dir (e.g. `-P {{dir}}/server.pid`).
     pub fn arg(mut self, arg: &str) -> Self {
         self.args.push(arg.to_string());
         self
@@ -207,7 +208,8 @@ impl ServerBuilder {
             let cores = self.cores.unwrap_or_else(cores_under_test);
             cmd.arg("--cores").arg(cores.to_string());
         }
-        cmd.args(&self.args);
+        let dir_text = dir.path().display().to_string();
+        cmd.args(self.args.iter().map(|a| a.replace("{{dir}}", &dir_text)));
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -889,8 +891,53 @@ pub fn command_succeeds(cmd: &mut Command) -> bool {
 /// Runs `cmd` with `NATS_URL` set to `server`, killing it after `timeout`; panics with its
 /// output unless it exits 0. Returns its stdout.
 pub fn run_client_script(mut cmd: Command, server: &Server, timeout: Duration) -> String {
-    cmd.env("NATS_URL", server.url())
-        .stdin(Stdio::null())
+    cmd.env("NATS_URL", server.url());
+    let desc = format!("{cmd:?}");
+    let out = run_to_exit(cmd, timeout);
+    println!("{}", out.stdout);
+    if !out.status.success() {
+        panic!(
+            "{desc} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
+            out.status, out.stdout, out.stderr
+        );
+    }
+    out.stdout
+}
+
+// ---------------------------------------------------------------- server processes run to exit
+
+/// A `Command` for the server binary under test (`server_binary(server_impl())`) with no
+/// arguments: no `-a`, `-p` or config. With `with_cores`, jetcore gets
+/// `--cores cores_under_test()` (Go gets nothing). For flags like `--version` or `-t`
+/// and for servers expected to fail at startup; use `ServerBuilder` for running servers.
+pub fn server_command(with_cores: bool) -> Command {
+    let imp = server_impl();
+    let mut cmd = Command::new(server_binary(imp));
+    if with_cores && imp == Impl::Jetcore {
+        cmd.arg("--cores").arg(cores_under_test().to_string());
+    }
+    cmd
+}
+
+/// What a process that ran to its end printed, and how it exited.
+#[derive(Debug)]
+pub struct ProcessOutput {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl ProcessOutput {
+    /// stdout then stderr, for assertions that don't care which stream a line went to.
+    pub fn combined(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+/// Runs `cmd` (stdin closed, stdout and stderr captured) until it exits; panics if it is
+/// still running after `timeout` (it is killed first).
+pub fn run_to_exit(mut cmd: Command, timeout: Duration) -> ProcessOutput {
+    cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     die_with_parent(&mut cmd);
@@ -918,11 +965,15 @@ pub fn run_client_script(mut cmd: Command, server: &Server, timeout: Duration) -
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    let (out, err) = (out.join().unwrap(), err.join().unwrap());
-    println!("{out}");
+    let (stdout, stderr) = (out.join().unwrap(), err.join().unwrap());
     match status {
-        Some(st) if st.success() => out,
-        Some(st) => panic!("{desc} failed ({st}):\n--- stdout\n{out}\n--- stderr\n{err}"),
-        None => panic!("{desc} timed out after {timeout:?}:\n--- stdout\n{out}\n--- stderr\n{err}"),
+        Some(status) => ProcessOutput {
+            status,
+            stdout,
+            stderr,
+        },
+        None => panic!(
+            "{desc} still running after {timeout:?}:\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+        ),
     }
 }

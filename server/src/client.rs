@@ -321,6 +321,7 @@ pub async fn serve(shard: Rc<Shard>, conn: Connection) {
         .global
         .try_add_connection(shard.opts.max_connections as i64)
     {
+        tracing::error!("{peer} - cid:{cid} - maximum connections exceeded");
         client.send_err("maximum connections exceeded");
         client
             .closing
@@ -687,6 +688,11 @@ fn on_sub(client: &Rc<Client>, subject: Bytes, queue: Option<Bytes>, sid: Bytes)
     }
     let max_subs = client.shard.opts.max_subscriptions as usize;
     if max_subs > 0 && client.subs.borrow().len() >= max_subs {
+        tracing::error!(
+            "{} - cid:{} - maximum subscriptions exceeded",
+            client.peer,
+            client.cid
+        );
         client.send_err("maximum subscriptions exceeded");
         return;
     }

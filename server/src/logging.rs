@@ -15,6 +15,10 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter};
 use tracing_subscriber::registry::LookupSpan;
 
+/// Target of events logged as Go's `[FTL]` (errors that stop the server); tracing has
+/// no fatal level.
+pub const FATAL: &str = "jetcore::fatal";
+
 /// Formats events like Go's logger.
 struct GoFormat {
     /// Prefix `[pid] `, computed once.
@@ -39,6 +43,7 @@ where
             write_timestamp(&mut w)?;
         }
         let tag = match *event.metadata().level() {
+            Level::ERROR if event.metadata().target() == FATAL => "[FTL] ",
             Level::ERROR => "[ERR] ",
             Level::WARN => "[WRN] ",
             Level::INFO => "[INF] ",

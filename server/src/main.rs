@@ -23,8 +23,10 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Action::BadFlag(msg) => {
-            // Go's nats-server prints the problem and the usage, and exits 0.
-            eprintln!("{msg}\n\n{}", cli::USAGE);
+            // Go's nats-server prints the problem on stderr, then the usage on stdout
+            // (after an empty line), and exits 0.
+            eprintln!("{msg}");
+            println!("\n{}", cli::USAGE);
             return ExitCode::SUCCESS;
         }
     };
@@ -43,7 +45,8 @@ fn main() -> ExitCode {
     match cli::apply(&mut opts, &flags) {
         Ok(w) => warnings.extend(w),
         Err(e) => {
-            eprintln!("{e}\n\n{}", cli::USAGE);
+            eprintln!("{e}");
+            println!("\n{}", cli::USAGE);
             return ExitCode::SUCCESS;
         }
     }
@@ -56,9 +59,14 @@ fn main() -> ExitCode {
         for w in &warnings {
             eprintln!("warning: {w}");
         }
-        println!(
-            "nats-server: configuration file {} is valid",
-            display_conf(&opts)
+        // Go prints this on stderr, with the file's digest.
+        eprintln!(
+            "nats-server: configuration file {} is valid{}",
+            display_conf(&opts),
+            opts.config_file
+                .as_deref()
+                .map(config_digest)
+                .unwrap_or_default()
         );
         return ExitCode::SUCCESS;
     }
@@ -75,6 +83,14 @@ fn main() -> ExitCode {
         tracing::warn!("{w}");
     }
     run(opts)
+}
+
+/// ` (sha256:<hex>)` of the parsed config, as Go's `-t` prints it.
+fn config_digest(path: &Path) -> String {
+    match conf::parse_file(path) {
+        Ok(map) => format!(" ({})", conf::config_digest(&map)),
+        Err(_) => String::new(),
+    }
 }
 
 fn display_conf(opts: &Options) -> String {
@@ -110,11 +126,9 @@ fn run(opts: Options) -> ExitCode {
             write_ports_file(pf, &host, addr.port());
         }
     });
+    // Go removes the ports file on exit but leaves the pid file in place.
     if let Some(pf) = ports_file {
         let _ = std::fs::remove_file(pf);
-    }
-    if let Some(pid) = &opts.pid_file {
-        let _ = std::fs::remove_file(pid);
     }
     match res {
         Ok(()) => {
@@ -122,7 +136,7 @@ fn run(opts: Options) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            tracing::error!("{e}");
+            tracing::error!(target: logging::FATAL, "{e}");
             ExitCode::FAILURE
         }
     }
@@ -170,6 +184,7 @@ fn install_signal_handlers(global: Arc<Global>) -> std::io::Result<()> {
                     "terminated"
                 };
                 tracing::info!("Trapped \"{name}\" signal");
+                tracing::info!("Initiating Shutdown...");
                 global.shutdown.raise();
             }
         })?;

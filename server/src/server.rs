@@ -41,6 +41,19 @@ pub enum ServerError {
     Runtime(#[from] jetcore_router::RouterError),
 }
 
+/// Word an OS error the way Go's net package does (`listen tcp H:P: bind: address
+/// already in use`), so log scrapers written for Go keep matching.
+fn go_listen_error(addr: SocketAddr, e: std::io::Error) -> std::io::Error {
+    let text = e.to_string();
+    let text = text.split(" (os error").next().unwrap_or(&text);
+    let mut chars = text.chars();
+    let lower = match chars.next() {
+        Some(c) => c.to_lowercase().collect::<String>() + chars.as_str(),
+        None => String::new(),
+    };
+    std::io::Error::new(e.kind(), format!("listen tcp {addr}: bind: {lower}"))
+}
+
 /// A random 56-character id in the shape of Go's nkey server ids (`N` + base32).
 pub fn new_server_id() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
@@ -83,7 +96,7 @@ pub fn run(
     let addr = listen_addr(&opts)?;
     let (addr, listeners) = net::bind_all(addr, shards).map_err(|e| ServerError::Listen {
         addr: addr.to_string(),
-        source: e,
+        source: go_listen_error(addr, e),
     })?;
     // Each shard takes its own socket out of this table when it starts.
     let listeners: Arc<Vec<std::sync::Mutex<Option<net::Prebound>>>> = Arc::new(

@@ -23,6 +23,7 @@
 //! - a leading UTF-8 byte order mark is skipped;
 //! - include cycles and very deep nesting are errors instead of a stack overflow.
 
+mod digest;
 mod duration;
 mod lexer;
 mod parser;
@@ -33,6 +34,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use digest::config_digest;
 pub use duration::{format_duration, parse_duration};
 
 /// Where a value, key or error sits in a config file.
