@@ -132,20 +132,26 @@ pub fn run(
     if let Some(f) = &opts.config_file {
         tracing::info!("Using configuration file: {}", f.display());
     }
-    let (io_mem, why) = runtime::io_memory_for(shards);
-    let _ = io_mem;
-    tracing::info!("{why}");
+    let (_, why) = runtime::io_memory_for(shards);
+    if why.contains("below") {
+        tracing::warn!("{why}");
+    } else {
+        tracing::debug!("{why}");
+    }
 
     let opts = Arc::new(opts);
     let settings = ShardSettings::new(shards);
+    let started = Arc::new(StartLatch::default());
     let entry = {
-        let (opts, info, global) = (opts.clone(), info.clone(), global.clone());
+        let (opts, info, global, started) =
+            (opts.clone(), info.clone(), global.clone(), started.clone());
         move |ctx: ShardContext<Vec<DataItem>, Vec<ControlItem>>| {
-            let (opts, info, global) = (opts.clone(), info.clone(), global.clone());
+            let (opts, info, global, started) =
+                (opts.clone(), info.clone(), global.clone(), started.clone());
             let listener = listeners
                 .get(ctx.id.0)
                 .and_then(|slot| slot.lock().ok().and_then(|mut l| l.take()));
-            async move { shard_main(ctx, opts, info, global, listener).await }
+            async move { shard_main(ctx, opts, info, global, listener, started).await }
         }
     };
     let runner = std::thread::Builder::new()
@@ -155,6 +161,18 @@ pub fn run(
             addr: addr.to_string(),
             source: e,
         })?;
+    // Announce readiness only once every shard runs: tools start sending on this line.
+    if !started.wait_for(shards, &runner) {
+        return match runner.join() {
+            Ok(Err(e)) => Err(ServerError::Runtime(e)),
+            _ => Err(ServerError::Runtime(
+                jetcore_router::RouterError::ShardFailed {
+                    shard: 0,
+                    reason: "shards stopped during start-up".into(),
+                },
+            )),
+        };
+    }
     tracing::info!("Listening for client connections on {addr}");
     tracing::info!("Server is ready");
     on_ready(addr);
@@ -169,6 +187,42 @@ pub fn run(
     }
 }
 
+/// Counts shards that finished starting; the main thread waits on it (never a shard).
+#[derive(Default)]
+struct StartLatch {
+    /// Shards started so far.
+    count: std::sync::Mutex<usize>,
+    /// Signalled at each arrival.
+    cv: std::sync::Condvar,
+}
+
+impl StartLatch {
+    /// A shard is up. Never blocks.
+    fn arrive(&self) {
+        if let Ok(mut n) = self.count.lock() {
+            *n += 1;
+        }
+        self.cv.notify_all();
+    }
+
+    /// Wait until `shards` arrived (true) or the runner thread ended first (false).
+    fn wait_for<T>(&self, shards: usize, runner: &std::thread::JoinHandle<T>) -> bool {
+        let Ok(mut n) = self.count.lock() else {
+            return false;
+        };
+        while *n < shards {
+            if runner.is_finished() {
+                return false;
+            }
+            n = match self.cv.wait_timeout(n, Duration::from_millis(20)) {
+                Ok((guard, _)) => guard,
+                Err(_) => return false,
+            };
+        }
+        true
+    }
+}
+
 /// How long shutdown waits for connections to flush before giving up.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
@@ -178,6 +232,7 @@ async fn shard_main(
     info: Arc<ServerInfo>,
     global: Arc<Global>,
     listener: Option<net::Prebound>,
+    started: Arc<StartLatch>,
 ) -> Result<(), String> {
     let Some(listener) = listener else {
         return Err(format!("shard {} has no listener", ctx.id.0));
@@ -187,6 +242,7 @@ async fn shard_main(
     let (data, _control) =
         futures_lite::future::zip(ctx.data.connect(), ctx.control.connect()).await;
     start_peer_tasks(&shard, data);
+    started.arrive();
     accept_loop(&shard, &listener, &global).await;
     drop(listener);
     client::close_all(&shard);

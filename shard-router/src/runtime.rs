@@ -143,8 +143,7 @@ where
     Fut: Future<Output = Result<(), String>> + 'static,
 {
     let cpus = allowed_cpus();
-    let (io_memory, why) = io_memory_for(settings.shards);
-    tracing::debug!("{why}");
+    let (io_memory, _) = io_memory_for(settings.shards);
     let data = mesh::build::<D>(settings.shards);
     let control = mesh::build::<C>(settings.shards);
     let beats: Vec<Arc<AtomicU64>> = (0..settings.shards)
