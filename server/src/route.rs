@@ -51,6 +51,9 @@ pub struct RoutedMsg {
     /// Queue groups for which the origin chose the receiving shard: deliver to one
     /// local member of each.
     pub queues: Vec<Bytes>,
+    /// Times this message was passed on because the chosen shard's queue members had
+    /// left meanwhile (bounded, see `Shard::deliver_routed`).
+    pub hops: u8,
 }
 
 /// The control plane: shard-level coordination that must not queue behind client data.

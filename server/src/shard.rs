@@ -40,6 +40,11 @@ impl PartialEq for SubRef {
 /// Index of a peer shard.
 pub type PeerId = u16;
 
+/// How many times a queue message may be passed on after its chosen shard lost the
+/// group's members (each hop follows a fresher view of interest; the bound stops a
+/// message from circling while membership churns).
+const MAX_QUEUE_HOPS: usize = 3;
+
 /// One peer's interest in one (subject, queue) key, as stored in the remote sublist.
 /// The count is shared with `remote_counts` and updated in place, so cached match
 /// results always see the current number of members.
@@ -386,6 +391,11 @@ impl Shard {
     }
 
     /// Deliver a message forwarded by a peer to our local subscribers.
+    ///
+    /// A queue group the origin assigned to us may have lost its last local member
+    /// while the message was in flight (the origin had not yet seen our `-1`). A single
+    /// Go server never loses such a message, so we pass it on to another shard that
+    /// still has members, a bounded number of times.
     fn deliver_routed(&self, m: RoutedMsg) {
         let local = self.subs.borrow_mut().matches(&m.subject);
         let reply = m.reply.as_ref();
@@ -395,13 +405,48 @@ impl Shard {
                 s.0.deliver(&m.subject, reply, headers, &m.payload);
             }
         }
+        let mut orphans = Vec::new();
         for q in &m.queues {
-            if let Some(qg) = local.queues.iter().find(|g| g.name == *q) {
-                let members: Vec<&SubRef> = qg.members.iter().collect();
-                let start = self.pick(members.len());
-                self.deliver_from(&members, start, &m.subject, reply, headers, &m.payload);
+            let delivered = local
+                .queues
+                .iter()
+                .find(|g| g.name == *q)
+                .is_some_and(|qg| {
+                    let members: Vec<&SubRef> = qg.members.iter().collect();
+                    let start = self.pick(members.len());
+                    self.deliver_from(&members, start, &m.subject, reply, headers, &m.payload)
+                });
+            if !delivered {
+                orphans.push(q.clone());
             }
         }
+        if !orphans.is_empty() && (m.hops as usize) < MAX_QUEUE_HOPS.min(self.shards) {
+            self.pass_on(&m, orphans);
+        }
+    }
+
+    /// Forward queue groups that found no member here to shards that still have one.
+    fn pass_on(&self, m: &RoutedMsg, groups: Vec<Bytes>) {
+        let remote = self.remote.borrow_mut().matches(&m.subject);
+        let mut routes = Routes::new(self.shards);
+        for q in &groups {
+            let members = remote
+                .queues
+                .iter()
+                .find(|g| g.name == *q)
+                .map_or(&[][..], |g| &g.members[..]);
+            if let Choice::Peer(p) = self.choose(0, members) {
+                routes.queue(p, q);
+            }
+        }
+        routes.send_hop(
+            self,
+            &m.subject,
+            m.reply.as_ref(),
+            m.headers.as_ref(),
+            &m.payload,
+            m.hops + 1,
+        );
     }
 
     /// Send a barrier to every peer and wait until all have acknowledged it, so that
@@ -510,6 +555,19 @@ impl Routes {
         headers: Option<&Bytes>,
         payload: &Bytes,
     ) -> bool {
+        self.send_hop(shard, subject, reply, headers, payload, 0)
+    }
+
+    /// [`Routes::send`] for a message already passed on `hops` times.
+    fn send_hop(
+        self,
+        shard: &Shard,
+        subject: &Bytes,
+        reply: Option<&Bytes>,
+        headers: Option<&Bytes>,
+        payload: &Bytes,
+        hops: u8,
+    ) -> bool {
         let mut any = false;
         for (peer, queues) in self.queues.into_iter().enumerate() {
             let plain = self.plain[peer];
@@ -524,6 +582,7 @@ impl Routes {
                 payload: payload.clone(),
                 plain,
                 queues,
+                hops,
             }));
         }
         any
