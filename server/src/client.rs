@@ -489,6 +489,11 @@ async fn run_reader(client: Rc<Client>, mut rd: ReadHalf) {
         }
         // Backpressure: don't read more while peers are behind.
         client.shard.wait_outboxes().await;
+        // Let the writers (ours and our subscribers') run before the next read. A
+        // socket that always has data never returns Pending, so without this a fast
+        // publisher kept the core to itself: its subscribers' writers never ran and
+        // were closed as slow consumers (seen with --cores 1 under the load generator).
+        jetcore_router::yield_now().await;
     }
 }
 

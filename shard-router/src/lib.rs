@@ -60,6 +60,11 @@ pub fn spawn<T: 'static>(fut: impl std::future::Future<Output = T> + 'static) {
     glommio::spawn_local(fut).detach();
 }
 
+/// Let every other runnable task on this shard run before this one continues.
+pub async fn yield_now() {
+    futures_lite::future::yield_now().await;
+}
+
 /// Let other tasks on this shard run if this one has used up its time slice. Long
 /// loops call this so timers and I/O are not starved (glommio pitfall 3).
 pub async fn yield_if_needed() {
