@@ -506,7 +506,7 @@ const STALL_MAX: Duration = Duration::from_millis(5);
 const STALL_TOTAL: Duration = Duration::from_millis(10);
 
 /// Wait (bounded, see above) for `slow` to write something out. Returns the time spent.
-async fn stall_for(slow: &Client, already: Duration) -> Duration {
+pub async fn stall_for(slow: &Client, already: Duration) -> Duration {
     if already >= STALL_TOTAL || slow.is_closing() {
         return Duration::ZERO;
     }

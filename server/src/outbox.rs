@@ -16,6 +16,11 @@ use jetcore_router::PeerSender;
 /// enough that a stalled peer costs bounded memory (a few MB of typical messages).
 pub const HIGH_WATER: usize = 4096;
 
+/// Most items sent as one batch. The channel's capacity counts batches, so this bounds
+/// what can sit in a channel (1024 × 256 items) and how much a receiver delivers
+/// between two chances to slow down for a lagging subscriber.
+pub const MAX_BATCH: usize = 256;
+
 /// Items queued for one peer.
 pub struct Outbox<T> {
     /// What is waiting to be sent.
@@ -67,7 +72,14 @@ impl<T: Send + 'static> Outbox<T> {
     /// Returns when the peer is gone.
     pub async fn run_flusher(&self, sender: PeerSender<Vec<T>>) {
         loop {
-            let batch = std::mem::take(&mut *self.items.borrow_mut());
+            let batch = {
+                let mut items = self.items.borrow_mut();
+                if items.len() <= MAX_BATCH {
+                    std::mem::take(&mut *items)
+                } else {
+                    items.drain(..MAX_BATCH).collect()
+                }
+            };
             if batch.is_empty() {
                 self.wake_flusher.notified().await;
                 continue;

@@ -267,8 +267,17 @@ fn start_peer_tasks(shard: &Rc<Shard>, mesh: Mesh<Vec<DataItem>>) {
         let shard = shard.clone();
         jetcore_router::spawn(async move {
             while let Some(batch) = rx.recv().await {
+                // A subscriber here falling behind slows this receiver the way Go
+                // stalls a fast producer (same bounds, per batch). The wait is on the
+                // subscriber's socket, never on a send, so shards cannot deadlock; a
+                // slower receiver fills the channel and the publishing core's reader
+                // then waits at its outbox high-water mark.
+                let mut stalled = Duration::ZERO;
                 for item in batch {
                     shard.on_peer_item(rx.from, item);
+                    if let Some(slow) = shard.take_stall() {
+                        stalled += client::stall_for(&slow, stalled).await;
+                    }
                 }
                 jetcore_router::yield_if_needed().await;
             }

@@ -374,12 +374,7 @@ impl Shard {
     /// Handle one item a peer sent us.
     pub fn on_peer_item(&self, peer: usize, item: DataItem) {
         match item {
-            DataItem::Msg(m) => {
-                self.deliver_routed(m);
-                // Messages from other shards are never stalled (a receive task must not
-                // wait); forget any stall request they caused.
-                self.stall.borrow_mut().take();
-            }
+            DataItem::Msg(m) => self.deliver_routed(m),
             DataItem::Interest {
                 subject,
                 queue,
