@@ -329,7 +329,7 @@ impl Shard {
                 }
             }
         }
-        any | routes.send(self, subject, reply, headers, payload)
+        any | routes.send(self, subject, reply, headers, payload, 0)
     }
 
     /// Pick a queue member uniformly among `local` eligible local members and the
@@ -434,7 +434,7 @@ impl Shard {
                 routes.queue(p, q);
             }
         }
-        routes.send_hop(
+        routes.send(
             self,
             &m.subject,
             m.reply.as_ref(),
@@ -517,8 +517,11 @@ enum Choice {
 }
 
 /// What to forward to each peer for one publish: plain delivery and/or queue groups.
-/// Built only when a queue group matched or some peer has interest.
+/// Its vectors are sized on first use, so a publish that stays on this core (the
+/// common single-core case with queue groups) allocates nothing for routing.
 struct Routes {
+    /// Number of shards (the size of both vectors once used).
+    shards: usize,
     /// Per peer: deliver to its plain subscribers.
     plain: Vec<bool>,
     /// Per peer: queue groups the origin assigned to it.
@@ -528,33 +531,32 @@ struct Routes {
 impl Routes {
     fn new(shards: usize) -> Routes {
         Routes {
-            plain: vec![false; shards],
-            queues: vec![Vec::new(); shards],
+            shards,
+            plain: Vec::new(),
+            queues: Vec::new(),
+        }
+    }
+
+    fn sized(&mut self) {
+        if self.plain.is_empty() {
+            self.plain = vec![false; self.shards];
+            self.queues = vec![Vec::new(); self.shards];
         }
     }
 
     fn plain(&mut self, peer: PeerId) {
+        self.sized();
         self.plain[peer as usize] = true;
     }
 
     fn queue(&mut self, peer: PeerId, name: &Bytes) {
+        self.sized();
         self.queues[peer as usize].push(name.clone());
     }
 
-    /// Push one message per peer that has something to receive.
+    /// Push one message per peer that has something to receive; `hops` is how often
+    /// the message was already passed on (0 from the origin).
     fn send(
-        self,
-        shard: &Shard,
-        subject: &Bytes,
-        reply: Option<&Bytes>,
-        headers: Option<&Bytes>,
-        payload: &Bytes,
-    ) -> bool {
-        self.send_hop(shard, subject, reply, headers, payload, 0)
-    }
-
-    /// [`Routes::send`] for a message already passed on `hops` times.
-    fn send_hop(
         self,
         shard: &Shard,
         subject: &Bytes,
