@@ -29,5 +29,5 @@ pub mod protocol;
 pub mod route;
 pub mod server;
 pub mod shard;
-pub mod subject;
+pub use jetcore_storage::subject;
 pub mod sublist;

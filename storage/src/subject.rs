@@ -165,7 +165,7 @@ fn all_tokens_nonempty(mut rest: Tokens<'_>) -> bool {
 /// `foo.*`; the token `*` then matches filters `foo.*` and `foo.>` only,
 /// exactly as Go's trie walk does). Any empty token on either side, or a
 /// `>` that is not the filter's last token, means no match; this keeps the
-/// function consistent with [`crate::sublist::Sublist::matches`], which
+/// function consistent with the server's `Sublist::matches`, which
 /// matches nothing for such subjects (Go's `subjectIsSubsetMatch` would
 /// say `foo..bar` matches `foo.>`).
 pub fn matches_filter(subject: &[u8], filter: &[u8]) -> bool {

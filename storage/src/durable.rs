@@ -1,0 +1,170 @@
+//! Durability tickets: how an append learns that its bytes are safe.
+//!
+//! Mutations apply to the store's in-memory state at once (so a caller's
+//! precondition check and the append it guards run with no await in between,
+//! which makes them atomic on a shard). The bytes are queued for the writer,
+//! which turns everything queued into one write and, under `sync: always`, one
+//! `fdatasync` (group commit). Each mutation belongs to a numbered *commit
+//! epoch*; the writer publishes the highest epoch that is durable, and a
+//! [`Durable`] resolves when its epoch is reached — or with the writer's error.
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use crate::error::StoreError;
+
+/// Shared between a store and its writer: which epochs are durable, and who
+/// waits for which.
+#[derive(Debug, Default)]
+pub struct CommitTracker {
+    /// Every epoch up to and including this one is durable.
+    durable: Cell<u64>,
+    /// Set once a write or sync failed; every waiter at or past the failed
+    /// epoch gets this error, and so does every later ticket.
+    failed: RefCell<Option<(u64, StoreError)>>,
+    /// Tasks waiting for an epoch. Few at a time (one per in-flight append),
+    /// so a vector scanned on each publish is cheaper than a heap.
+    waiters: RefCell<Vec<(u64, Waker)>>,
+}
+
+impl CommitTracker {
+    /// A tracker with nothing durable yet.
+    pub fn new() -> Rc<Self> {
+        Rc::new(CommitTracker::default())
+    }
+
+    /// The highest durable epoch.
+    pub fn durable_epoch(&self) -> u64 {
+        self.durable.get()
+    }
+
+    /// Marks every epoch up to `epoch` durable and wakes their waiters.
+    pub fn publish(&self, epoch: u64) {
+        if epoch <= self.durable.get() {
+            return;
+        }
+        self.durable.set(epoch);
+        self.wake_up_to(epoch);
+    }
+
+    /// Records a failure of `epoch` (and everything after it) and wakes
+    /// everyone still waiting.
+    pub fn fail(&self, epoch: u64, err: StoreError) {
+        {
+            let mut failed = self.failed.borrow_mut();
+            if failed.is_none() {
+                *failed = Some((epoch, err));
+            }
+        }
+        self.wake_up_to(u64::MAX);
+    }
+
+    /// The failure, if any.
+    pub fn failure(&self) -> Option<StoreError> {
+        self.failed.borrow().as_ref().map(|(_, e)| e.clone())
+    }
+
+    fn wake_up_to(&self, epoch: u64) {
+        let ready: Vec<Waker> = {
+            let mut waiters = self.waiters.borrow_mut();
+            let mut ready = Vec::new();
+            waiters.retain(|(e, w)| {
+                if *e <= epoch {
+                    ready.push(w.clone());
+                    false
+                } else {
+                    true
+                }
+            });
+            ready
+        };
+        for w in ready {
+            w.wake();
+        }
+    }
+
+    fn poll_epoch(&self, epoch: u64, cx: &mut Context<'_>) -> Poll<Result<(), StoreError>> {
+        if epoch <= self.durable.get() {
+            return Poll::Ready(Ok(()));
+        }
+        if let Some((failed_epoch, err)) = self.failed.borrow().as_ref() {
+            if epoch >= *failed_epoch {
+                return Poll::Ready(Err(err.clone()));
+            }
+        }
+        let mut waiters = self.waiters.borrow_mut();
+        match waiters.iter_mut().find(|(e, w)| *e == epoch && w.will_wake(cx.waker())) {
+            Some(_) => {}
+            None => waiters.push((epoch, cx.waker().clone())),
+        }
+        Poll::Pending
+    }
+}
+
+/// A future that resolves when a mutation is durable under the store's sync
+/// policy, or fails with the error that kept it from being written.
+#[must_use = "an append is only safe to acknowledge after its Durable resolves"]
+#[derive(Debug)]
+pub struct Durable {
+    state: DurableState,
+}
+
+#[derive(Debug)]
+enum DurableState {
+    /// Already decided (MemStore, or nothing to wait for).
+    Done(Option<Result<(), StoreError>>),
+    /// Waiting for an epoch of a FileStore writer.
+    Epoch { tracker: Rc<CommitTracker>, epoch: u64 },
+}
+
+impl Durable {
+    /// A ticket that is already durable.
+    pub fn ready() -> Self {
+        Durable { state: DurableState::Done(Some(Ok(()))) }
+    }
+
+    /// A ticket that already failed.
+    pub fn failed(err: StoreError) -> Self {
+        Durable { state: DurableState::Done(Some(Err(err))) }
+    }
+
+    /// A ticket for `epoch` of `tracker`.
+    pub fn epoch(tracker: Rc<CommitTracker>, epoch: u64) -> Self {
+        Durable { state: DurableState::Epoch { tracker, epoch } }
+    }
+}
+
+impl Future for Durable {
+    type Output = Result<(), StoreError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.state {
+            DurableState::Done(result) => Poll::Ready(result.take().unwrap_or(Ok(()))),
+            DurableState::Epoch { tracker, epoch } => tracker.poll_epoch(*epoch, cx),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_lite::future;
+
+    #[test]
+    fn resolves_in_epoch_order_and_fails_later_epochs() {
+        let t = CommitTracker::new();
+        let mut a = Durable::epoch(t.clone(), 1);
+        let mut b = Durable::epoch(t.clone(), 2);
+        let mut c = Durable::epoch(t.clone(), 3);
+        assert!(future::block_on(future::poll_once(&mut a)).is_none());
+        t.publish(1);
+        assert_eq!(future::block_on(future::poll_once(&mut a)), Some(Ok(())));
+        assert!(future::block_on(future::poll_once(&mut b)).is_none());
+        t.fail(2, StoreError::Closed);
+        assert_eq!(future::block_on(future::poll_once(&mut b)), Some(Err(StoreError::Closed)));
+        assert_eq!(future::block_on(future::poll_once(&mut c)), Some(Err(StoreError::Closed)));
+    }
+}

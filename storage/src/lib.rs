@@ -1,0 +1,37 @@
+//! jetcore-storage: the stream store every JetStream stream (and later every
+//! raft log) stands on.
+//!
+//! Layout:
+//! - [`store`] — the [`StreamStore`] trait and its contract.
+//! - [`mem`] — [`MemStore`], messages in memory.
+//! - [`file`] — [`FileStore`], blocks of checksummed frames on io_uring
+//!   (glommio DMA files), group commit, recovery. Byte layout in
+//!   `docs/storage-format.md`.
+//! - `ledger` — the in-memory state machine both stores share: sequences,
+//!   subjects, limits, purge, expiry. One copy of those rules, so the stores
+//!   cannot disagree.
+//! - [`durable`] — tickets that resolve when a mutation is durable.
+//! - [`config`], [`state`], [`message`], [`error`] — the vocabulary.
+//! - [`subject`] — subject syntax and wildcard matching (shared with the server).
+//!
+//! A store lives on the core that owns its stream and is not `Send`.
+
+pub mod config;
+pub mod durable;
+pub mod error;
+pub mod file;
+pub(crate) mod ledger;
+pub mod mem;
+pub mod message;
+pub mod state;
+pub mod store;
+pub mod subject;
+
+pub use config::{Cipher, Compression, DiscardPolicy, FileStoreConfig, StoreLimits, SyncPolicy};
+pub use durable::Durable;
+pub use error::{StoreError, StoreResult};
+pub use file::FileStore;
+pub use mem::MemStore;
+pub use message::{now_nanos, NewMessage, StoredMessage, UnixNanos};
+pub use state::{Expired, PurgeRequest, StoreState, SubjectState};
+pub use store::{Appended, StreamStore};
