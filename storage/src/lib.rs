@@ -30,7 +30,7 @@ pub mod subject;
 pub use config::{Cipher, Compression, DiscardPolicy, FileStoreConfig, StoreLimits, SyncPolicy};
 pub use durable::Durable;
 pub use error::{StoreError, StoreResult};
-pub use file::FileStore;
+pub use file::{FileStore, IoStats};
 pub use mem::MemStore;
 pub use message::{now_nanos, NewMessage, StoredMessage, UnixNanos};
 pub use state::{Expired, PurgeRequest, StoreState, SubjectState};

@@ -1,1 +1,676 @@
-pub struct FileStore;
+//! FileStore: a stream's messages in block files on io_uring, durable by default.
+//!
+//! Parts:
+//! - [`format`] — bytes on disk (block header, frames, records).
+//! - [`io`] — the only code that touches files (glommio DMA).
+//! - [`frames`] — frames in memory and the read cache.
+//! - [`writer`] — the group-commit writer task.
+//! - [`recovery`] — opening a store: scan, verify, truncate a torn tail.
+//!
+//! How an append works: the mutation is applied to the ledger at once and its
+//! record is placed into the *open frame* at a position that is final (block
+//! and offset are decided now, so the ledger can point at it). The writer task
+//! takes the open frame whenever it is idle, so every append that arrives
+//! while a write + `fdatasync` is in flight joins the next frame: one write and
+//! one sync for all of them (group commit). Appends complete when the writer
+//! publishes their epoch as durable.
+
+pub(crate) mod format;
+pub(crate) mod frames;
+pub(crate) mod io;
+mod recovery;
+mod writer;
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::task::Waker;
+
+use bytes::Bytes;
+
+use crate::config::{FileStoreConfig, StoreLimits, MIN_BLOCK_SIZE};
+use crate::durable::{CommitTracker, Durable};
+use crate::error::{StoreError, StoreResult};
+use crate::ledger::{Entry, Ledger, Removed};
+use crate::message::{now_nanos, NewMessage, StoredMessage, UnixNanos};
+use crate::state::{Expired, PurgeRequest, StoreState, SubjectState};
+use crate::store::{Appended, StreamStore};
+
+pub use format::file_msg_size;
+use format::{FRAMES_START, FRAME_HEADER_LEN, MAX_FRAME_BODY, MSG_RECORD_FIXED, SECTOR};
+use frames::{DecodedFrame, FrameCache, FrameRef, OpenFrame};
+use io::BlockFile;
+
+/// A block as the store tracks it.
+pub(crate) struct Block {
+    pub path: PathBuf,
+    /// Open file; `None` until the writer created it (new block) or a read
+    /// opened it.
+    pub file: Option<Rc<BlockFile>>,
+    /// File size (every block is created at full size).
+    pub capacity: u64,
+    /// Live messages whose record is here: 0 on a block before the current
+    /// one means it can be removed.
+    pub live: u64,
+    /// Store position when the block was started (its header).
+    pub base_last_seq: u64,
+    pub base_last_ts: UnixNanos,
+}
+
+/// A sealed frame on its way to disk.
+pub(crate) struct SealedFrame {
+    pub at: FrameRef,
+    pub bytes: Vec<u8>,
+    pub epoch: u64,
+}
+
+/// A range of sequences that failed verification at open.
+#[derive(Debug, Clone)]
+pub(crate) struct CorruptRange {
+    pub first: u64,
+    pub last: u64,
+    pub path: PathBuf,
+}
+
+/// Everything the store and its writer share (on one core, in a RefCell;
+/// no borrow is held across an await).
+pub(crate) struct Inner {
+    pub cfg: FileStoreConfig,
+    pub msgs_dir: PathBuf,
+    pub ledger: Ledger<FrameRef>,
+    pub blocks: BTreeMap<u32, Block>,
+    /// The block new frames go to.
+    pub cur_block: u32,
+    /// Where the next frame starts in `cur_block` (after the open frame, if any).
+    pub next_offset: u64,
+    pub open: Option<OpenFrame>,
+    pub queued: VecDeque<SealedFrame>,
+    /// Sealed frames not yet written, readable from memory.
+    pub inflight: HashMap<FrameRef, Rc<DecodedFrame>>,
+    pub cache: FrameCache,
+    /// Epoch of the latest mutation.
+    pub epoch: u64,
+    pub tracker: Rc<CommitTracker>,
+    pub poisoned: Option<StoreError>,
+    pub writer_waker: Option<Waker>,
+    pub closing: bool,
+    pub corrupt: Vec<CorruptRange>,
+    /// Counters of what the writer did.
+    pub stats: IoStats,
+    /// Blocks written since the last sync (`sync: interval`).
+    pub dirty: std::collections::BTreeSet<u32>,
+}
+
+/// What a FileStore's writer has done since open (group commit evidence).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IoStats {
+    /// Frames written (one per group commit, more when a batch spans blocks
+    /// or exceeds the frame size limit).
+    pub frames: u64,
+    /// `write` calls.
+    pub writes: u64,
+    /// `fdatasync` calls on block files.
+    pub syncs: u64,
+    /// Block files created.
+    pub blocks_created: u64,
+    /// Block files removed because nothing in them was live.
+    pub blocks_removed: u64,
+}
+
+/// A stream store in block files (see the module docs).
+pub struct FileStore {
+    inner: Rc<RefCell<Inner>>,
+    writer: RefCell<Option<glommio::task::JoinHandle<()>>>,
+}
+
+impl FileStore {
+    /// Opens (or creates) the store in `cfg.dir`, recovering whatever is
+    /// there, and starts its writer on the current glommio executor.
+    pub async fn open(cfg: FileStoreConfig, limits: StoreLimits) -> StoreResult<FileStore> {
+        if cfg.block_size < MIN_BLOCK_SIZE
+            || !cfg.block_size.is_multiple_of(4096)
+            || cfg.block_size > u32::MAX as u64
+        {
+            return Err(StoreError::Invalid(
+                "block_size must be a multiple of 4 KiB between 64 KiB and 4 GiB",
+            ));
+        }
+        let (inner, tail) = recovery::recover(cfg, limits).await?;
+        let inner = Rc::new(RefCell::new(inner));
+        let writer = writer::spawn(inner.clone(), tail);
+        let store = FileStore {
+            inner,
+            writer: RefCell::new(Some(writer)),
+        };
+        // Limits may be exceeded after recovery (a crash between a message and
+        // the removals it caused); enforce them now, logged like any removal.
+        store.set_limits(limits)?;
+        Ok(store)
+    }
+
+    /// Writes everything pending, syncs, and stops the writer. The store
+    /// refuses further calls.
+    pub async fn close(&self) -> StoreResult<()> {
+        let durable = self.durable();
+        let res = durable.await;
+        {
+            let mut inner = self.inner.borrow_mut();
+            inner.closing = true;
+            if let Some(w) = inner.writer_waker.take() {
+                w.wake();
+            }
+        }
+        let handle = self.writer.borrow_mut().take();
+        if let Some(h) = handle {
+            h.await;
+        }
+        let files: Vec<Rc<BlockFile>> = self
+            .inner
+            .borrow_mut()
+            .blocks
+            .values_mut()
+            .filter_map(|b| b.file.take())
+            .collect();
+        let mut sync_err = None;
+        for f in files {
+            if let Err(e) = f.sync().await {
+                sync_err.get_or_insert(e);
+            }
+            if let Ok(f) = Rc::try_unwrap(f) {
+                f.close().await;
+            }
+        }
+        res?;
+        match sync_err {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// What the writer has done since open.
+    pub fn io_stats(&self) -> IoStats {
+        self.inner.borrow().stats
+    }
+
+    /// Block files currently in use.
+    pub fn block_count(&self) -> usize {
+        self.inner.borrow().blocks.len()
+    }
+
+    /// Bytes of in-memory index per stored sequence range (for docs/tests).
+    pub fn index_bytes(&self) -> usize {
+        self.inner.borrow().ledger.index_bytes()
+    }
+
+    /// Sequence ranges that failed verification at open: `(first, last, file)`.
+    pub fn corrupt_ranges(&self) -> Vec<(u64, u64, PathBuf)> {
+        self.inner
+            .borrow()
+            .corrupt
+            .iter()
+            .map(|c| (c.first, c.last, c.path.clone()))
+            .collect()
+    }
+
+    fn check_usable(inner: &Inner) -> StoreResult<()> {
+        if let Some(e) = &inner.poisoned {
+            return Err(StoreError::Poisoned(e.to_string()));
+        }
+        if inner.closing {
+            return Err(StoreError::Closed);
+        }
+        Ok(())
+    }
+
+    async fn load_seq(&self, seq: u64) -> StoreResult<StoredMessage> {
+        let (at, path, file) = {
+            let mut inner = self.inner.borrow_mut();
+            Self::check_usable(&inner)?;
+            let Some(slot) = inner.ledger.slot(seq) else {
+                if let Some(c) = inner
+                    .corrupt
+                    .iter()
+                    .find(|c| c.first <= seq && seq <= c.last)
+                {
+                    return Err(StoreError::Corrupt {
+                        seq,
+                        path: c.path.clone(),
+                    });
+                }
+                return Err(StoreError::NotFound);
+            };
+            let at = slot.data;
+            if let Some(open) = inner.open.as_ref().filter(|o| o.at == at) {
+                return open.message(seq).ok_or(StoreError::NotFound);
+            }
+            if let Some(f) = inner
+                .inflight
+                .get(&at)
+                .cloned()
+                .or_else(|| inner.cache.get(at))
+            {
+                return f.message(seq).ok_or(StoreError::NotFound);
+            }
+            let block = inner.blocks.get(&at.block).ok_or(StoreError::NotFound)?;
+            (at, block.path.clone(), block.file.clone())
+        };
+        let file = match file {
+            Some(f) => f,
+            None => {
+                let f = Rc::new(BlockFile::open(&path).await?);
+                if let Some(b) = self.inner.borrow_mut().blocks.get_mut(&at.block) {
+                    b.file.get_or_insert_with(|| f.clone());
+                }
+                f
+            }
+        };
+        let frame = read_frame(&file, at.offset as u64)
+            .await
+            .map_err(|e| match e {
+                StoreError::Format { .. } => frames::damaged(seq, &path),
+                other => other,
+            })?;
+        let frame = Rc::new(frame);
+        self.inner.borrow_mut().cache.insert(at, frame.clone());
+        frame.message(seq).ok_or(StoreError::NotFound)
+    }
+}
+
+/// Reads and verifies the frame at `offset`.
+async fn read_frame(file: &BlockFile, offset: u64) -> StoreResult<DecodedFrame> {
+    let bad = |reason: &str| StoreError::Format {
+        path: file.path().to_path_buf(),
+        reason: reason.to_string(),
+    };
+    let first = file.read(offset, 4096).await?;
+    let total = match format::decode_frame(&first) {
+        Ok((h, _)) => h.total_len(),
+        Err(format::Bad::Invalid("frame runs past the data"))
+            if first.len() >= FRAME_HEADER_LEN =>
+        {
+            let len = u32::from_le_bytes([first[4], first[5], first[6], first[7]]) as usize;
+            FRAME_HEADER_LEN + len
+        }
+        Err(_) => return Err(bad("frame header failed verification")),
+    };
+    let buf = if total <= first.len() {
+        first
+    } else {
+        file.read(offset, total).await?
+    };
+    let (_, body) = format::decode_frame(&buf).map_err(|_| bad("frame failed verification"))?;
+    let body = buf.slice_ref(body);
+    DecodedFrame::index(body).map_err(bad)
+}
+
+impl Inner {
+    /// Makes room for a record of `len` bytes in the open frame, sealing it or
+    /// rolling to a new block as needed; returns the frame.
+    fn frame_for(&mut self, len: usize) -> &mut OpenFrame {
+        let fits = |o: &OpenFrame, cap: u64| {
+            o.body.len() + len <= MAX_FRAME_BODY.max(len)
+                && o.at.offset as u64 + (FRAME_HEADER_LEN + o.body.len() + len) as u64 <= cap
+        };
+        let cap = self
+            .blocks
+            .get(&self.cur_block)
+            .map(|b| b.capacity)
+            .unwrap_or(0);
+        let need_new = match &self.open {
+            Some(o) => !fits(o, cap),
+            None => true,
+        };
+        if need_new {
+            self.seal_open();
+            let frame_len = (FRAME_HEADER_LEN + len) as u64;
+            if self.next_offset + frame_len > cap {
+                self.roll_block(frame_len);
+            }
+            let last = self.ledger.last_seq();
+            self.open = Some(OpenFrame {
+                at: FrameRef {
+                    block: self.cur_block,
+                    offset: self.next_offset as u32,
+                },
+                body: Vec::with_capacity(len.max(4096)),
+                msgs: Vec::new(),
+                prev_last_seq: last,
+                last_seq: last,
+                epoch: self.epoch,
+            });
+        }
+        // The open frame exists now.
+        let epoch = self.epoch;
+        let open = self.open.get_or_insert_with(unreachable_open);
+        open.epoch = epoch;
+        open
+    }
+
+    /// Moves the open frame to the writer's queue.
+    pub(crate) fn seal_open(&mut self) {
+        let Some(open) = self.open.take() else { return };
+        if open.body.is_empty() {
+            return;
+        }
+        let bytes = format::encode_frame(&open.body, open.prev_last_seq, open.last_seq);
+        self.next_offset = open.at.offset as u64 + bytes.len() as u64;
+        let body = Bytes::copy_from_slice(&open.body);
+        let sorted = open.msgs.windows(2).all(|w| w[0].0 < w[1].0);
+        self.inflight.insert(
+            open.at,
+            Rc::new(DecodedFrame {
+                body,
+                msgs: open.msgs,
+                sorted,
+            }),
+        );
+        self.queued.push_back(SealedFrame {
+            at: open.at,
+            bytes,
+            epoch: open.epoch,
+        });
+    }
+
+    /// Starts a new block big enough for a frame of `frame_len` bytes.
+    fn roll_block(&mut self, frame_len: u64) {
+        let index = self.cur_block + 1;
+        let capacity = self
+            .cfg
+            .block_size
+            .max(round_up(FRAMES_START + frame_len, 4096));
+        self.blocks.insert(
+            index,
+            Block {
+                path: io::block_path(&self.msgs_dir, index),
+                file: None,
+                capacity,
+                live: 0,
+                base_last_seq: self.ledger.last_seq(),
+                base_last_ts: self.ledger.last_ts(),
+            },
+        );
+        self.cur_block = index;
+        self.next_offset = FRAMES_START;
+    }
+
+    fn wake_writer(&mut self) {
+        if let Some(w) = self.writer_waker.take() {
+            w.wake();
+        }
+    }
+
+    /// Logs removals (one DEL record each) and updates block counts.
+    fn log_removals(&mut self, removed: &[Removed<FrameRef>]) {
+        for r in removed {
+            self.uncount(r.data);
+            let frame = self.frame_for(9);
+            format::put_del(&mut frame.body, r.seq);
+        }
+        self.mark_last();
+    }
+
+    fn uncount(&mut self, at: FrameRef) {
+        if let Some(b) = self.blocks.get_mut(&at.block) {
+            b.live = b.live.saturating_sub(1);
+        }
+    }
+
+    fn mark_last(&mut self) {
+        let last = self.ledger.last_seq();
+        if let Some(o) = self.open.as_mut() {
+            o.last_seq = last;
+        }
+    }
+
+    /// Starts a mutation: a new epoch.
+    fn begin(&mut self) -> StoreResult<u64> {
+        FileStore::check_usable(self)?;
+        self.epoch += 1;
+        Ok(self.epoch)
+    }
+
+    /// Ends a mutation: hands its records to the writer.
+    fn hand_off(&mut self) {
+        self.wake_writer();
+    }
+
+    /// A ticket for everything mutated so far.
+    fn ticket(&self) -> Durable {
+        Durable::epoch(self.tracker.clone(), self.epoch)
+    }
+}
+
+fn unreachable_open() -> OpenFrame {
+    // frame_for always creates the frame first; this keeps the code free of
+    // unwrap without a panic path.
+    OpenFrame {
+        at: FrameRef::default(),
+        body: Vec::new(),
+        msgs: Vec::new(),
+        prev_last_seq: 0,
+        last_seq: 0,
+        epoch: 0,
+    }
+}
+
+pub(crate) fn round_up(v: u64, to: u64) -> u64 {
+    v.div_ceil(to) * to
+}
+
+fn expired(removed: &[Removed<FrameRef>]) -> Vec<Expired> {
+    removed
+        .iter()
+        .map(|r| Expired {
+            seq: r.seq,
+            subject: r.subject.clone(),
+            was_last_for_subject: r.was_last_for_subject,
+        })
+        .collect()
+}
+
+impl StreamStore for FileStore {
+    fn append(&self, msg: NewMessage) -> StoreResult<Appended> {
+        let mut inner = self.inner.borrow_mut();
+        FileStore::check_usable(&inner)?;
+        if msg.subject.len() > u16::MAX as usize {
+            return Err(StoreError::Invalid("subject longer than 65535 bytes"));
+        }
+        let size = file_msg_size(msg.subject.len(), msg.headers.len(), msg.payload.len());
+        let size =
+            u32::try_from(size).map_err(|_| StoreError::Invalid("message larger than 4 GiB"))?;
+        inner
+            .ledger
+            .check_discard_new(&msg.subject, &msg.headers, size)?;
+        inner.begin()?;
+        let ts = msg.timestamp.unwrap_or_else(now_nanos);
+        let seq = inner.ledger.next_seq();
+        let rec_len = MSG_RECORD_FIXED + msg.subject.len() + msg.headers.len() + msg.payload.len();
+        let frame = inner.frame_for(rec_len);
+        let at = frame.at;
+        let rec_off = frame.body.len() as u32;
+        format::put_msg(
+            &mut frame.body,
+            seq,
+            ts,
+            msg.ttl,
+            &msg.subject,
+            &msg.headers,
+            &msg.payload,
+        );
+        frame.msgs.push((seq, rec_off));
+        if let Some(b) = inner.blocks.get_mut(&at.block) {
+            b.live += 1;
+        }
+        let (got, removed) = inner.ledger.append(Entry {
+            subject: &msg.subject,
+            ts,
+            ttl: msg.ttl,
+            size,
+            data: at,
+        });
+        debug_assert_eq!(got, seq);
+        inner.mark_last();
+        inner.log_removals(&removed);
+        inner.hand_off();
+        let durable = inner.ticket();
+        Ok(Appended {
+            seq,
+            timestamp: ts,
+            durable,
+        })
+    }
+
+    async fn load(&self, seq: u64) -> StoreResult<StoredMessage> {
+        self.load_seq(seq).await
+    }
+
+    async fn load_last(&self, filter: &[u8]) -> StoreResult<StoredMessage> {
+        let seq = {
+            let inner = self.inner.borrow();
+            FileStore::check_usable(&inner)?;
+            inner
+                .ledger
+                .last_matching(filter)
+                .ok_or(StoreError::NotFound)?
+        };
+        self.load_seq(seq).await
+    }
+
+    async fn load_next(&self, filter: &[u8], start: u64) -> StoreResult<Option<StoredMessage>> {
+        let next = {
+            let inner = self.inner.borrow();
+            FileStore::check_usable(&inner)?;
+            inner.ledger.next_matching(filter, start)
+        };
+        match next {
+            Some(seq) => self.load_seq(seq).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn remove(&self, seq: u64, _erase: bool) -> StoreResult<bool> {
+        let mut inner = self.inner.borrow_mut();
+        FileStore::check_usable(&inner)?;
+        if inner.ledger.slot(seq).is_none() {
+            return Ok(false);
+        }
+        inner.begin()?;
+        let removed: Vec<_> = inner.ledger.remove(seq).into_iter().collect();
+        inner.log_removals(&removed);
+        inner.hand_off();
+        Ok(!removed.is_empty())
+    }
+
+    fn purge(&self, req: &PurgeRequest) -> StoreResult<u64> {
+        let mut inner = self.inner.borrow_mut();
+        FileStore::check_usable(&inner)?;
+        if req.up_to_seq.is_some_and(|s| s > 1) && req.keep.is_some_and(|k| k > 0) {
+            return Err(StoreError::Invalid("purge with both seq and keep"));
+        }
+        inner.begin()?;
+        let purged = inner.ledger.purge(req)?;
+        let n = purged.removed.len() as u64;
+        inner.log_purge(purged);
+        inner.hand_off();
+        Ok(n)
+    }
+
+    fn compact(&self, seq: u64) -> StoreResult<u64> {
+        let mut inner = self.inner.borrow_mut();
+        inner.begin()?;
+        let purged = inner.ledger.compact(seq);
+        let n = purged.removed.len() as u64;
+        inner.log_purge(purged);
+        inner.hand_off();
+        Ok(n)
+    }
+
+    fn truncate(&self, seq: u64) -> StoreResult<()> {
+        let mut inner = self.inner.borrow_mut();
+        inner.begin()?;
+        let removed = inner.ledger.truncate(seq);
+        for r in &removed {
+            inner.uncount(r.data);
+        }
+        let last_ts = inner.ledger.last_ts();
+        let frame = inner.frame_for(17);
+        format::put_truncate(&mut frame.body, seq, last_ts);
+        inner.mark_last();
+        inner.hand_off();
+        Ok(())
+    }
+
+    fn set_limits(&self, limits: StoreLimits) -> StoreResult<()> {
+        let mut inner = self.inner.borrow_mut();
+        inner.begin()?;
+        inner.ledger.set_limits_only(limits);
+        let removed = inner.ledger.enforce_all();
+        inner.log_removals(&removed);
+        inner.hand_off();
+        Ok(())
+    }
+
+    fn expire(&self, now: UnixNanos) -> StoreResult<Vec<Expired>> {
+        let mut inner = self.inner.borrow_mut();
+        inner.begin()?;
+        let removed = inner.ledger.expire(now);
+        inner.log_removals(&removed);
+        inner.hand_off();
+        Ok(expired(&removed))
+    }
+
+    fn next_expiry(&self) -> Option<UnixNanos> {
+        self.inner.borrow().ledger.next_expiry()
+    }
+
+    fn state(&self) -> StoreState {
+        self.inner.borrow().ledger.state()
+    }
+
+    fn deleted(&self) -> Vec<u64> {
+        self.inner.borrow().ledger.deleted()
+    }
+
+    fn subjects_state(&self, filter: &[u8]) -> BTreeMap<Bytes, SubjectState> {
+        self.inner.borrow().ledger.subjects_state(filter)
+    }
+
+    fn durable(&self) -> Durable {
+        let inner = self.inner.borrow();
+        if let Some(e) = &inner.poisoned {
+            return Durable::failed(StoreError::Poisoned(e.to_string()));
+        }
+        Durable::epoch(inner.tracker.clone(), inner.epoch)
+    }
+}
+
+impl Inner {
+    /// Logs a purge: one FLOOR record for a prefix, else one DEL per message.
+    fn log_purge(&mut self, purged: crate::ledger::Purged<FrameRef>) {
+        match purged.new_floor {
+            Some(floor) => {
+                for r in &purged.removed {
+                    self.uncount(r.data);
+                }
+                let frame = self.frame_for(9);
+                format::put_floor(&mut frame.body, floor);
+                self.mark_last();
+            }
+            None => self.log_removals(&purged.removed),
+        }
+    }
+}
+
+impl Drop for FileStore {
+    fn drop(&mut self) {
+        // Without close(): stop the writer after what is queued; nothing
+        // acknowledged depends on this (acks wait for their epoch).
+        let mut inner = self.inner.borrow_mut();
+        inner.closing = true;
+        inner.wake_writer();
+    }
+}
+
+#[allow(dead_code)]
+const _SECTOR_IS_POWER_OF_TWO: () = assert!(SECTOR.is_power_of_two());

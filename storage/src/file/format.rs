@@ -1,0 +1,427 @@
+//! The FileStore's bytes: block header, frame header, records.
+//!
+//! Pure encode/decode, no I/O; `docs/storage-format.md` documents the same
+//! layout byte by byte. All integers are little-endian.
+//!
+//! A block file is a fixed-size, zero-filled file. Sector 0 holds the
+//! [`BlockHeader`]; frames follow back to back from [`FRAMES_START`]. A frame is
+//! one group commit: a [`FRAME_HEADER_LEN`]-byte header and a body of records,
+//! covered by one CRC32. The end of a block's data is the first position that
+//! does not hold a valid frame; a zero magic there means "never written".
+
+use bytes::{Buf, BufMut, Bytes};
+
+use crate::message::UnixNanos;
+
+/// Direct I/O unit: offsets and lengths of every write are multiples of it.
+pub(crate) const SECTOR: u64 = 512;
+/// Frames start after the header sector.
+pub(crate) const FRAMES_START: u64 = SECTOR;
+
+/// `JCSB` — jetcore stream block.
+pub(crate) const BLOCK_MAGIC: u32 = u32::from_le_bytes(*b"JCSB");
+/// Block header format version this code writes (and the only one it reads).
+pub(crate) const BLOCK_VERSION: u16 = 1;
+/// Bytes of the block header that carry data (the rest of the sector is zero).
+pub(crate) const BLOCK_HEADER_LEN: usize = 64;
+
+/// `JCFR` — jetcore frame.
+pub(crate) const FRAME_MAGIC: u32 = u32::from_le_bytes(*b"JCFR");
+/// Frame header length.
+pub(crate) const FRAME_HEADER_LEN: usize = 40;
+/// Largest frame body: a group commit is split beyond this, and a record is
+/// never larger than a block allows (checked at append).
+pub(crate) const MAX_FRAME_BODY: usize = 1 << 20;
+
+/// What sits in sector 0 of every block file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BlockHeader {
+    /// The block's number (also its file name).
+    pub index: u32,
+    /// The store's last sequence when the block was created: replay that
+    /// starts at this block starts from here.
+    pub base_last_seq: u64,
+    /// Timestamp of that last sequence.
+    pub base_last_ts: UnixNanos,
+    /// Compression used by this block's frames (0 = none, 1 = lz4).
+    pub compression: u8,
+    /// Cipher of this block's frames (0 = none, 1 = AES-256-GCM, 2 = ChaCha20-Poly1305).
+    pub cipher: u8,
+}
+
+/// Why a header or frame did not decode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Bad {
+    /// All zero: never written.
+    Zero,
+    /// Something is there but it is not valid (bad magic, checksum, length).
+    Invalid(&'static str),
+}
+
+impl BlockHeader {
+    /// The header sector's first [`BLOCK_HEADER_LEN`] bytes.
+    pub(crate) fn encode(&self) -> [u8; BLOCK_HEADER_LEN] {
+        let mut out = [0u8; BLOCK_HEADER_LEN];
+        let mut b = &mut out[..];
+        b.put_u32_le(BLOCK_MAGIC);
+        b.put_u16_le(BLOCK_VERSION);
+        b.put_u8(self.compression);
+        b.put_u8(self.cipher);
+        b.put_u32_le(self.index);
+        b.put_u32_le(0); // reserved
+        b.put_u64_le(self.base_last_seq);
+        b.put_i64_le(self.base_last_ts);
+        let crc = crc32fast::hash(&out[..BLOCK_HEADER_LEN - 4]);
+        out[BLOCK_HEADER_LEN - 4..].copy_from_slice(&crc.to_le_bytes());
+        out
+    }
+
+    pub(crate) fn decode(buf: &[u8]) -> Result<BlockHeader, Bad> {
+        let Some(raw) = buf.get(..BLOCK_HEADER_LEN) else {
+            return Err(Bad::Invalid("short header"));
+        };
+        if raw.iter().all(|&b| b == 0) {
+            return Err(Bad::Zero);
+        }
+        let mut b = raw;
+        if b.get_u32_le() != BLOCK_MAGIC {
+            return Err(Bad::Invalid("not a jetcore block file (bad magic)"));
+        }
+        let stored_crc = u32::from_le_bytes([raw[60], raw[61], raw[62], raw[63]]);
+        if crc32fast::hash(&raw[..BLOCK_HEADER_LEN - 4]) != stored_crc {
+            return Err(Bad::Invalid("block header checksum mismatch"));
+        }
+        if b.get_u16_le() != BLOCK_VERSION {
+            return Err(Bad::Invalid("unknown block format version"));
+        }
+        let compression = b.get_u8();
+        let cipher = b.get_u8();
+        let index = b.get_u32_le();
+        let _reserved = b.get_u32_le();
+        let base_last_seq = b.get_u64_le();
+        let base_last_ts = b.get_i64_le();
+        Ok(BlockHeader {
+            index,
+            base_last_seq,
+            base_last_ts,
+            compression,
+            cipher,
+        })
+    }
+}
+
+/// A frame's header as decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FrameHeader {
+    /// Body bytes on disk after the header.
+    pub stored_len: u32,
+    /// Body bytes after decoding (equal to `stored_len` for plain frames).
+    pub raw_len: u32,
+    /// Bit 0: lz4; bit 1: encrypted (reserved for the block's cipher).
+    pub flags: u8,
+    /// The store's last sequence before this frame.
+    pub prev_last_seq: u64,
+    /// The store's last sequence after this frame.
+    pub last_seq: u64,
+}
+
+impl FrameHeader {
+    /// Total bytes on disk.
+    pub(crate) fn total_len(&self) -> usize {
+        FRAME_HEADER_LEN + self.stored_len as usize
+    }
+}
+
+/// Encodes a plain frame around `body`.
+pub(crate) fn encode_frame(body: &[u8], prev_last_seq: u64, last_seq: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(FRAME_HEADER_LEN + body.len());
+    out.put_u32_le(FRAME_MAGIC);
+    out.put_u32_le(body.len() as u32);
+    out.put_u32_le(body.len() as u32);
+    out.put_u8(0);
+    out.put_bytes(0, 3);
+    out.put_u64_le(prev_last_seq);
+    out.put_u64_le(last_seq);
+    out.put_u32_le(0); // reserved
+    out.put_u32_le(0); // crc, patched below
+    out.extend_from_slice(body);
+    let crc = frame_crc(&out[..36], &out[FRAME_HEADER_LEN..]);
+    out[36..40].copy_from_slice(&crc.to_le_bytes());
+    out
+}
+
+fn frame_crc(head: &[u8], body: &[u8]) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(head);
+    h.update(body);
+    h.finalize()
+}
+
+/// Decodes the frame at the start of `buf`: its header and body. `buf` may
+/// extend past the frame. Checks magic, lengths and the CRC.
+pub(crate) fn decode_frame(buf: &[u8]) -> Result<(FrameHeader, &[u8]), Bad> {
+    let Some(head) = buf.get(..FRAME_HEADER_LEN) else {
+        return if buf.iter().all(|&b| b == 0) {
+            Err(Bad::Zero)
+        } else {
+            Err(Bad::Invalid("short frame header"))
+        };
+    };
+    let mut b = head;
+    let magic = b.get_u32_le();
+    if magic != FRAME_MAGIC {
+        return if head.iter().all(|&x| x == 0) {
+            Err(Bad::Zero)
+        } else {
+            Err(Bad::Invalid("bad frame magic"))
+        };
+    }
+    let stored_len = b.get_u32_le();
+    let raw_len = b.get_u32_le();
+    let flags = b.get_u8();
+    b.advance(3);
+    let prev_last_seq = b.get_u64_le();
+    let last_seq = b.get_u64_le();
+    let _reserved = b.get_u32_le();
+    let crc = b.get_u32_le();
+    if stored_len as usize > MAX_FRAME_BODY * 2 + 4096 {
+        return Err(Bad::Invalid("frame length out of range"));
+    }
+    let Some(body) = buf.get(FRAME_HEADER_LEN..FRAME_HEADER_LEN + stored_len as usize) else {
+        return Err(Bad::Invalid("frame runs past the data"));
+    };
+    if frame_crc(&head[..36], body) != crc {
+        return Err(Bad::Invalid("frame checksum mismatch"));
+    }
+    Ok((
+        FrameHeader {
+            stored_len,
+            raw_len,
+            flags,
+            prev_last_seq,
+            last_seq,
+        },
+        body,
+    ))
+}
+
+/// Record kinds inside a frame body.
+pub(crate) const REC_MSG: u8 = 1;
+pub(crate) const REC_DEL: u8 = 2;
+pub(crate) const REC_FLOOR: u8 = 3;
+pub(crate) const REC_TRUNCATE: u8 = 4;
+
+/// Fixed part of a message record (kind, seq, ts, ttl, lengths).
+pub(crate) const MSG_RECORD_FIXED: usize = 1 + 8 + 8 + 8 + 2 + 4 + 4;
+
+/// One decoded record. Message parts are slices of the frame body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Record {
+    Msg {
+        seq: u64,
+        ts: UnixNanos,
+        ttl: i64,
+        subject: Bytes,
+        headers: Bytes,
+        payload: Bytes,
+    },
+    Del {
+        seq: u64,
+    },
+    Floor {
+        seq: u64,
+    },
+    Truncate {
+        seq: u64,
+        last_ts: UnixNanos,
+    },
+}
+
+/// Appends a message record to `out`.
+pub(crate) fn put_msg(
+    out: &mut Vec<u8>,
+    seq: u64,
+    ts: UnixNanos,
+    ttl: i64,
+    subject: &[u8],
+    headers: &[u8],
+    payload: &[u8],
+) {
+    out.reserve(MSG_RECORD_FIXED + subject.len() + headers.len() + payload.len());
+    out.put_u8(REC_MSG);
+    out.put_u64_le(seq);
+    out.put_i64_le(ts);
+    out.put_i64_le(ttl);
+    out.put_u16_le(subject.len() as u16);
+    out.put_u32_le(headers.len() as u32);
+    out.put_u32_le(payload.len() as u32);
+    out.extend_from_slice(subject);
+    out.extend_from_slice(headers);
+    out.extend_from_slice(payload);
+}
+
+pub(crate) fn put_del(out: &mut Vec<u8>, seq: u64) {
+    out.put_u8(REC_DEL);
+    out.put_u64_le(seq);
+}
+
+pub(crate) fn put_floor(out: &mut Vec<u8>, seq: u64) {
+    out.put_u8(REC_FLOOR);
+    out.put_u64_le(seq);
+}
+
+pub(crate) fn put_truncate(out: &mut Vec<u8>, seq: u64, last_ts: UnixNanos) {
+    out.put_u8(REC_TRUNCATE);
+    out.put_u64_le(seq);
+    out.put_i64_le(last_ts);
+}
+
+/// Decodes the record at `pos` of `body`; returns it and the next position.
+/// `body` is the frame body as shared bytes so message parts are zero-copy.
+pub(crate) fn decode_record(body: &Bytes, pos: usize) -> Result<(Record, usize), Bad> {
+    let rest = body
+        .get(pos..)
+        .ok_or(Bad::Invalid("record past the body"))?;
+    let mut b = rest;
+    let need = |b: &[u8], n: usize| {
+        if b.len() < n {
+            Err(Bad::Invalid("truncated record"))
+        } else {
+            Ok(())
+        }
+    };
+    need(b, 1)?;
+    let kind = b.get_u8();
+    match kind {
+        REC_MSG => {
+            need(b, MSG_RECORD_FIXED - 1)?;
+            let seq = b.get_u64_le();
+            let ts = b.get_i64_le();
+            let ttl = b.get_i64_le();
+            let slen = b.get_u16_le() as usize;
+            let hlen = b.get_u32_le() as usize;
+            let plen = b.get_u32_le() as usize;
+            let start = pos + MSG_RECORD_FIXED;
+            let end = start
+                .checked_add(slen)
+                .and_then(|x| x.checked_add(hlen))
+                .and_then(|x| x.checked_add(plen))
+                .ok_or(Bad::Invalid("record length overflow"))?;
+            if end > body.len() {
+                return Err(Bad::Invalid("record runs past the frame"));
+            }
+            let subject = body.slice(start..start + slen);
+            let headers = body.slice(start + slen..start + slen + hlen);
+            let payload = body.slice(start + slen + hlen..end);
+            Ok((
+                Record::Msg {
+                    seq,
+                    ts,
+                    ttl,
+                    subject,
+                    headers,
+                    payload,
+                },
+                end,
+            ))
+        }
+        REC_DEL | REC_FLOOR => {
+            need(b, 8)?;
+            let seq = b.get_u64_le();
+            let rec = if kind == REC_DEL {
+                Record::Del { seq }
+            } else {
+                Record::Floor { seq }
+            };
+            Ok((rec, pos + 9))
+        }
+        REC_TRUNCATE => {
+            need(b, 16)?;
+            let seq = b.get_u64_le();
+            let last_ts = b.get_i64_le();
+            Ok((Record::Truncate { seq, last_ts }, pos + 17))
+        }
+        _ => Err(Bad::Invalid("unknown record kind")),
+    }
+}
+
+/// Go's `fileStoreMsgSize`, so `bytes` and `max_bytes` agree with the Go server.
+pub fn file_msg_size(subject: usize, headers: usize, payload: usize) -> u64 {
+    if headers == 0 {
+        (22 + subject + payload + 8) as u64
+    } else {
+        (22 + subject + 4 + headers + payload + 8) as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn block_header_round_trip_and_damage() {
+        let h = BlockHeader {
+            index: 7,
+            base_last_seq: 99,
+            base_last_ts: 123,
+            compression: 0,
+            cipher: 0,
+        };
+        let mut raw = h.encode();
+        assert_eq!(BlockHeader::decode(&raw), Ok(h));
+        assert_eq!(BlockHeader::decode(&[0u8; 64]), Err(Bad::Zero));
+        raw[20] ^= 1;
+        assert!(matches!(BlockHeader::decode(&raw), Err(Bad::Invalid(_))));
+    }
+
+    #[test]
+    fn frame_and_records_round_trip() {
+        let mut body = Vec::new();
+        put_msg(&mut body, 5, 1000, 0, b"a.b", b"NATS/1.0\r\n\r\n", b"hello");
+        put_del(&mut body, 3);
+        put_floor(&mut body, 2);
+        put_truncate(&mut body, 5, 1000);
+        let frame = encode_frame(&body, 4, 5);
+        let mut disk = frame.clone();
+        disk.extend_from_slice(&[0u8; 100]);
+        let (h, b) = decode_frame(&disk).expect("valid");
+        assert_eq!(
+            (h.prev_last_seq, h.last_seq, h.total_len()),
+            (4, 5, frame.len())
+        );
+        let b = Bytes::copy_from_slice(b);
+        let (r, p) = decode_record(&b, 0).expect("msg");
+        assert!(
+            matches!(r, Record::Msg { seq: 5, ref payload, .. } if payload.as_ref() == b"hello")
+        );
+        let (r, p) = decode_record(&b, p).expect("del");
+        assert_eq!(r, Record::Del { seq: 3 });
+        let (r, p) = decode_record(&b, p).expect("floor");
+        assert_eq!(r, Record::Floor { seq: 2 });
+        let (r, p) = decode_record(&b, p).expect("truncate");
+        assert_eq!(
+            r,
+            Record::Truncate {
+                seq: 5,
+                last_ts: 1000
+            }
+        );
+        assert_eq!(p, b.len());
+        assert_eq!(decode_frame(&disk[frame.len()..]), Err(Bad::Zero));
+        // Any flipped bit is caught.
+        for i in 0..frame.len() {
+            let mut bad = frame.clone();
+            bad[i] ^= 0x10;
+            assert!(decode_frame(&bad).is_err(), "flip at {i} went unnoticed");
+        }
+    }
+
+    #[test]
+    fn records_never_panic_on_garbage() {
+        let garbage =
+            Bytes::from_static(&[1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 9, 9]);
+        for pos in 0..garbage.len() + 2 {
+            let _ = decode_record(&garbage, pos);
+        }
+    }
+}

@@ -1,0 +1,432 @@
+//! Opening a FileStore: read every block, verify every frame, replay the
+//! records into a fresh ledger, and make the tail safe to append to.
+//!
+//! Decisions, in order of what the scan meets:
+//! - a block whose header is unreadable and that is the last block was being
+//!   created when the process stopped (its header is written before any frame
+//!   goes in): it is removed if nothing else is in it;
+//! - a frame that fails verification with a valid frame somewhere after it is
+//!   *corruption*: the sequences between are reported with the file and
+//!   marked lost (never served), and the scan continues after them;
+//! - a frame that fails with nothing valid after it in the last block is a
+//!   *torn tail* (a write that never completed, so never acknowledged): it is
+//!   zeroed and appends continue there;
+//! - the same in an earlier block is corruption up to the next block's start.
+//!
+//! The ledger is rebuilt from the records alone (no index file yet), so what
+//! the store reports always matches what the blocks hold.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use bytes::Bytes;
+
+use crate::config::{FileStoreConfig, StoreLimits};
+use crate::durable::CommitTracker;
+use crate::error::{StoreError, StoreResult};
+use crate::ledger::{Entry, Ledger};
+
+use super::format::{self, Bad, BlockHeader, Record, FRAMES_START, FRAME_MAGIC, SECTOR};
+use super::frames::{FrameCache, FrameRef};
+use super::io::{self, BlockFile};
+use super::writer::Tail;
+use super::{round_up, Block, CorruptRange, Inner};
+
+/// Reads a whole block file.
+async fn read_all(file: &BlockFile, size: u64) -> StoreResult<Bytes> {
+    const CHUNK: u64 = 4 << 20;
+    if size <= CHUNK {
+        return file.read(0, size as usize).await;
+    }
+    let mut out = Vec::with_capacity(size as usize);
+    let mut pos = 0;
+    while pos < size {
+        let len = (size - pos).min(CHUNK) as usize;
+        let part = file.read(pos, len).await?;
+        if part.is_empty() {
+            break;
+        }
+        out.extend_from_slice(&part);
+        pos += part.len() as u64;
+        glommio::yield_if_needed().await;
+    }
+    Ok(Bytes::from(out))
+}
+
+/// The first position at or after `from` holding a frame that verifies.
+fn next_valid_frame(data: &[u8], from: usize) -> Option<usize> {
+    let magic = FRAME_MAGIC.to_le_bytes();
+    let mut p = from;
+    while p + format::FRAME_HEADER_LEN <= data.len() {
+        let rel = data[p..].windows(4).position(|w| w == magic)?;
+        p += rel;
+        if format::decode_frame(&data[p..]).is_ok() {
+            return Some(p);
+        }
+        p += 1;
+    }
+    None
+}
+
+/// A torn write into a zero-filled block leaves whole zero sectors where the
+/// frame should be (the sectors that never reached the disk). A frame with a
+/// sane header none of whose later sectors is all zero was written completely
+/// and changed afterwards: damage, not a torn tail. A frame inside a single
+/// sector cannot tear (sector writes are atomic), so a bad one is damage.
+/// Known blind spot: a damaged last frame whose payload holds a whole zero
+/// sector is taken for a torn write and cut.
+fn looks_damaged_not_torn(at: &[u8], file_pos: usize) -> bool {
+    if at.len() < format::FRAME_HEADER_LEN || at[..4] != FRAME_MAGIC.to_le_bytes() {
+        return false;
+    }
+    let (_, total) = frame_extent(at);
+    if total < format::FRAME_HEADER_LEN || total > at.len() {
+        return false;
+    }
+    let sector = SECTOR as usize;
+    let first_sector_end = (file_pos / sector + 1) * sector;
+    let extent_end = file_pos + total;
+    let mut s = first_sector_end;
+    while s < extent_end {
+        let from = s - file_pos;
+        let to = (from + sector).min(at.len());
+        if at[from..to].iter().all(|&b| b == 0) {
+            return false;
+        }
+        s += sector;
+    }
+    true
+}
+
+/// `(last_seq, total length)` claimed by a frame header that may be damaged.
+fn frame_extent(at: &[u8]) -> (u64, usize) {
+    if at.len() < format::FRAME_HEADER_LEN {
+        return (0, 0);
+    }
+    let len = u32::from_le_bytes([at[4], at[5], at[6], at[7]]) as usize;
+    let mut last = [0u8; 8];
+    last.copy_from_slice(&at[24..32]);
+    (u64::from_le_bytes(last), format::FRAME_HEADER_LEN + len)
+}
+
+/// What recovery hands to the store.
+pub(crate) async fn recover(
+    cfg: FileStoreConfig,
+    limits: StoreLimits,
+) -> StoreResult<(Inner, Tail)> {
+    let msgs_dir = cfg.dir.join("msgs");
+    io::create_dir_all(&msgs_dir)?;
+    io::prime_iopoll_probe(&msgs_dir).await?;
+    let mut ledger: Ledger<FrameRef> = Ledger::new(limits);
+    let mut blocks = BTreeMap::new();
+    let mut corrupt = Vec::new();
+    let mut tail = None;
+    let mut next_offset = FRAMES_START;
+    // A damaged range that runs to the end of a block: it ends where the next
+    // block starts.
+    let mut open_loss: Option<(u64, PathBuf)> = None;
+    let list = io::list_blocks(&msgs_dir)?;
+    let count = list.len();
+    for (k, (index, path)) in list.into_iter().enumerate() {
+        let is_last = k + 1 == count;
+        let file = BlockFile::open(&path).await?;
+        let size = file.size().await?;
+        let data = read_all(&file, size).await?;
+        let header = match BlockHeader::decode(&data) {
+            Ok(h) if h.index == index => h,
+            other => {
+                let reason = match other {
+                    Ok(_) => "block number does not match its file name",
+                    Err(Bad::Zero) => "empty block header",
+                    Err(Bad::Invalid(r)) => r,
+                };
+                let has_frames = next_valid_frame(&data, FRAMES_START as usize).is_some();
+                if is_last && !has_frames && k > 0 {
+                    tracing::warn!(path = %path.display(), reason, "removing a block whose creation did not finish");
+                    file.close().await;
+                    io::remove_file(&path)?;
+                    continue;
+                }
+                return Err(StoreError::Format {
+                    path,
+                    reason: reason.to_string(),
+                });
+            }
+        };
+        if header.compression != 0 || header.cipher != 0 {
+            return Err(StoreError::Format {
+                path,
+                reason: "compressed or encrypted blocks are not supported by this version".into(),
+            });
+        }
+        if blocks.is_empty() {
+            ledger.start_at(header.base_last_seq, header.base_last_ts);
+        } else if header.base_last_seq > ledger.last_seq() {
+            // Sequences between the previous block's end and this block's
+            // start are missing: damage that ran to the end of the previous
+            // block, or a block that is gone.
+            let (first, at) = open_loss
+                .take()
+                .unwrap_or((ledger.last_seq() + 1, path.clone()));
+            report_loss(&mut corrupt, first, header.base_last_seq, &at);
+            ledger.apply_truncate(header.base_last_seq, header.base_last_ts);
+        }
+        open_loss = None;
+
+        let mut pos = FRAMES_START as usize;
+        loop {
+            match format::decode_frame(&data[pos..]) {
+                Ok((fh, body)) => {
+                    let body = data.slice_ref(body);
+                    replay_frame(
+                        &mut ledger,
+                        &body,
+                        FrameRef {
+                            block: index,
+                            offset: pos as u32,
+                        },
+                        &path,
+                    )?;
+                    pos += fh.total_len();
+                }
+                Err(bad) => {
+                    let rest_zero = data[pos..].iter().all(|&b| b == 0);
+                    if bad == Bad::Zero && rest_zero {
+                        break; // the normal end of the data
+                    }
+                    match next_valid_frame(&data, pos + 1) {
+                        Some(next) => {
+                            let resume = format::decode_frame(&data[next..])
+                                .map(|(h, _)| h.prev_last_seq)
+                                .unwrap_or(0);
+                            if resume > ledger.last_seq() {
+                                report_loss(&mut corrupt, ledger.last_seq() + 1, resume, &path);
+                                let ts = ledger.last_ts();
+                                ledger.apply_truncate(resume, ts);
+                            } else {
+                                report_loss(
+                                    &mut corrupt,
+                                    ledger.last_seq() + 1,
+                                    ledger.last_seq(),
+                                    &path,
+                                );
+                            }
+                            pos = next;
+                        }
+                        None if is_last && looks_damaged_not_torn(&data[pos..], pos) => {
+                            // A whole frame is there but fails its checksum:
+                            // bytes changed after they were written. Keep them
+                            // (evidence), report, and append after them.
+                            let (claimed_last, total) = frame_extent(&data[pos..]);
+                            report_loss(&mut corrupt, ledger.last_seq() + 1, claimed_last, &path);
+                            if claimed_last > ledger.last_seq() {
+                                let ts = ledger.last_ts();
+                                ledger.apply_truncate(claimed_last, ts);
+                            }
+                            pos += total;
+                        }
+                        None if is_last => {
+                            let end = pos
+                                + data[pos..]
+                                    .iter()
+                                    .rposition(|&b| b != 0)
+                                    .map_or(0, |r| r + 1);
+                            tracing::warn!(
+                                path = %path.display(),
+                                offset = pos,
+                                bytes = end - pos,
+                                "truncating a torn write at the end of the store"
+                            );
+                            zero_range(&file, &data, pos as u64, end as u64).await?;
+                            break;
+                        }
+                        None => {
+                            open_loss = Some((ledger.last_seq() + 1, path.clone()));
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        if is_last {
+            tail = Some(Tail::at_end(index, pos as u64, &data));
+            next_offset = pos as u64;
+        }
+        blocks.insert(
+            index,
+            Block {
+                path,
+                file: Some(Rc::new(file)),
+                capacity: size,
+                live: 0,
+                base_last_seq: header.base_last_seq,
+                base_last_ts: header.base_last_ts,
+            },
+        );
+    }
+    if let Some((first, path)) = open_loss {
+        // Damage ran to the end of the last readable block; we cannot know
+        // how far it went, so it is reported as open-ended.
+        tracing::error!(path = %path.display(), first, "damaged data at the end of a block; later sequences unknown");
+    }
+
+    let (tail, cur_block) = match (tail, blocks.keys().next_back().copied()) {
+        (Some(t), Some(last)) => (t, last),
+        _ => {
+            let index = 1;
+            let path = io::block_path(&msgs_dir, index);
+            let header = BlockHeader {
+                index,
+                base_last_seq: ledger.last_seq(),
+                base_last_ts: ledger.last_ts(),
+                compression: 0,
+                cipher: 0,
+            };
+            // A stale half-created file may be in the way.
+            io::remove_file(&path)?;
+            let file = BlockFile::create_zeroed(&path, cfg.block_size, &header.encode()).await?;
+            io::sync_dir(&msgs_dir).await?;
+            blocks.insert(
+                index,
+                Block {
+                    path,
+                    file: Some(Rc::new(file)),
+                    capacity: cfg.block_size,
+                    live: 0,
+                    base_last_seq: header.base_last_seq,
+                    base_last_ts: header.base_last_ts,
+                },
+            );
+            next_offset = FRAMES_START;
+            (
+                Tail {
+                    block: index,
+                    pos: FRAMES_START,
+                    bytes: Vec::new(),
+                },
+                index,
+            )
+        }
+    };
+
+    let mut live: HashMap<u32, u64> = HashMap::new();
+    for (_, slot) in ledger.iter_from(0) {
+        *live.entry(slot.data.block).or_default() += 1;
+    }
+    for (index, b) in blocks.iter_mut() {
+        b.live = live.get(index).copied().unwrap_or(0);
+    }
+    for c in &corrupt {
+        tracing::error!(
+            path = %c.path.display(),
+            first_seq = c.first,
+            last_seq = c.last,
+            "stream store has a damaged range; those messages will not be served"
+        );
+    }
+
+    let cache = FrameCache::new(cfg.read_cache_bytes);
+    let inner = Inner {
+        msgs_dir,
+        ledger,
+        blocks,
+        cur_block,
+        next_offset,
+        open: None,
+        queued: VecDeque::new(),
+        inflight: HashMap::new(),
+        cache,
+        epoch: 0,
+        tracker: CommitTracker::new(),
+        poisoned: None,
+        writer_waker: None,
+        closing: false,
+        corrupt,
+        dirty: BTreeSet::new(),
+        stats: Default::default(),
+        cfg,
+    };
+    Ok((inner, tail))
+}
+
+fn report_loss(corrupt: &mut Vec<CorruptRange>, first: u64, last: u64, path: &Path) {
+    if last >= first {
+        corrupt.push(CorruptRange {
+            first,
+            last,
+            path: path.to_path_buf(),
+        });
+    } else {
+        // Damage that held no message (only removal records): the removals are
+        // lost, which can only bring back messages; say so.
+        tracing::warn!(path = %path.display(), "damaged frame without messages skipped");
+    }
+}
+
+/// Applies one verified frame's records.
+fn replay_frame(
+    ledger: &mut Ledger<FrameRef>,
+    body: &Bytes,
+    at: FrameRef,
+    path: &Path,
+) -> StoreResult<()> {
+    let mut pos = 0;
+    while pos < body.len() {
+        let (rec, next) = format::decode_record(body, pos).map_err(|_| StoreError::Format {
+            path: path.to_path_buf(),
+            reason: format!(
+                "undecodable record in a verified frame at offset {}",
+                at.offset
+            ),
+        })?;
+        match rec {
+            Record::Msg {
+                seq,
+                ts,
+                ttl,
+                subject,
+                headers,
+                payload,
+            } => {
+                if seq <= ledger.last_seq() {
+                    tracing::warn!(path = %path.display(), seq, "out-of-order message record skipped");
+                } else {
+                    let size =
+                        format::file_msg_size(subject.len(), headers.len(), payload.len()) as u32;
+                    ledger.apply_msg(
+                        seq,
+                        Entry {
+                            subject: &subject,
+                            ts,
+                            ttl,
+                            size,
+                            data: at,
+                        },
+                    );
+                }
+            }
+            Record::Del { seq } => {
+                let _ = ledger.remove(seq);
+            }
+            Record::Floor { seq } => ledger.apply_floor(seq),
+            Record::Truncate { seq, last_ts } => ledger.apply_truncate(seq, last_ts),
+        }
+        pos = next;
+    }
+    Ok(())
+}
+
+/// Zeroes `[from, to)` of a block, keeping the bytes before `from` in its
+/// sector, and syncs.
+async fn zero_range(file: &BlockFile, data: &[u8], from: u64, to: u64) -> StoreResult<()> {
+    let start = from / SECTOR * SECTOR;
+    let end = round_up(to.max(from + 1), SECTOR).min(data.len() as u64);
+    if end <= start {
+        return Ok(());
+    }
+    let mut buf = vec![0u8; (end - start) as usize];
+    buf[..(from - start) as usize].copy_from_slice(&data[start as usize..from as usize]);
+    file.write_aligned(start, &buf).await?;
+    file.sync().await
+}

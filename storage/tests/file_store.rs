@@ -1,0 +1,399 @@
+//! FileStore behaviour that the shared conformance suite cannot see: what is
+//! on disk, reopening, group commit, block rolling, torn tails and damage.
+
+use std::future::Future;
+use std::path::Path;
+use std::rc::Rc;
+
+use bytes::Bytes;
+use jetcore_storage::{
+    FileStore, FileStoreConfig, NewMessage, StoreError, StoreLimits, StreamStore, SyncPolicy,
+};
+
+/// Runs `f` on a fresh glommio executor thread (a store lives on one core).
+fn on_executor<F, Fut>(f: F)
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + 'static,
+{
+    glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
+        .io_memory(1 << 20)
+        .spawn(f)
+        .expect("executor starts")
+        .join()
+        .expect("test body ran");
+}
+
+fn msg(subject: &str, payload: &[u8]) -> NewMessage {
+    NewMessage {
+        subject: Bytes::copy_from_slice(subject.as_bytes()),
+        payload: Bytes::copy_from_slice(payload),
+        timestamp: Some(1_000_000_000),
+        ..NewMessage::default()
+    }
+}
+
+fn config(dir: &Path) -> FileStoreConfig {
+    let mut cfg = FileStoreConfig::new(dir);
+    cfg.block_size = 64 << 10;
+    cfg
+}
+
+async fn open(dir: &Path) -> FileStore {
+    FileStore::open(config(dir), StoreLimits::default())
+        .await
+        .expect("store opens")
+}
+
+async fn append_durable(store: &FileStore, m: NewMessage) -> u64 {
+    let a = store.append(m).expect("append accepted");
+    a.durable.await.expect("append durable");
+    a.seq
+}
+
+fn block_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(dir.join("msgs"))
+        .expect("msgs dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "blk"))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn reopen_restores_messages_and_state() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().to_path_buf();
+    on_executor(move || async move {
+        let store = open(&path).await;
+        for i in 0..50u32 {
+            let seq = append_durable(&store, msg(&format!("s.{}", i % 5), &i.to_le_bytes())).await;
+            assert_eq!(seq, u64::from(i) + 1);
+        }
+        assert!(store.remove(7, false).expect("remove"));
+        store.durable().await.expect("durable");
+        let before = store.state();
+        store.close().await.expect("close");
+
+        let store = open(&path).await;
+        assert_eq!(store.state(), before);
+        assert_eq!(store.deleted(), vec![7]);
+        let m = store.load(8).await.expect("load 8");
+        assert_eq!(
+            (m.subject.as_ref(), m.payload.as_ref()),
+            (&b"s.2"[..], &7u32.to_le_bytes()[..])
+        );
+        assert_eq!(store.load(7).await, Err(StoreError::NotFound));
+        assert_eq!(store.load_last(b"s.4").await.expect("last").seq, 50);
+        // Appends continue where the store stopped.
+        assert_eq!(append_durable(&store, msg("s.x", b"more")).await, 51);
+        store.close().await.expect("close");
+        let store = open(&path).await;
+        assert_eq!(store.load(51).await.expect("51").payload.as_ref(), b"more");
+        store.close().await.expect("close");
+    });
+}
+
+#[test]
+fn concurrent_appends_share_writes_and_syncs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().to_path_buf();
+    on_executor(move || async move {
+        let store = Rc::new(open(&path).await);
+        let appenders = 64;
+        let per = 20;
+        let mut tasks = Vec::new();
+        for t in 0..appenders {
+            let store = store.clone();
+            tasks.push(glommio::spawn_local(async move {
+                for i in 0..per {
+                    let a = store
+                        .append(msg(&format!("t.{t}"), format!("{t}-{i}").as_bytes()))
+                        .expect("append");
+                    a.durable.await.expect("durable");
+                }
+            }));
+        }
+        for t in tasks {
+            t.await;
+        }
+        let total = (appenders * per) as u64;
+        assert_eq!(store.state().messages, total);
+        let stats = store.io_stats();
+        assert!(
+            stats.syncs * 4 < total,
+            "group commit should need far fewer syncs than appends: {stats:?} for {total} appends"
+        );
+        match Rc::try_unwrap(store) {
+            Ok(s) => s.close().await.expect("close"),
+            Err(_) => panic!("store still shared"),
+        }
+        let store = open(&path).await;
+        assert_eq!(store.state().messages, total);
+        assert_eq!(store.subjects_state(b">").len(), appenders);
+        store.close().await.expect("close");
+    });
+}
+
+#[test]
+fn blocks_roll_and_emptied_blocks_are_removed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().to_path_buf();
+    on_executor(move || async move {
+        let limits = StoreLimits {
+            max_msgs: 50,
+            ..StoreLimits::default()
+        };
+        let store = FileStore::open(config(&path), limits).await.expect("open");
+        let payload = vec![7u8; 1000];
+        for _ in 0..1000 {
+            append_durable(&store, msg("roll", &payload)).await;
+        }
+        let st = store.state();
+        assert_eq!((st.messages, st.first_seq, st.last_seq), (50, 951, 1000));
+        let stats = store.io_stats();
+        assert!(
+            stats.blocks_created >= 10,
+            "1 MB of 64 KiB blocks: {stats:?}"
+        );
+        assert!(
+            block_files(&path).len() <= 3,
+            "old blocks are removed: {:?}",
+            block_files(&path)
+        );
+        store.close().await.expect("close");
+        let store = FileStore::open(config(&path), limits)
+            .await
+            .expect("reopen");
+        let st2 = store.state();
+        assert_eq!(
+            (st2.messages, st2.first_seq, st2.last_seq, st2.bytes),
+            (50, 951, 1000, st.bytes)
+        );
+        assert_eq!(store.load(951).await.expect("first").payload.len(), 1000);
+        store.close().await.expect("close");
+    });
+}
+
+#[test]
+fn purge_and_compact_survive_reopen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().to_path_buf();
+    on_executor(move || async move {
+        let store = open(&path).await;
+        for i in 0..30 {
+            append_durable(&store, msg(if i % 2 == 0 { "even" } else { "odd" }, b"x")).await;
+        }
+        let req = jetcore_storage::PurgeRequest {
+            filter: Some(Bytes::from_static(b"even")),
+            ..Default::default()
+        };
+        assert_eq!(store.purge(&req).expect("purge even"), 15);
+        assert_eq!(store.compact(10).expect("compact"), 4); // "odd" is on 2, 4, 6, 8
+        store.truncate(25).expect("truncate");
+        store.durable().await.expect("durable");
+        let before = (store.state(), store.deleted());
+        store.close().await.expect("close");
+        let store = open(&path).await;
+        assert_eq!((store.state(), store.deleted()), before);
+        // Purge everything, then the sequence space continues.
+        store.compact(1000).expect("compact past end");
+        store.durable().await.expect("durable");
+        store.close().await.expect("close");
+        let store = open(&path).await;
+        let st = store.state();
+        assert_eq!((st.messages, st.first_seq, st.last_seq), (0, 1000, 999));
+        assert_eq!(append_durable(&store, msg("after", b"y")).await, 1000);
+        store.close().await.expect("close");
+    });
+}
+
+/// The byte offset where a store's data ends in its last block.
+fn data_end(block: &Path) -> usize {
+    let data = std::fs::read(block).expect("read block");
+    data.iter().rposition(|&b| b != 0).map_or(0, |p| p + 1)
+}
+
+#[test]
+fn torn_tail_is_cut_and_appends_continue() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().to_path_buf();
+    let p2 = path.clone();
+    on_executor(move || async move {
+        let store = open(&p2).await;
+        for i in 0..10u8 {
+            append_durable(&store, msg("t", &[i; 100])).await;
+        }
+        store.close().await.expect("close");
+    });
+    // Simulate a write that reached the disk only partly: the 11th message's
+    // frame (4000 bytes, several sectors) lost every sector after its first.
+    let block = block_files(&path).pop().expect("a block");
+    let end10 = data_end(&block);
+    let p3 = path.clone();
+    on_executor(move || async move {
+        let store = open(&p3).await;
+        append_durable(&store, msg("t", &[0xaa; 4000])).await;
+        store.close().await.expect("close");
+    });
+    let end11 = data_end(&block);
+    let mut data = std::fs::read(&block).expect("read");
+    let keep_to = (end10 / 512 + 1) * 512;
+    data[keep_to..end11].fill(0);
+    std::fs::write(&block, &data).expect("write");
+    on_executor(move || async move {
+        let store = open(&path).await;
+        let st = store.state();
+        assert_eq!((st.messages, st.last_seq), (10, 10));
+        assert!(
+            store.corrupt_ranges().is_empty(),
+            "a torn tail is not damage"
+        );
+        assert_eq!(append_durable(&store, msg("t", b"after")).await, 11);
+        store.close().await.expect("close");
+        let store = open(&path).await;
+        assert_eq!(store.load(11).await.expect("11").payload.as_ref(), b"after");
+        assert_eq!(store.state().messages, 11);
+        store.close().await.expect("close");
+    });
+}
+
+#[test]
+fn damaged_frame_is_reported_and_never_served() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().to_path_buf();
+    let p2 = path.clone();
+    on_executor(move || async move {
+        let store = open(&p2).await;
+        // One frame per append (each waits for the previous).
+        for i in 0..6u8 {
+            append_durable(&store, msg("d", &[i + 1; 50])).await;
+        }
+        store.close().await.expect("close");
+    });
+    // Flip a payload byte of message 3 (payload bytes are all 3).
+    let block = block_files(&path).pop().expect("a block");
+    let mut data = std::fs::read(&block).expect("read");
+    let at = data
+        .windows(50)
+        .position(|w| w.iter().all(|&b| b == 3))
+        .expect("payload of 3");
+    data[at + 10] ^= 0x40;
+    std::fs::write(&block, &data).expect("write");
+    on_executor(move || async move {
+        let store = open(&path).await;
+        let ranges = store.corrupt_ranges();
+        assert_eq!(ranges.len(), 1, "{ranges:?}");
+        assert_eq!((ranges[0].0, ranges[0].1), (3, 3));
+        assert!(matches!(
+            store.load(3).await,
+            Err(StoreError::Corrupt { seq: 3, .. })
+        ));
+        for seq in [1, 2, 4, 5, 6] {
+            assert_eq!(
+                store.load(seq).await.expect("intact").payload.as_ref(),
+                &[seq as u8; 50][..]
+            );
+        }
+        assert_eq!(append_durable(&store, msg("d", b"7")).await, 7);
+        store.close().await.expect("close");
+    });
+}
+
+#[test]
+fn damaged_last_frame_is_reported_not_silently_dropped() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().to_path_buf();
+    let p2 = path.clone();
+    on_executor(move || async move {
+        let store = open(&p2).await;
+        for i in 0..3u8 {
+            append_durable(&store, msg("d", &[i + 1; 50])).await;
+        }
+        store.close().await.expect("close");
+    });
+    let block = block_files(&path).pop().expect("a block");
+    let mut data = std::fs::read(&block).expect("read");
+    let at = data
+        .windows(50)
+        .position(|w| w.iter().all(|&b| b == 3))
+        .expect("payload of 3");
+    data[at] ^= 0x01;
+    std::fs::write(&block, &data).expect("write");
+    on_executor(move || async move {
+        let store = open(&path).await;
+        let ranges: Vec<(u64, u64)> = store.corrupt_ranges().iter().map(|r| (r.0, r.1)).collect();
+        assert_eq!(ranges, vec![(3, 3)]);
+        assert_eq!(
+            store.state().last_seq,
+            3,
+            "the damaged message's sequence is not reused"
+        );
+        assert_eq!(append_durable(&store, msg("d", b"4")).await, 4);
+        store.close().await.expect("close");
+        let store = open(&path).await;
+        assert_eq!(store.load(4).await.expect("4").payload.as_ref(), b"4");
+        store.close().await.expect("close");
+    });
+}
+
+#[test]
+fn sync_policies_all_reopen_the_same() {
+    for sync in [
+        SyncPolicy::Always,
+        SyncPolicy::Never,
+        SyncPolicy::Interval(std::time::Duration::from_millis(5)),
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().to_path_buf();
+        on_executor(move || async move {
+            let mut cfg = config(&path);
+            cfg.sync = sync;
+            let store = FileStore::open(cfg.clone(), StoreLimits::default())
+                .await
+                .expect("open");
+            let mut last = None;
+            for i in 0..500u32 {
+                last = Some(store.append(msg("p", &i.to_le_bytes())).expect("append"));
+            }
+            if let Some(a) = last {
+                a.durable.await.expect("durable");
+            }
+            let syncs = store.io_stats().syncs;
+            if sync == SyncPolicy::Never {
+                assert_eq!(syncs, 0, "never means no fdatasync on the write path");
+            }
+            store.close().await.expect("close");
+            let store = FileStore::open(cfg, StoreLimits::default())
+                .await
+                .expect("reopen");
+            assert_eq!(store.state().messages, 500);
+            assert_eq!(
+                store.load(500).await.expect("500").payload.as_ref(),
+                &499u32.to_le_bytes()[..]
+            );
+            store.close().await.expect("close");
+        });
+    }
+}
+
+#[test]
+fn a_half_created_block_is_ignored() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().to_path_buf();
+    let p2 = path.clone();
+    on_executor(move || async move {
+        let store = open(&p2).await;
+        append_durable(&store, msg("a", b"1")).await;
+        store.close().await.expect("close");
+    });
+    // A crash while the next block was being zero-filled.
+    std::fs::write(path.join("msgs").join("0000000002.blk"), vec![0u8; 8192]).expect("write");
+    on_executor(move || async move {
+        let store = open(&path).await;
+        assert_eq!(store.state().messages, 1);
+        assert_eq!(append_durable(&store, msg("a", b"2")).await, 2);
+        store.close().await.expect("close");
+    });
+}
