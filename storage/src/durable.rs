@@ -96,7 +96,10 @@ impl CommitTracker {
             }
         }
         let mut waiters = self.waiters.borrow_mut();
-        match waiters.iter_mut().find(|(e, w)| *e == epoch && w.will_wake(cx.waker())) {
+        match waiters
+            .iter_mut()
+            .find(|(e, w)| *e == epoch && w.will_wake(cx.waker()))
+        {
             Some(_) => {}
             None => waiters.push((epoch, cx.waker().clone())),
         }
@@ -117,23 +120,32 @@ enum DurableState {
     /// Already decided (MemStore, or nothing to wait for).
     Done(Option<Result<(), StoreError>>),
     /// Waiting for an epoch of a FileStore writer.
-    Epoch { tracker: Rc<CommitTracker>, epoch: u64 },
+    Epoch {
+        tracker: Rc<CommitTracker>,
+        epoch: u64,
+    },
 }
 
 impl Durable {
     /// A ticket that is already durable.
     pub fn ready() -> Self {
-        Durable { state: DurableState::Done(Some(Ok(()))) }
+        Durable {
+            state: DurableState::Done(Some(Ok(()))),
+        }
     }
 
     /// A ticket that already failed.
     pub fn failed(err: StoreError) -> Self {
-        Durable { state: DurableState::Done(Some(Err(err))) }
+        Durable {
+            state: DurableState::Done(Some(Err(err))),
+        }
     }
 
     /// A ticket for `epoch` of `tracker`.
     pub fn epoch(tracker: Rc<CommitTracker>, epoch: u64) -> Self {
-        Durable { state: DurableState::Epoch { tracker, epoch } }
+        Durable {
+            state: DurableState::Epoch { tracker, epoch },
+        }
     }
 }
 
@@ -164,7 +176,13 @@ mod tests {
         assert_eq!(future::block_on(future::poll_once(&mut a)), Some(Ok(())));
         assert!(future::block_on(future::poll_once(&mut b)).is_none());
         t.fail(2, StoreError::Closed);
-        assert_eq!(future::block_on(future::poll_once(&mut b)), Some(Err(StoreError::Closed)));
-        assert_eq!(future::block_on(future::poll_once(&mut c)), Some(Err(StoreError::Closed)));
+        assert_eq!(
+            future::block_on(future::poll_once(&mut b)),
+            Some(Err(StoreError::Closed))
+        );
+        assert_eq!(
+            future::block_on(future::poll_once(&mut c)),
+            Some(Err(StoreError::Closed))
+        );
     }
 }

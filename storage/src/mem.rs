@@ -34,7 +34,9 @@ pub struct MemStore {
 impl MemStore {
     /// An empty store with these limits.
     pub fn new(limits: StoreLimits) -> Self {
-        MemStore { ledger: RefCell::new(Ledger::new(limits)) }
+        MemStore {
+            ledger: RefCell::new(Ledger::new(limits)),
+        }
     }
 
     fn load_seq(&self, seq: u64) -> StoreResult<StoredMessage> {
@@ -54,21 +56,38 @@ impl MemStore {
 fn expired<E>(removed: Vec<crate::ledger::Removed<E>>) -> Vec<Expired> {
     removed
         .into_iter()
-        .map(|r| Expired { seq: r.seq, subject: r.subject, was_last_for_subject: r.was_last_for_subject })
+        .map(|r| Expired {
+            seq: r.seq,
+            subject: r.subject,
+            was_last_for_subject: r.was_last_for_subject,
+        })
         .collect()
 }
 
 impl StreamStore for MemStore {
     fn append(&self, msg: NewMessage) -> StoreResult<Appended> {
         let size = mem_msg_size(msg.subject.len(), msg.headers.len(), msg.payload.len());
-        let size = u32::try_from(size).map_err(|_| StoreError::Invalid("message larger than 4 GiB"))?;
+        let size =
+            u32::try_from(size).map_err(|_| StoreError::Invalid("message larger than 4 GiB"))?;
         let mut ledger = self.ledger.borrow_mut();
         ledger.check_discard_new(&msg.subject, &msg.headers, size)?;
         let ts = msg.timestamp.unwrap_or_else(now_nanos);
-        let body = Body { headers: msg.headers, payload: msg.payload };
-        let (seq, _removed) =
-            ledger.append(Entry { subject: &msg.subject, ts, ttl: msg.ttl, size, data: Some(Box::new(body)) });
-        Ok(Appended { seq, timestamp: ts, durable: Durable::ready() })
+        let body = Body {
+            headers: msg.headers,
+            payload: msg.payload,
+        };
+        let (seq, _removed) = ledger.append(Entry {
+            subject: &msg.subject,
+            ts,
+            ttl: msg.ttl,
+            size,
+            data: Some(Box::new(body)),
+        });
+        Ok(Appended {
+            seq,
+            timestamp: ts,
+            durable: Durable::ready(),
+        })
     }
 
     async fn load(&self, seq: u64) -> StoreResult<StoredMessage> {
@@ -76,7 +95,11 @@ impl StreamStore for MemStore {
     }
 
     async fn load_last(&self, filter: &[u8]) -> StoreResult<StoredMessage> {
-        let seq = self.ledger.borrow().last_matching(filter).ok_or(StoreError::NotFound)?;
+        let seq = self
+            .ledger
+            .borrow()
+            .last_matching(filter)
+            .ok_or(StoreError::NotFound)?;
         self.load_seq(seq)
     }
 
@@ -91,9 +114,7 @@ impl StreamStore for MemStore {
     }
 
     fn purge(&self, req: &PurgeRequest) -> StoreResult<u64> {
-        if req.up_to_seq.is_some_and(|s| s > 1) && req.keep.is_some_and(|k| k > 0) {
-            return Err(StoreError::Invalid("purge with both seq and keep"));
-        }
+        // The ledger refuses `up_to_seq` together with `keep` (Go's API rule).
         Ok(self.ledger.borrow_mut().purge(req)?.removed.len() as u64)
     }
 

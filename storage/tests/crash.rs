@@ -168,7 +168,23 @@ fn verify(dir: &Path, acked: &Acked) -> usize {
             let mut count = 0;
             let mut bytes = 0;
             let mut next = st.first_seq;
-            while let Some(m) = store.load_next(b">", next).await.expect("scan") {
+            loop {
+                let m = match store.load_next(b">", next).await {
+                    Ok(Some(m)) => m,
+                    Ok(None) => break,
+                    Err(e) => {
+                        let keep = std::env::temp_dir().join("jetcore-crash-evidence");
+                        let _ = std::process::Command::new("cp")
+                            .arg("-a")
+                            .arg(&dir)
+                            .arg(&keep)
+                            .status();
+                        panic!(
+                            "scan failed at {next}: {e}; store copied to {}",
+                            keep.display()
+                        );
+                    }
+                };
                 let text = String::from_utf8_lossy(&m.payload);
                 let mut it = text.split(':');
                 let (task, i) = (
@@ -229,6 +245,9 @@ fn sigkill_loses_nothing_acknowledged() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(rand::random);
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .try_init();
     eprintln!("crash test: {rounds} rounds, JETCORE_CRASH_SEED={seed}");
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let dir = tempfile::tempdir().expect("tempdir");

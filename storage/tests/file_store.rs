@@ -388,8 +388,20 @@ fn a_half_created_block_is_ignored() {
         append_durable(&store, msg("a", b"1")).await;
         store.close().await.expect("close");
     });
-    // A crash while the next block was being zero-filled.
-    std::fs::write(path.join("msgs").join("0000000002.blk"), vec![0u8; 8192]).expect("write");
+    // A crash while the next block was being zero-filled: part of it, or
+    // nothing at all, reached the disk.
+    for len in [8192usize, 0] {
+        std::fs::write(path.join("msgs").join("0000000002.blk"), vec![0u8; len]).expect("write");
+        let path = path.clone();
+        on_executor(move || async move {
+            let store = open(&path).await;
+            assert_eq!(store.state().messages, 1);
+            let m = store.load(1).await.expect("old messages stay readable");
+            assert_eq!(m.payload.as_ref(), b"1");
+            store.close().await.expect("close");
+        });
+    }
+    std::fs::write(path.join("msgs").join("0000000002.blk"), vec![0u8; 0]).expect("write");
     on_executor(move || async move {
         let store = open(&path).await;
         assert_eq!(store.state().messages, 1);

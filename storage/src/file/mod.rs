@@ -188,6 +188,11 @@ impl FileStore {
         }
     }
 
+    /// The store's directory (`FileStoreConfig::dir`).
+    pub fn dir(&self) -> PathBuf {
+        self.inner.borrow().cfg.dir.clone()
+    }
+
     /// What the writer has done since open.
     pub fn io_stats(&self) -> IoStats {
         self.inner.borrow().stats
@@ -268,7 +273,16 @@ impl FileStore {
         let frame = read_frame(&file, at.offset as u64)
             .await
             .map_err(|e| match e {
-                StoreError::Format { .. } => frames::damaged(seq, &path),
+                StoreError::Format { reason, .. } => {
+                    tracing::error!(
+                        path = %path.display(),
+                        seq,
+                        offset = at.offset,
+                        reason,
+                        "a frame that verified at open fails now; not serving it"
+                    );
+                    frames::damaged(seq, &path)
+                }
                 other => other,
             })?;
         let frame = Rc::new(frame);

@@ -110,6 +110,27 @@ fn frame_extent(at: &[u8]) -> (u64, usize) {
     (u64::from_le_bytes(last), format::FRAME_HEADER_LEN + len)
 }
 
+/// A last block whose header is unreadable and that holds no valid frame was
+/// being created when the process stopped (a block's header is durable before
+/// any frame goes in): remove it so the block before is the last one again.
+async fn remove_unfinished_last_block(list: &mut Vec<(u32, PathBuf)>) -> StoreResult<()> {
+    let Some((index, path)) = list.last().cloned() else {
+        return Ok(());
+    };
+    let file = BlockFile::open(&path).await?;
+    let size = file.size().await?;
+    let data = read_all(&file, size).await?;
+    file.close().await;
+    let header_ok = matches!(BlockHeader::decode(&data), Ok(h) if h.index == index);
+    if header_ok || next_valid_frame(&data, FRAMES_START as usize).is_some() {
+        return Ok(());
+    }
+    tracing::warn!(path = %path.display(), "removing a block whose creation did not finish");
+    io::remove_file(&path)?;
+    list.pop();
+    Ok(())
+}
+
 /// What recovery hands to the store.
 pub(crate) async fn recover(
     cfg: FileStoreConfig,
@@ -126,7 +147,8 @@ pub(crate) async fn recover(
     // A damaged range that runs to the end of a block: it ends where the next
     // block starts.
     let mut open_loss: Option<(u64, PathBuf)> = None;
-    let list = io::list_blocks(&msgs_dir)?;
+    let mut list = io::list_blocks(&msgs_dir)?;
+    remove_unfinished_last_block(&mut list).await?;
     let count = list.len();
     for (k, (index, path)) in list.into_iter().enumerate() {
         let is_last = k + 1 == count;
@@ -141,13 +163,6 @@ pub(crate) async fn recover(
                     Err(Bad::Zero) => "empty block header",
                     Err(Bad::Invalid(r)) => r,
                 };
-                let has_frames = next_valid_frame(&data, FRAMES_START as usize).is_some();
-                if is_last && !has_frames && k > 0 {
-                    tracing::warn!(path = %path.display(), reason, "removing a block whose creation did not finish");
-                    file.close().await;
-                    io::remove_file(&path)?;
-                    continue;
-                }
                 return Err(StoreError::Format {
                     path,
                     reason: reason.to_string(),
@@ -283,8 +298,8 @@ pub(crate) async fn recover(
                 compression: 0,
                 cipher: 0,
             };
-            // A stale half-created file may be in the way.
-            io::remove_file(&path)?;
+            // No block file at all: a new store (create_new refuses to
+            // overwrite anything that is there).
             let file = BlockFile::create_zeroed(&path, cfg.block_size, &header.encode()).await?;
             io::sync_dir(&msgs_dir).await?;
             blocks.insert(

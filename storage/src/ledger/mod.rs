@@ -104,6 +104,9 @@ impl<E: Default + Clone> Ledger<E> {
         }
     }
 
+    // Not used by the stores yet (kept for the FileStore); unused code
+    // would fail `clippy -D warnings`.
+    #[allow(dead_code)]
     pub(crate) fn limits(&self) -> &StoreLimits {
         &self.limits
     }
@@ -124,6 +127,9 @@ impl<E: Default + Clone> Ledger<E> {
         self.last_ts
     }
 
+    // Not used by the stores yet (kept for the FileStore); unused code
+    // would fail `clippy -D warnings`.
+    #[allow(dead_code)]
     pub(crate) fn first_seq(&self) -> u64 {
         self.first_seq
     }
@@ -133,18 +139,29 @@ impl<E: Default + Clone> Ledger<E> {
     }
 
     pub(crate) fn subject_of(&self, slot: &Slot<E>) -> Bytes {
-        self.subjects.get(slot.subject).map(|e| e.subject.clone()).unwrap_or_default()
+        self.subjects
+            .get(slot.subject)
+            .map(|e| e.subject.clone())
+            .unwrap_or_default()
     }
 
     /// Go's discard-new checks, made before anything changes.
-    pub(crate) fn check_discard_new(&self, subject: &[u8], headers: &[u8], size: u32) -> StoreResult<()> {
+    pub(crate) fn check_discard_new(
+        &self,
+        subject: &[u8],
+        headers: &[u8],
+        size: u32,
+    ) -> StoreResult<()> {
         let l = &self.limits;
         if l.discard != DiscardPolicy::New {
             return Ok(());
         }
-        let subj_entry = self.subjects.id(subject).and_then(|id| self.subjects.get(id));
-        let at_subject_limit =
-            l.max_msgs_per_subject > 0 && subj_entry.is_some_and(|e| e.msgs >= l.max_msgs_per_subject as u64);
+        let subj_entry = self
+            .subjects
+            .id(subject)
+            .and_then(|id| self.subjects.get(id));
+        let at_subject_limit = l.max_msgs_per_subject > 0
+            && subj_entry.is_some_and(|e| e.msgs >= l.max_msgs_per_subject as u64);
         if at_subject_limit && l.discard_new_per_subject && !has_rollup_header(headers) {
             return Err(StoreError::MaxMsgsPerSubject);
         }
@@ -168,7 +185,10 @@ impl<E: Default + Clone> Ledger<E> {
 
     fn first_of_subject_exact(&self, from: u64, subject: &[u8]) -> Option<u64> {
         let id = self.subjects.id(subject)?;
-        self.slots.iter_from(from).find(|(_, s)| s.subject == id).map(|(seq, _)| seq)
+        self.slots
+            .iter_from(from)
+            .find(|(_, s)| s.subject == id)
+            .map(|(seq, _)| seq)
     }
 
     /// Appends at `next_seq()` and enforces `discard: old` limits; returns the
@@ -192,13 +212,24 @@ impl<E: Default + Clone> Ledger<E> {
         let mut flags = 0;
         if entry.ttl > 0 {
             flags |= FLAG_TTL;
-            let expires = entry.ts.saturating_add(entry.ttl.saturating_mul(NANOS_PER_SEC));
+            let expires = entry
+                .ts
+                .saturating_add(entry.ttl.saturating_mul(NANOS_PER_SEC));
             self.ttl_queue.insert((expires, seq));
             self.ttl_of.insert(seq, expires);
         } else if entry.ttl < 0 {
             flags |= FLAG_NEVER_EXPIRE;
         }
-        self.slots.insert(seq, Slot { ts: entry.ts, size: entry.size, flags, subject: id, data: entry.data });
+        self.slots.insert(
+            seq,
+            Slot {
+                ts: entry.ts,
+                size: entry.size,
+                flags,
+                subject: id,
+                data: entry.data,
+            },
+        );
         if self.msgs == 0 {
             self.first_seq = seq;
         }
@@ -214,13 +245,22 @@ impl<E: Default + Clone> Ledger<E> {
             return;
         }
         loop {
-            let Some(id) = self.subjects.id(subject) else { return };
-            let Some(e) = self.subjects.get(id) else { return };
+            let Some(id) = self.subjects.id(subject) else {
+                return;
+            };
+            let Some(e) = self.subjects.get(id) else {
+                return;
+            };
             if e.msgs <= max as u64 {
                 return;
             }
             let from = e.first;
-            let Some(seq) = self.slots.iter_from(from).find(|(_, s)| s.subject == id).map(|(q, _)| q) else {
+            let Some(seq) = self
+                .slots
+                .iter_from(from)
+                .find(|(_, s)| s.subject == id)
+                .map(|(q, _)| q)
+            else {
                 return;
             };
             match self.remove(seq) {
@@ -236,7 +276,9 @@ impl<E: Default + Clone> Ledger<E> {
         }
         let max_msgs = self.limits.max_msgs;
         let max_bytes = self.limits.max_bytes;
-        while (max_msgs > 0 && self.msgs > max_msgs as u64) || (max_bytes > 0 && self.bytes > max_bytes as u64) {
+        while (max_msgs > 0 && self.msgs > max_msgs as u64)
+            || (max_bytes > 0 && self.bytes > max_bytes as u64)
+        {
             match self.remove(self.first_seq) {
                 Some(r) => removed.push(r),
                 None => break,
@@ -245,8 +287,15 @@ impl<E: Default + Clone> Ledger<E> {
     }
 
     /// Enforces the current limits now (after a config change).
+    ///
+    /// Go's order (memstore and filestore `UpdateConfig`): `max_msgs` and
+    /// `max_bytes` first, then `max_msgs_per_subject`. The order matters: with
+    /// `1 a, 2 b, 3 b, 4 c` and `max_msgs: 3, max_msgs_per_subject: 1`, Go
+    /// drops 1 (max_msgs) and then 2 (b's oldest), leaving `3, 4`; per-subject
+    /// first would leave `1, 3, 4`.
     pub(crate) fn enforce_all(&mut self) -> Vec<Removed<E>> {
         let mut removed = Vec::new();
+        self.enforce_msgs_and_bytes(&mut removed);
         if self.limits.max_msgs_per_subject > 0 {
             let over: Vec<Bytes> = self
                 .subjects
@@ -258,14 +307,17 @@ impl<E: Default + Clone> Ledger<E> {
                 self.enforce_subject_limit(&s, &mut removed);
             }
         }
-        self.enforce_msgs_and_bytes(&mut removed);
         removed
     }
 
     /// Removes one live message.
     pub(crate) fn remove(&mut self, seq: u64) -> Option<Removed<E>> {
         let slot = self.slots.take(seq)?;
-        let subject = self.subjects.get(slot.subject).map(|e| e.subject.clone()).unwrap_or_default();
+        let subject = self
+            .subjects
+            .get(slot.subject)
+            .map(|e| e.subject.clone())
+            .unwrap_or_default();
         let left = self.subjects.remove(slot.subject, seq);
         self.msgs -= 1;
         self.bytes -= u64::from(slot.size);
@@ -281,14 +333,31 @@ impl<E: Default + Clone> Ledger<E> {
                 self.slots.next_live(seq + 1).unwrap_or(self.last_seq + 1)
             };
         }
-        Some(Removed { seq, subject, size: slot.size, data: slot.data, was_last_for_subject: left == 0 })
+        Some(Removed {
+            seq,
+            subject,
+            size: slot.size,
+            data: slot.data,
+            was_last_for_subject: left == 0,
+        })
     }
 
-    /// Go's `PurgeEx`.
+    /// Go's `PurgeEx`, refusing both a sequence and a keep.
     pub(crate) fn purge(&mut self, req: &PurgeRequest) -> StoreResult<Purged<E>> {
         let seq = req.up_to_seq.unwrap_or(0);
         let keep = req.keep.unwrap_or(0);
-        let none = Purged { removed: Vec::new(), new_floor: None };
+        // Go refuses this in the purge API handler (`req.Sequence > 0 &&
+        // req.Keep > 0`), before `PurgeEx`; our contract makes it the store's
+        // check. It lives here so both stores refuse it alike, and tests `> 0`
+        // (not `> 1`) so that `seq: 1` with a keep is refused as in Go rather
+        // than being a silent no-op.
+        if seq > 0 && keep > 0 {
+            return Err(StoreError::Invalid("purge with both seq and keep"));
+        }
+        let none = Purged {
+            removed: Vec::new(),
+            new_floor: None,
+        };
         if seq == 1 {
             return Ok(none);
         }
@@ -327,7 +396,10 @@ impl<E: Default + Clone> Ledger<E> {
             .take(max_purge.min(usize::MAX as u64) as usize)
             .collect();
         let removed = victims.into_iter().filter_map(|s| self.remove(s)).collect();
-        Ok(Purged { removed, new_floor: None })
+        Ok(Purged {
+            removed,
+            new_floor: None,
+        })
     }
 
     /// Removes everything below `seq` (Go's `Compact`); past the end it also
@@ -340,7 +412,10 @@ impl<E: Default + Clone> Ledger<E> {
             if seq == 0 {
                 return self.compact(self.last_seq + 1);
             }
-            return Purged { removed, new_floor: None };
+            return Purged {
+                removed,
+                new_floor: None,
+            };
         }
         let end = seq.min(self.last_seq + 1);
         while self.msgs > 0 && self.first_seq < end {
@@ -354,7 +429,10 @@ impl<E: Default + Clone> Ledger<E> {
             self.last_seq = seq - 1;
             self.first_seq = seq;
         }
-        Purged { removed, new_floor: Some(seq) }
+        Purged {
+            removed,
+            new_floor: Some(seq),
+        }
     }
 
     /// Applies a logged floor (recovery): everything below `seq` is gone.
@@ -366,7 +444,11 @@ impl<E: Default + Clone> Ledger<E> {
     /// last sequence. 0 resets the store to empty at sequence 0.
     pub(crate) fn truncate(&mut self, seq: u64) -> Vec<Removed<E>> {
         let mut removed = Vec::new();
-        let new_last_ts = self.slots.get(seq).map(|s| s.ts).unwrap_or(if seq == 0 { 0 } else { self.last_ts });
+        let new_last_ts =
+            self.slots
+                .get(seq)
+                .map(|s| s.ts)
+                .unwrap_or(if seq == 0 { 0 } else { self.last_ts });
         while let Some(s) = self.slots.prev_live(self.last_seq) {
             if s <= seq {
                 break;
@@ -446,8 +528,16 @@ impl<E: Default + Clone> Ledger<E> {
     }
 
     pub(crate) fn state(&self) -> StoreState {
-        let first_ts = if self.msgs > 0 { self.slots.get(self.first_seq).map(|s| s.ts).unwrap_or(0) } else { 0 };
-        let span = if self.msgs > 0 { self.last_seq - self.first_seq + 1 } else { 0 };
+        let first_ts = if self.msgs > 0 {
+            self.slots.get(self.first_seq).map(|s| s.ts).unwrap_or(0)
+        } else {
+            0
+        };
+        let span = if self.msgs > 0 {
+            self.last_seq - self.first_seq + 1
+        } else {
+            0
+        };
         StoreState {
             messages: self.msgs,
             bytes: self.bytes,
@@ -470,6 +560,11 @@ impl<E: Default + Clone> Ledger<E> {
             out.extend(expect..seq);
             expect = seq + 1;
         }
+        // Sequences after the last live message up to `last_seq` (the newest
+        // messages were removed) are deleted too: `num_deleted` counts them and
+        // Go's `State().Deleted` lists them (its dmap holds every removed
+        // sequence between first and last).
+        out.extend(expect..=self.last_seq);
         out
     }
 
@@ -489,7 +584,10 @@ impl<E: Default + Clone> Ledger<E> {
         if !e.first_stale {
             return Some(e.first);
         }
-        self.slots.iter_from(e.first).find(|(_, s)| s.subject == id).map(|(q, _)| q)
+        self.slots
+            .iter_from(e.first)
+            .find(|(_, s)| s.subject == id)
+            .map(|(q, _)| q)
     }
 
     /// Exact last sequence of a subject id, fixing a stale bound.
@@ -498,7 +596,10 @@ impl<E: Default + Clone> Ledger<E> {
         if !e.last_stale {
             return Some(e.last);
         }
-        self.slots.iter_rev_from(e.last).find(|(_, s)| s.subject == id).map(|(q, _)| q)
+        self.slots
+            .iter_rev_from(e.last)
+            .find(|(_, s)| s.subject == id)
+            .map(|(q, _)| q)
     }
 
     /// `(count, first, last)` of live messages matching `filter` at or after `start`.
@@ -523,6 +624,10 @@ impl<E: Default + Clone> Ledger<E> {
 
     /// The newest live sequence whose subject matches `filter`.
     pub(crate) fn last_matching(&self, filter: &[u8]) -> Option<u64> {
+        // An empty filter means everything, as in `next_matching`,
+        // `subjects_state` and Go's `LoadLastMsg`; as a "literal" it would
+        // look up the subject "" and find nothing.
+        let filter: &[u8] = if filter.is_empty() { b">" } else { filter };
         if is_literal(filter) {
             let id = self.subjects.id(filter)?;
             return self.exact_last(id);
@@ -567,7 +672,14 @@ impl<E: Default + Clone> Ledger<E> {
             if filter.is_empty() || filter == b">" || matches_filter(&e.subject, filter) {
                 let first = self.exact_first(id).unwrap_or(e.first);
                 let last = self.exact_last(id).unwrap_or(e.last);
-                out.insert(e.subject.clone(), SubjectState { messages: e.msgs, first_seq: first, last_seq: last });
+                out.insert(
+                    e.subject.clone(),
+                    SubjectState {
+                        messages: e.msgs,
+                        first_seq: first,
+                        last_seq: last,
+                    },
+                );
             }
         }
         out

@@ -53,7 +53,9 @@ pub(crate) struct SeqIndex<E> {
 
 impl<E: Default + Clone> SeqIndex<E> {
     pub(crate) fn new() -> Self {
-        SeqIndex { chunks: BTreeMap::new() }
+        SeqIndex {
+            chunks: BTreeMap::new(),
+        }
     }
 
     fn split(seq: u64) -> (u64, usize) {
@@ -62,7 +64,10 @@ impl<E: Default + Clone> SeqIndex<E> {
 
     pub(crate) fn get(&self, seq: u64) -> Option<&Slot<E>> {
         let (c, i) = Self::split(seq);
-        self.chunks.get(&c).map(|ch| &ch.slots[i]).filter(|s| s.is_live())
+        self.chunks
+            .get(&c)
+            .map(|ch| &ch.slots[i])
+            .filter(|s| s.is_live())
     }
 
     /// Stores a live slot at `seq` (which must be empty).
@@ -71,7 +76,14 @@ impl<E: Default + Clone> SeqIndex<E> {
         let (c, i) = Self::split(seq);
         let chunk = self.chunks.entry(c).or_insert_with(|| Chunk {
             live: 0,
-            slots: vec![Slot { subject: EMPTY, ..Slot::default() }; CHUNK as usize].into_boxed_slice(),
+            slots: vec![
+                Slot {
+                    subject: EMPTY,
+                    ..Slot::default()
+                };
+                CHUNK as usize
+            ]
+            .into_boxed_slice(),
         });
         if !chunk.slots[i].is_live() {
             chunk.live += 1;
@@ -86,7 +98,13 @@ impl<E: Default + Clone> SeqIndex<E> {
         if !chunk.slots[i].is_live() {
             return None;
         }
-        let slot = std::mem::replace(&mut chunk.slots[i], Slot { subject: EMPTY, ..Slot::default() });
+        let slot = std::mem::replace(
+            &mut chunk.slots[i],
+            Slot {
+                subject: EMPTY,
+                ..Slot::default()
+            },
+        );
         chunk.live -= 1;
         if chunk.live == 0 {
             self.chunks.remove(&c);
@@ -165,7 +183,13 @@ mod tests {
     use super::*;
 
     fn live(ts: i64) -> Slot<()> {
-        Slot { ts, size: 1, flags: 0, subject: 0, data: () }
+        Slot {
+            ts,
+            size: 1,
+            flags: 0,
+            subject: 0,
+            data: (),
+        }
     }
 
     #[test]

@@ -125,7 +125,10 @@ impl SubjectTable {
 
     /// Every live `(id, entry)`.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (u32, &SubjectEntry)> {
-        self.entries.iter().enumerate().filter_map(|(i, e)| e.as_ref().map(|e| (i as u32, e)))
+        self.entries
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| e.as_ref().map(|e| (i as u32, e)))
     }
 
     /// Number of id slots (for match memo vectors).
