@@ -409,3 +409,103 @@ fn a_half_created_block_is_ignored() {
         store.close().await.expect("close");
     });
 }
+
+fn sealed_config(dir: &Path, cipher: jetcore_storage::Cipher) -> FileStoreConfig {
+    let mut cfg = config(dir);
+    cfg.cipher = cipher;
+    cfg.compression = jetcore_storage::Compression::Lz4;
+    cfg
+}
+
+#[test]
+fn encrypted_store_hides_data_and_refuses_a_wrong_key() {
+    use jetcore_storage::Cipher;
+    for make in [
+        Cipher::Aes256Gcm as fn([u8; 32]) -> Cipher,
+        Cipher::ChaCha20Poly1305,
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().to_path_buf();
+        let p2 = path.clone();
+        on_executor(move || async move {
+            let store = FileStore::open(sealed_config(&p2, make([1; 32])), StoreLimits::default())
+                .await
+                .expect("open");
+            for _ in 0..200 {
+                append_durable(
+                    &store,
+                    msg("secret.subject", b"top secret payload, top secret payload"),
+                )
+                .await;
+            }
+            store.close().await.expect("close");
+        });
+        for block in block_files(&path) {
+            let data = std::fs::read(&block).expect("read");
+            assert!(
+                !data.windows(10).any(|w| w == b"top secret"),
+                "payload visible in {block:?}"
+            );
+            assert!(
+                !data.windows(14).any(|w| w == b"secret.subject"),
+                "subject visible in {block:?}"
+            );
+        }
+        let p3 = path.clone();
+        on_executor(move || async move {
+            match FileStore::open(sealed_config(&p3, make([2; 32])), StoreLimits::default()).await {
+                Err(StoreError::WrongKey { .. }) => {}
+                Err(e) => panic!("expected WrongKey, got {e}"),
+                Ok(_) => panic!("a wrong key opened the store"),
+            }
+            match FileStore::open(config(&p3), StoreLimits::default()).await {
+                Err(StoreError::Format { reason, .. }) => {
+                    assert!(reason.contains("no key"), "{reason}")
+                }
+                Err(e) => panic!("expected a missing-key error, got {e}"),
+                Ok(_) => panic!("an encrypted store opened without a key"),
+            }
+            let store = FileStore::open(sealed_config(&p3, make([1; 32])), StoreLimits::default())
+                .await
+                .expect("right key");
+            assert_eq!(store.state().messages, 200);
+            let m = store.load(200).await.expect("200");
+            assert_eq!(m.subject.as_ref(), b"secret.subject");
+            store.close().await.expect("close");
+        });
+    }
+}
+
+#[test]
+fn turning_encryption_on_keeps_old_blocks_readable() {
+    use jetcore_storage::Cipher;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().to_path_buf();
+    on_executor(move || async move {
+        let store = open(&path).await;
+        let payload = vec![3u8; 2000];
+        for _ in 0..100 {
+            append_durable(&store, msg("plain", &payload)).await;
+        }
+        store.close().await.expect("close");
+        // Reopen with a key: old plain blocks stay readable, new blocks are sealed.
+        let cfg = sealed_config(&path, Cipher::ChaCha20Poly1305([4; 32]));
+        let store = FileStore::open(cfg.clone(), StoreLimits::default())
+            .await
+            .expect("open with key");
+        for _ in 0..100 {
+            append_durable(&store, msg("sealed", &payload)).await;
+        }
+        store.close().await.expect("close");
+        let store = FileStore::open(cfg, StoreLimits::default())
+            .await
+            .expect("reopen");
+        assert_eq!(store.state().messages, 200);
+        assert_eq!(store.load(1).await.expect("old").subject.as_ref(), b"plain");
+        assert_eq!(
+            store.load(200).await.expect("new").subject.as_ref(),
+            b"sealed"
+        );
+        store.close().await.expect("close");
+    });
+}

@@ -23,7 +23,7 @@ pub(crate) const BLOCK_MAGIC: u32 = u32::from_le_bytes(*b"JCSB");
 /// Block header format version this code writes (and the only one it reads).
 pub(crate) const BLOCK_VERSION: u16 = 1;
 /// Bytes of the block header that carry data (the rest of the sector is zero).
-pub(crate) const BLOCK_HEADER_LEN: usize = 64;
+pub(crate) const BLOCK_HEADER_LEN: usize = 96;
 
 /// `JCFR` — jetcore frame.
 pub(crate) const FRAME_MAGIC: u32 = u32::from_le_bytes(*b"JCFR");
@@ -47,6 +47,11 @@ pub(crate) struct BlockHeader {
     pub compression: u8,
     /// Cipher of this block's frames (0 = none, 1 = AES-256-GCM, 2 = ChaCha20-Poly1305).
     pub cipher: u8,
+    /// Random salt from which the block's key is derived (zero when plain).
+    pub salt: [u8; 16],
+    /// AEAD tag of an empty message under the block key: tells a wrong key at
+    /// open instead of garbage later (zero when plain).
+    pub key_check: [u8; 16],
 }
 
 /// Why a header or frame did not decode.
@@ -71,6 +76,8 @@ impl BlockHeader {
         b.put_u32_le(0); // reserved
         b.put_u64_le(self.base_last_seq);
         b.put_i64_le(self.base_last_ts);
+        b.put_slice(&self.salt);
+        b.put_slice(&self.key_check);
         let crc = crc32fast::hash(&out[..BLOCK_HEADER_LEN - 4]);
         out[BLOCK_HEADER_LEN - 4..].copy_from_slice(&crc.to_le_bytes());
         out
@@ -87,7 +94,8 @@ impl BlockHeader {
         if b.get_u32_le() != BLOCK_MAGIC {
             return Err(Bad::Invalid("not a jetcore block file (bad magic)"));
         }
-        let stored_crc = u32::from_le_bytes([raw[60], raw[61], raw[62], raw[63]]);
+        let n = BLOCK_HEADER_LEN;
+        let stored_crc = u32::from_le_bytes([raw[n - 4], raw[n - 3], raw[n - 2], raw[n - 1]]);
         if crc32fast::hash(&raw[..BLOCK_HEADER_LEN - 4]) != stored_crc {
             return Err(Bad::Invalid("block header checksum mismatch"));
         }
@@ -100,12 +108,18 @@ impl BlockHeader {
         let _reserved = b.get_u32_le();
         let base_last_seq = b.get_u64_le();
         let base_last_ts = b.get_i64_le();
+        let mut salt = [0u8; 16];
+        b.copy_to_slice(&mut salt);
+        let mut key_check = [0u8; 16];
+        b.copy_to_slice(&mut key_check);
         Ok(BlockHeader {
             index,
             base_last_seq,
             base_last_ts,
             compression,
             cipher,
+            salt,
+            key_check,
         })
     }
 }
@@ -132,22 +146,46 @@ impl FrameHeader {
     }
 }
 
+/// Frame flag: the body was lz4-compressed (before encryption).
+pub(crate) const FLAG_LZ4: u8 = 1;
+/// Frame flag: the body is `nonce (12) || ciphertext || tag (16)`.
+pub(crate) const FLAG_SEALED: u8 = 2;
+
 /// Encodes a plain frame around `body`.
+#[cfg(test)]
 pub(crate) fn encode_frame(body: &[u8], prev_last_seq: u64, last_seq: u64) -> Vec<u8> {
-    let mut out = Vec::with_capacity(FRAME_HEADER_LEN + body.len());
+    let mut out = frame_header(body.len(), body.len(), 0, prev_last_seq, last_seq);
+    out.extend_from_slice(body);
+    finish_frame(out)
+}
+
+/// The first 40 bytes of a frame whose stored body will be `stored_len`
+/// bytes (CRC still zero; [`finish_frame`] sets it once the body follows).
+pub(crate) fn frame_header(
+    stored_len: usize,
+    raw_len: usize,
+    flags: u8,
+    prev_last_seq: u64,
+    last_seq: u64,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(FRAME_HEADER_LEN + stored_len);
     out.put_u32_le(FRAME_MAGIC);
-    out.put_u32_le(body.len() as u32);
-    out.put_u32_le(body.len() as u32);
-    out.put_u8(0);
+    out.put_u32_le(stored_len as u32);
+    out.put_u32_le(raw_len as u32);
+    out.put_u8(flags);
     out.put_bytes(0, 3);
     out.put_u64_le(prev_last_seq);
     out.put_u64_le(last_seq);
     out.put_u32_le(0); // reserved
-    out.put_u32_le(0); // crc, patched below
-    out.extend_from_slice(body);
-    let crc = frame_crc(&out[..36], &out[FRAME_HEADER_LEN..]);
-    out[36..40].copy_from_slice(&crc.to_le_bytes());
+    out.put_u32_le(0); // crc, set by finish_frame
     out
+}
+
+/// Sets the CRC of a frame (header followed by its stored body).
+pub(crate) fn finish_frame(mut frame: Vec<u8>) -> Vec<u8> {
+    let crc = frame_crc(&frame[..36], &frame[FRAME_HEADER_LEN..]);
+    frame[36..40].copy_from_slice(&crc.to_le_bytes());
+    frame
 }
 
 fn frame_crc(head: &[u8], body: &[u8]) -> u32 {
@@ -364,12 +402,17 @@ mod tests {
             index: 7,
             base_last_seq: 99,
             base_last_ts: 123,
-            compression: 0,
-            cipher: 0,
+            compression: 1,
+            cipher: 2,
+            salt: [5; 16],
+            key_check: [6; 16],
         };
         let mut raw = h.encode();
         assert_eq!(BlockHeader::decode(&raw), Ok(h));
-        assert_eq!(BlockHeader::decode(&[0u8; 64]), Err(Bad::Zero));
+        assert_eq!(
+            BlockHeader::decode(&[0u8; BLOCK_HEADER_LEN]),
+            Err(Bad::Zero)
+        );
         raw[20] ^= 1;
         assert!(matches!(BlockHeader::decode(&raw), Err(Bad::Invalid(_))));
     }

@@ -15,6 +15,7 @@
 //! one sync for all of them (group commit). Appends complete when the writer
 //! publishes their epoch as durable.
 
+mod codec;
 pub(crate) mod format;
 pub(crate) mod frames;
 pub(crate) mod io;
@@ -53,9 +54,10 @@ pub(crate) struct Block {
     /// Live messages whose record is here: 0 on a block before the current
     /// one means it can be removed.
     pub live: u64,
-    /// Store position when the block was started (its header).
-    pub base_last_seq: u64,
-    pub base_last_ts: UnixNanos,
+    /// How its frames are encoded.
+    pub codec: Rc<codec::BlockCodec>,
+    /// Its header (written by the writer when it creates the file).
+    pub header: format::BlockHeader,
 }
 
 /// A sealed frame on its way to disk.
@@ -229,7 +231,7 @@ impl FileStore {
     }
 
     async fn load_seq(&self, seq: u64) -> StoreResult<StoredMessage> {
-        let (at, path, file) = {
+        let (at, path, file, codec) = {
             let mut inner = self.inner.borrow_mut();
             Self::check_usable(&inner)?;
             let Some(slot) = inner.ledger.slot(seq) else {
@@ -258,7 +260,12 @@ impl FileStore {
                 return f.message(seq).ok_or(StoreError::NotFound);
             }
             let block = inner.blocks.get(&at.block).ok_or(StoreError::NotFound)?;
-            (at, block.path.clone(), block.file.clone())
+            (
+                at,
+                block.path.clone(),
+                block.file.clone(),
+                block.codec.clone(),
+            )
         };
         let file = match file {
             Some(f) => f,
@@ -270,7 +277,7 @@ impl FileStore {
                 f
             }
         };
-        let frame = read_frame(&file, at.offset as u64)
+        let frame = read_frame(&file, &codec, at.offset as u64)
             .await
             .map_err(|e| match e {
                 StoreError::Format { reason, .. } => {
@@ -292,7 +299,11 @@ impl FileStore {
 }
 
 /// Reads and verifies the frame at `offset`.
-async fn read_frame(file: &BlockFile, offset: u64) -> StoreResult<DecodedFrame> {
+async fn read_frame(
+    file: &BlockFile,
+    codec: &codec::BlockCodec,
+    offset: u64,
+) -> StoreResult<DecodedFrame> {
     let bad = |reason: &str| StoreError::Format {
         path: file.path().to_path_buf(),
         reason: reason.to_string(),
@@ -313,8 +324,11 @@ async fn read_frame(file: &BlockFile, offset: u64) -> StoreResult<DecodedFrame> 
     } else {
         file.read(offset, total).await?
     };
-    let (_, body) = format::decode_frame(&buf).map_err(|_| bad("frame failed verification"))?;
-    let body = buf.slice_ref(body);
+    let (h, stored) = format::decode_frame(&buf).map_err(|_| bad("frame failed verification"))?;
+    let stored = buf.slice_ref(stored);
+    let body = codec
+        .decode(&buf[..FRAME_HEADER_LEN], h.flags, h.raw_len, stored)
+        .map_err(bad)?;
     DecodedFrame::index(body).map_err(bad)
 }
 
@@ -324,7 +338,9 @@ impl Inner {
     fn frame_for(&mut self, len: usize) -> &mut OpenFrame {
         let fits = |o: &OpenFrame, cap: u64| {
             o.body.len() + len <= MAX_FRAME_BODY.max(len)
-                && o.at.offset as u64 + (FRAME_HEADER_LEN + o.body.len() + len) as u64 <= cap
+                && o.at.offset as u64
+                    + (FRAME_HEADER_LEN + codec::SEAL_OVERHEAD + o.body.len() + len) as u64
+                    <= cap
         };
         let cap = self
             .blocks
@@ -337,7 +353,7 @@ impl Inner {
         };
         if need_new {
             self.seal_open();
-            let frame_len = (FRAME_HEADER_LEN + len) as u64;
+            let frame_len = (FRAME_HEADER_LEN + codec::SEAL_OVERHEAD + len) as u64;
             if self.next_offset + frame_len > cap {
                 self.roll_block(frame_len);
             }
@@ -367,7 +383,14 @@ impl Inner {
         if open.body.is_empty() {
             return;
         }
-        let bytes = format::encode_frame(&open.body, open.prev_last_seq, open.last_seq);
+        let bytes = match self.blocks.get(&open.at.block) {
+            Some(b) => b
+                .codec
+                .encode(&open.body, open.prev_last_seq, open.last_seq),
+            None => {
+                codec::BlockCodec::plain().encode(&open.body, open.prev_last_seq, open.last_seq)
+            }
+        };
         self.next_offset = open.at.offset as u64 + bytes.len() as u64;
         let body = Bytes::copy_from_slice(&open.body);
         let sorted = open.msgs.windows(2).all(|w| w[0].0 < w[1].0);
@@ -393,6 +416,17 @@ impl Inner {
             .cfg
             .block_size
             .max(round_up(FRAMES_START + frame_len, 4096));
+        let (codec, compression, cipher, salt, key_check) =
+            codec::BlockCodec::for_new_block(index, self.cfg.compression, &self.cfg.cipher);
+        let header = format::BlockHeader {
+            index,
+            base_last_seq: self.ledger.last_seq(),
+            base_last_ts: self.ledger.last_ts(),
+            compression,
+            cipher,
+            salt,
+            key_check,
+        };
         self.blocks.insert(
             index,
             Block {
@@ -400,8 +434,8 @@ impl Inner {
                 file: None,
                 capacity,
                 live: 0,
-                base_last_seq: self.ledger.last_seq(),
-                base_last_ts: self.ledger.last_ts(),
+                codec: Rc::new(codec),
+                header,
             },
         );
         self.cur_block = index;

@@ -27,6 +27,7 @@ use crate::durable::CommitTracker;
 use crate::error::{StoreError, StoreResult};
 use crate::ledger::{Entry, Ledger};
 
+use super::codec::{BlockCodec, CodecError};
 use super::format::{self, Bad, BlockHeader, Record, FRAMES_START, FRAME_MAGIC, SECTOR};
 use super::frames::{FrameCache, FrameRef};
 use super::io::{self, BlockFile};
@@ -169,12 +170,22 @@ pub(crate) async fn recover(
                 });
             }
         };
-        if header.compression != 0 || header.cipher != 0 {
-            return Err(StoreError::Format {
-                path,
-                reason: "compressed or encrypted blocks are not supported by this version".into(),
-            });
-        }
+        let codec = match BlockCodec::for_existing_block(&header, &cfg.cipher) {
+            Ok(c) => Rc::new(c),
+            Err(CodecError::WrongKey) => return Err(StoreError::WrongKey { path }),
+            Err(CodecError::NoKey) => {
+                return Err(StoreError::Format {
+                    path,
+                    reason: "the block is encrypted with a cipher for which no key is configured".into(),
+                })
+            }
+            Err(CodecError::Unknown) => {
+                return Err(StoreError::Format {
+                    path,
+                    reason: "unknown compression or cipher in the block header (written by a newer version?)".into(),
+                })
+            }
+        };
         if blocks.is_empty() {
             ledger.start_at(header.base_last_seq, header.base_last_ts);
         } else if header.base_last_seq > ledger.last_seq() {
@@ -193,7 +204,20 @@ pub(crate) async fn recover(
         loop {
             match format::decode_frame(&data[pos..]) {
                 Ok((fh, body)) => {
-                    let body = data.slice_ref(body);
+                    let stored = data.slice_ref(body);
+                    let head = &data[pos..pos + format::FRAME_HEADER_LEN];
+                    let body = match codec.decode(head, fh.flags, fh.raw_len, stored) {
+                        Ok(b) => b,
+                        Err(reason) => {
+                            // CRC fine but authentication or decompression
+                            // fails: altered on purpose or by a bug, not by
+                            // the medium. Never serve it.
+                            return Err(StoreError::Format {
+                                path,
+                                reason: format!("frame at offset {pos}: {reason}"),
+                            });
+                        }
+                    };
                     replay_frame(
                         &mut ledger,
                         &body,
@@ -275,8 +299,8 @@ pub(crate) async fn recover(
                 file: Some(Rc::new(file)),
                 capacity: size,
                 live: 0,
-                base_last_seq: header.base_last_seq,
-                base_last_ts: header.base_last_ts,
+                codec,
+                header,
             },
         );
     }
@@ -291,12 +315,16 @@ pub(crate) async fn recover(
         _ => {
             let index = 1;
             let path = io::block_path(&msgs_dir, index);
+            let (codec, compression, cipher, salt, key_check) =
+                BlockCodec::for_new_block(index, cfg.compression, &cfg.cipher);
             let header = BlockHeader {
                 index,
                 base_last_seq: ledger.last_seq(),
                 base_last_ts: ledger.last_ts(),
-                compression: 0,
-                cipher: 0,
+                compression,
+                cipher,
+                salt,
+                key_check,
             };
             // No block file at all: a new store (create_new refuses to
             // overwrite anything that is there).
@@ -309,8 +337,8 @@ pub(crate) async fn recover(
                     file: Some(Rc::new(file)),
                     capacity: cfg.block_size,
                     live: 0,
-                    base_last_seq: header.base_last_seq,
-                    base_last_ts: header.base_last_ts,
+                    codec: Rc::new(codec),
+                    header,
                 },
             );
             next_offset = FRAMES_START;

@@ -21,7 +21,7 @@ use glommio::task::JoinHandle;
 use crate::config::SyncPolicy;
 use crate::error::StoreResult;
 
-use super::format::{BlockHeader, FRAMES_START, SECTOR};
+use super::format::{FRAMES_START, SECTOR};
 use super::io::{self, BlockFile};
 use super::{round_up, Inner, SealedFrame};
 
@@ -192,13 +192,7 @@ async fn ensure_block_file(inner: &Rc<RefCell<Inner>>, block: u32) -> StoreResul
         if let Some(f) = &b.file {
             return Ok(f.clone());
         }
-        let header = BlockHeader {
-            index: block,
-            base_last_seq: b.base_last_seq,
-            base_last_ts: b.base_last_ts,
-            compression: 0,
-            cipher: 0,
-        };
+        let header = b.header;
         (b.path.clone(), b.capacity, header, i.msgs_dir.clone())
     };
     let file = Rc::new(BlockFile::create_zeroed(&path, capacity, &header.encode()).await?);
