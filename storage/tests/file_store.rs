@@ -509,3 +509,77 @@ fn turning_encryption_on_keeps_old_blocks_readable() {
         store.close().await.expect("close");
     });
 }
+
+/// A tmpfs of `size` mounted on a fresh directory, unmounted on drop; `None`
+/// where mounting is not allowed (not root), in which case the test says so
+/// and passes without checking anything.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(size: &str) -> Option<SmallDisk> {
+        let dir = tempfile::tempdir().ok()?;
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(SmallDisk { dir })
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+#[test]
+fn a_full_disk_fails_appends_cleanly() {
+    let Some(disk) = SmallDisk::mount("1m") else {
+        eprintln!("SKIPPED: cannot mount a small tmpfs here (needs root)");
+        return;
+    };
+    let path = disk.dir.path().join("stream");
+    on_executor(move || async move {
+        let store = open(&path).await;
+        let payload = vec![9u8; 1000];
+        let mut acked = 0u64;
+        let err = loop {
+            let a = store
+                .append(msg("full", &payload))
+                .expect("accepted before the failure");
+            match a.durable.await {
+                Ok(()) => acked = a.seq,
+                Err(e) => break e,
+            }
+            assert!(acked < 10_000, "a 1 MiB disk never filled up");
+        };
+        assert!(err.is_no_space(), "expected ENOSPC, got {err}");
+        assert!(acked > 100, "the disk held some blocks first ({acked})");
+        // The store refuses work until reopened ...
+        assert!(matches!(
+            store.append(msg("full", b"x")),
+            Err(StoreError::Poisoned(_))
+        ));
+        drop(store);
+        // ... and reopening recovers exactly the acknowledged messages.
+        let store = open(&path).await;
+        let st = store.state();
+        assert_eq!(
+            (st.messages, st.last_seq),
+            (acked, acked),
+            "nothing unacknowledged half-written"
+        );
+        assert_eq!(
+            store.load(acked).await.expect("last acked").payload.len(),
+            1000
+        );
+        store.close().await.expect("close");
+    });
+    drop(disk);
+}

@@ -33,8 +33,24 @@ thread_local! {
     static PRIMED: RefCell<HashSet<PathBuf>> = RefCell::new(HashSet::new());
 }
 
-fn gio(op: &'static str, path: &Path, e: impl Into<std::io::Error>) -> StoreError {
-    StoreError::io(op, path, &e.into())
+fn gio<T>(op: &'static str, path: &Path, e: glommio::GlommioError<T>) -> StoreError {
+    // Keep the OS error number (ENOSPC matters to callers); glommio's own
+    // conversion to io::Error drops it for its "enhanced" I/O errors.
+    let errno = match &e {
+        glommio::GlommioError::EnhancedIoError { source, .. } => source.raw_os_error(),
+        glommio::GlommioError::IoError(source) => source.raw_os_error(),
+        _ => None,
+    };
+    let message = match &e {
+        glommio::GlommioError::EnhancedIoError { source, .. } => source.to_string(),
+        other => other.to_string(),
+    };
+    StoreError::Io {
+        op,
+        path: path.to_path_buf(),
+        message,
+        errno,
+    }
 }
 
 /// Makes sure glommio's IOPOLL probe on this thread saw real data on the
