@@ -270,13 +270,13 @@ fn sigkill_loses_nothing_acknowledged() {
         let present = verify(dir.path(), &acked);
         assert!(present >= acked.len(), "fewer messages than acknowledged");
     }
+    total_acked += acked.len();
     eprintln!(
-        "{rounds} runs, 0 anomalies ({} acknowledged appends, {:?})",
-        acked.len(),
+        "{rounds} runs, 0 anomalies ({total_acked} acknowledged appends, {:?})",
         started.elapsed()
     );
     assert!(
-        !acked.is_empty(),
+        total_acked > 0,
         "the child never acknowledged anything; the test proved nothing"
     );
 }

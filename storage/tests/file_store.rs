@@ -583,3 +583,141 @@ fn a_full_disk_fails_appends_cleanly() {
     });
     drop(disk);
 }
+
+#[test]
+fn messages_larger_than_a_frame_or_block_round_trip() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().to_path_buf();
+    on_executor(move || async move {
+        let store = open(&path).await;
+        let mut big = vec![0u8; 3 << 20]; // zero sectors inside, bigger than a block
+        big[12345] = 7;
+        append_durable(&store, msg("big", &big)).await;
+        append_durable(&store, msg("small", b"after")).await;
+        store.close().await.expect("close");
+        let store = open(&path).await;
+        assert!(store.corrupt_ranges().is_empty());
+        assert_eq!(store.state().last_seq, 2);
+        let m = store.load(1).await.expect("big message");
+        assert_eq!(m.payload.len(), big.len());
+        assert_eq!(m.payload[12345], 7);
+        store.close().await.expect("close");
+    });
+}
+
+#[test]
+fn a_refused_purge_does_not_stall_durability() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().to_path_buf();
+    on_executor(move || async move {
+        let store = open(&path).await;
+        append_durable(&store, msg("a", b"1")).await;
+        let req = jetcore_storage::PurgeRequest {
+            up_to_seq: Some(1),
+            keep: Some(5),
+            ..Default::default()
+        };
+        assert!(store.purge(&req).is_err());
+        let done = glommio::timer::timeout(std::time::Duration::from_secs(5), async {
+            store
+                .durable()
+                .await
+                .map_err(|e| glommio::GlommioError::IoError(std::io::Error::other(e)))
+        })
+        .await;
+        assert!(done.is_ok(), "durable() hung after a refused purge");
+        store.close().await.expect("close");
+    });
+}
+
+#[test]
+fn a_damaged_last_frame_header_cannot_inflate_the_sequence() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().to_path_buf();
+    let p2 = path.clone();
+    on_executor(move || async move {
+        let store = open(&p2).await;
+        for i in 0..3u8 {
+            append_durable(&store, msg("d", &[i + 1; 600])).await;
+        }
+        store.close().await.expect("close");
+    });
+    // Flip the top byte of the last frame's last_seq field (header offset 24..32).
+    let block = block_files(&path).pop().expect("a block");
+    let mut data = std::fs::read(&block).expect("read");
+    let payload_at = data
+        .windows(600)
+        .position(|w| w.iter().all(|&b| b == 3))
+        .expect("third payload");
+    let frame_at = data[..payload_at]
+        .windows(4)
+        .rposition(|w| w == b"JCFR")
+        .expect("frame magic");
+    data[frame_at + 31] ^= 0x40;
+    std::fs::write(&block, &data).expect("write");
+    on_executor(move || async move {
+        let store = open(&path).await;
+        let st = store.state();
+        assert!(
+            st.last_seq <= 4,
+            "last_seq taken from a damaged header: {}",
+            st.last_seq
+        );
+        assert!(store.deleted().len() <= 2);
+        assert!(!store.corrupt_ranges().is_empty(), "the damage is reported");
+        store.close().await.expect("close");
+    });
+}
+
+#[test]
+fn compact_past_the_end_across_a_block_roll_leaves_no_false_damage() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().to_path_buf();
+    on_executor(move || async move {
+        let store = open(&path).await;
+        let payload = vec![1u8; 1000];
+        let mut seq = 0;
+        // Fill the first block exactly enough that the next record rolls.
+        while store.block_count() == 1 {
+            seq = append_durable(&store, msg("f", &payload)).await;
+        }
+        assert!(seq > 10);
+        store.compact(1000).expect("compact past the end");
+        store.durable().await.expect("durable");
+        store.close().await.expect("close");
+        let store = open(&path).await;
+        assert!(
+            store.corrupt_ranges().is_empty(),
+            "{:?}",
+            store.corrupt_ranges()
+        );
+        assert_eq!(store.load(600).await, Err(StoreError::NotFound));
+        let st = store.state();
+        assert_eq!((st.first_seq, st.last_seq, st.messages), (1000, 999, 0));
+        store.close().await.expect("close");
+    });
+}
+
+#[test]
+fn short_or_garbage_block_files_are_errors_not_panics() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().to_path_buf();
+    let p1 = path.clone();
+    on_executor(move || async move {
+        let store = open(&p1).await;
+        append_durable(&store, msg("a", b"1")).await;
+        store.close().await.expect("close");
+    });
+    let block = block_files(&path).pop().expect("a block");
+    let data = std::fs::read(&block).expect("read");
+    // Header intact, everything after it gone.
+    std::fs::write(&block, &data[..100]).expect("write");
+    let p2 = path.clone();
+    on_executor(move || async move {
+        match FileStore::open(config(&p2), StoreLimits::default()).await {
+            Err(StoreError::Format { .. }) => {}
+            Err(e) => panic!("expected a format error, got {e}"),
+            Ok(_) => panic!("a truncated block opened"),
+        }
+    });
+}

@@ -43,6 +43,23 @@ pub(crate) fn compression_code(c: Compression) -> u8 {
 pub(crate) struct BlockCodec {
     lz4: bool,
     key: Option<LessSafeKey>,
+    /// Seed of every frame CRC in the block (from the header's salt).
+    crc_seed: u32,
+}
+
+fn seed_of(salt: &[u8; 16]) -> u32 {
+    u32::from_le_bytes([salt[0], salt[1], salt[2], salt[3]])
+}
+
+/// A random salt; never panics (falls back to the clock and block index,
+/// which keeps CRC seeds distinct; only per-block key separation weakens).
+fn random_salt(index: u32) -> [u8; 16] {
+    let mut salt = [0u8; 16];
+    if SystemRandom::new().fill(&mut salt).is_err() {
+        salt[..8].copy_from_slice(&crate::message::now_nanos().to_le_bytes());
+        salt[8..12].copy_from_slice(&index.to_le_bytes());
+    }
+    salt
 }
 
 /// Why a block's codec could not be set up.
@@ -106,7 +123,13 @@ impl BlockCodec {
         BlockCodec {
             lz4: false,
             key: None,
+            crc_seed: 0,
         }
+    }
+
+    /// The block's CRC seed.
+    pub(crate) fn crc_seed(&self) -> u32 {
+        self.crc_seed
     }
 
     /// The codec for a new block `index` under the store's settings; returns
@@ -117,28 +140,26 @@ impl BlockCodec {
         cipher: &Cipher,
     ) -> (BlockCodec, u8, u8, [u8; 16], [u8; 16]) {
         let lz4 = compression == Compression::Lz4;
-        let (key, salt, check) = match cipher {
-            Cipher::None => (None, [0u8; 16], [0u8; 16]),
+        let salt = random_salt(index);
+        let (key, check) = match cipher {
+            Cipher::None => (None, [0u8; 16]),
             Cipher::Aes256Gcm(k) | Cipher::ChaCha20Poly1305(k) => {
-                let mut salt = [0u8; 16];
-                // The system RNG failing is not recoverable; fall back to a
-                // salt from the clock and index rather than panic (the key
-                // stays secret either way; only per-block key separation weakens).
-                if SystemRandom::new().fill(&mut salt).is_err() {
-                    salt[..8].copy_from_slice(&crate::message::now_nanos().to_le_bytes());
-                    salt[8..12].copy_from_slice(&index.to_le_bytes());
-                }
                 let alg = algorithm(cipher_code(cipher)).unwrap_or(&aead::AES_256_GCM);
                 let key = derive(alg, k, &salt);
                 let check = key
                     .as_ref()
                     .and_then(|k| key_check(k, index))
                     .unwrap_or([0u8; 16]);
-                (key, salt, check)
+                (key, check)
             }
         };
+        let codec = BlockCodec {
+            lz4,
+            key,
+            crc_seed: seed_of(&salt),
+        };
         (
-            BlockCodec { lz4, key },
+            codec,
             compression_code(compression),
             cipher_code(cipher),
             salt,
@@ -156,8 +177,13 @@ impl BlockCodec {
             1 => true,
             _ => return Err(CodecError::Unknown),
         };
+        let crc_seed = seed_of(&header.salt);
         if header.cipher == 0 {
-            return Ok(BlockCodec { lz4, key: None });
+            return Ok(BlockCodec {
+                lz4,
+                key: None,
+                crc_seed,
+            });
         }
         let alg = algorithm(header.cipher).ok_or(CodecError::Unknown)?;
         let store_key = match cipher {
@@ -174,6 +200,7 @@ impl BlockCodec {
         Ok(BlockCodec {
             lz4,
             key: Some(key),
+            crc_seed,
         })
     }
 
@@ -193,7 +220,7 @@ impl BlockCodec {
             let mut frame =
                 format::frame_header(stored.len(), body.len(), flags, prev_last_seq, last_seq);
             frame.extend_from_slice(stored);
-            return format::finish_frame(frame);
+            return format::finish_frame(frame, self.crc_seed);
         };
         flags |= FLAG_SEALED;
         let sealed_len = NONCE_LEN + stored.len() + 16;
@@ -218,7 +245,7 @@ impl BlockCodec {
             .map(|t| t.as_ref().to_vec())
             .unwrap_or_else(|_| vec![0u8; 16]);
         frame.extend_from_slice(&tag);
-        format::finish_frame(frame)
+        format::finish_frame(frame, self.crc_seed)
     }
 
     /// Decodes a verified frame's stored body back to its records.
@@ -301,7 +328,7 @@ mod tests {
             for c in [Compression::None, Compression::Lz4] {
                 let (codec, h) = header_for(3, c, &cipher);
                 let frame = codec.encode(&body, 1, 2);
-                let (fh, stored) = decode_frame(&frame).expect("crc ok");
+                let (fh, stored) = decode_frame(&frame, codec.crc_seed()).expect("crc ok");
                 let reopened = BlockCodec::for_existing_block(&h, &cipher).expect("same key opens");
                 let out = reopened
                     .decode(

@@ -13,9 +13,14 @@ use bytes::{Buf, BufMut, Bytes};
 
 use crate::message::UnixNanos;
 
-/// Direct I/O unit: offsets and lengths of every write are multiples of it.
-pub(crate) const SECTOR: u64 = 512;
-/// Frames start after the header sector.
+/// Write unit: offsets and lengths of every write are multiples of it. 4 KiB
+/// covers devices whose logical block is 4 KiB (O_DIRECT needs the logical
+/// block size; 512 B would fail with EINVAL there) and matches the physical
+/// sector of the disks here.
+pub(crate) const SECTOR: u64 = 4096;
+/// The smallest unit a write can tear into (what recovery reasons about).
+pub(crate) const TORN_UNIT: u64 = 512;
+/// Frames start after the header page.
 pub(crate) const FRAMES_START: u64 = SECTOR;
 
 /// `JCSB` — jetcore stream block.
@@ -29,8 +34,8 @@ pub(crate) const BLOCK_HEADER_LEN: usize = 96;
 pub(crate) const FRAME_MAGIC: u32 = u32::from_le_bytes(*b"JCFR");
 /// Frame header length.
 pub(crate) const FRAME_HEADER_LEN: usize = 40;
-/// Largest frame body: a group commit is split beyond this, and a record is
-/// never larger than a block allows (checked at append).
+/// Largest frame body a group commit builds; a single larger record gets a
+/// frame (and if needed a block) of its own.
 pub(crate) const MAX_FRAME_BODY: usize = 1 << 20;
 
 /// What sits in sector 0 of every block file.
@@ -137,6 +142,8 @@ pub(crate) struct FrameHeader {
     pub prev_last_seq: u64,
     /// The store's last sequence after this frame.
     pub last_seq: u64,
+    /// Offset of the first frame of the write that carried this one.
+    pub batch_start: u32,
 }
 
 impl FrameHeader {
@@ -156,7 +163,7 @@ pub(crate) const FLAG_SEALED: u8 = 2;
 pub(crate) fn encode_frame(body: &[u8], prev_last_seq: u64, last_seq: u64) -> Vec<u8> {
     let mut out = frame_header(body.len(), body.len(), 0, prev_last_seq, last_seq);
     out.extend_from_slice(body);
-    finish_frame(out)
+    finish_frame(out, 0)
 }
 
 /// The first 40 bytes of a frame whose stored body will be `stored_len`
@@ -176,28 +183,43 @@ pub(crate) fn frame_header(
     out.put_bytes(0, 3);
     out.put_u64_le(prev_last_seq);
     out.put_u64_le(last_seq);
-    out.put_u32_le(0); // reserved
+    out.put_u32_le(0); // batch start, set by set_batch_start
     out.put_u32_le(0); // crc, set by finish_frame
     out
 }
 
-/// Sets the CRC of a frame (header followed by its stored body).
-pub(crate) fn finish_frame(mut frame: Vec<u8>) -> Vec<u8> {
-    let crc = frame_crc(&frame[..36], &frame[FRAME_HEADER_LEN..]);
+/// Sets the CRC of a frame (header followed by its stored body). `seed` is
+/// the block's CRC seed: frame bytes copied into a payload of another block
+/// (or planted by a publisher) never verify there.
+pub(crate) fn finish_frame(mut frame: Vec<u8>, seed: u32) -> Vec<u8> {
+    let crc = frame_crc(seed, &frame[..36], &frame[FRAME_HEADER_LEN..]);
     frame[36..40].copy_from_slice(&crc.to_le_bytes());
     frame
 }
 
-fn frame_crc(head: &[u8], body: &[u8]) -> u32 {
-    let mut h = crc32fast::Hasher::new();
+/// Records the offset of the first frame of the write this frame belongs to
+/// and recomputes the CRC (the writer knows its batches only when it takes
+/// them). Recovery uses it to tell a torn last write from damage.
+pub(crate) fn set_batch_start(frame: &mut [u8], batch_start: u32, seed: u32) {
+    if frame.len() < FRAME_HEADER_LEN {
+        return;
+    }
+    frame[32..36].copy_from_slice(&batch_start.to_le_bytes());
+    let crc = frame_crc(seed, &frame[..36], &frame[FRAME_HEADER_LEN..]);
+    frame[36..40].copy_from_slice(&crc.to_le_bytes());
+}
+
+fn frame_crc(seed: u32, head: &[u8], body: &[u8]) -> u32 {
+    let mut h = crc32fast::Hasher::new_with_initial(seed);
     h.update(head);
     h.update(body);
     h.finalize()
 }
 
 /// Decodes the frame at the start of `buf`: its header and body. `buf` may
-/// extend past the frame. Checks magic, lengths and the CRC.
-pub(crate) fn decode_frame(buf: &[u8]) -> Result<(FrameHeader, &[u8]), Bad> {
+/// extend past the frame. Checks magic, lengths and the CRC (with the block's
+/// CRC `seed`).
+pub(crate) fn decode_frame(buf: &[u8], seed: u32) -> Result<(FrameHeader, &[u8]), Bad> {
     let Some(head) = buf.get(..FRAME_HEADER_LEN) else {
         return if buf.iter().all(|&b| b == 0) {
             Err(Bad::Zero)
@@ -220,15 +242,12 @@ pub(crate) fn decode_frame(buf: &[u8]) -> Result<(FrameHeader, &[u8]), Bad> {
     b.advance(3);
     let prev_last_seq = b.get_u64_le();
     let last_seq = b.get_u64_le();
-    let _reserved = b.get_u32_le();
+    let batch_start = b.get_u32_le();
     let crc = b.get_u32_le();
-    if stored_len as usize > MAX_FRAME_BODY * 2 + 4096 {
-        return Err(Bad::Invalid("frame length out of range"));
-    }
     let Some(body) = buf.get(FRAME_HEADER_LEN..FRAME_HEADER_LEN + stored_len as usize) else {
         return Err(Bad::Invalid("frame runs past the data"));
     };
-    if frame_crc(&head[..36], body) != crc {
+    if frame_crc(seed, &head[..36], body) != crc {
         return Err(Bad::Invalid("frame checksum mismatch"));
     }
     Ok((
@@ -238,6 +257,7 @@ pub(crate) fn decode_frame(buf: &[u8]) -> Result<(FrameHeader, &[u8]), Bad> {
             flags,
             prev_last_seq,
             last_seq,
+            batch_start,
         },
         body,
     ))
@@ -427,7 +447,7 @@ mod tests {
         let frame = encode_frame(&body, 4, 5);
         let mut disk = frame.clone();
         disk.extend_from_slice(&[0u8; 100]);
-        let (h, b) = decode_frame(&disk).expect("valid");
+        let (h, b) = decode_frame(&disk, 0).expect("valid");
         assert_eq!(
             (h.prev_last_seq, h.last_seq, h.total_len()),
             (4, 5, frame.len())
@@ -450,12 +470,12 @@ mod tests {
             }
         );
         assert_eq!(p, b.len());
-        assert_eq!(decode_frame(&disk[frame.len()..]), Err(Bad::Zero));
+        assert_eq!(decode_frame(&disk[frame.len()..], 0), Err(Bad::Zero));
         // Any flipped bit is caught.
         for i in 0..frame.len() {
             let mut bad = frame.clone();
             bad[i] ^= 0x10;
-            assert!(decode_frame(&bad).is_err(), "flip at {i} went unnoticed");
+            assert!(decode_frame(&bad, 0).is_err(), "flip at {i} went unnoticed");
         }
     }
 

@@ -54,6 +54,10 @@ pub(crate) struct Block {
     /// Live messages whose record is here: 0 on a block before the current
     /// one means it can be removed.
     pub live: u64,
+    /// The mutation epoch at which `live` last dropped to 0: the block may be
+    /// removed only once that epoch is durable (the records that emptied it
+    /// must survive its removal).
+    pub dead_epoch: u64,
     /// How its frames are encoded.
     pub codec: Rc<codec::BlockCodec>,
     /// Its header (written by the writer when it creates the file).
@@ -309,7 +313,7 @@ async fn read_frame(
         reason: reason.to_string(),
     };
     let first = file.read(offset, 4096).await?;
-    let total = match format::decode_frame(&first) {
+    let total = match format::decode_frame(&first, codec.crc_seed()) {
         Ok((h, _)) => h.total_len(),
         Err(format::Bad::Invalid("frame runs past the data"))
             if first.len() >= FRAME_HEADER_LEN =>
@@ -324,7 +328,8 @@ async fn read_frame(
     } else {
         file.read(offset, total).await?
     };
-    let (h, stored) = format::decode_frame(&buf).map_err(|_| bad("frame failed verification"))?;
+    let (h, stored) = format::decode_frame(&buf, codec.crc_seed())
+        .map_err(|_| bad("frame failed verification"))?;
     let stored = buf.slice_ref(stored);
     let body = codec
         .decode(&buf[..FRAME_HEADER_LEN], h.flags, h.raw_len, stored)
@@ -434,6 +439,7 @@ impl Inner {
                 file: None,
                 capacity,
                 live: 0,
+                dead_epoch: 0,
                 codec: Rc::new(codec),
                 header,
             },
@@ -459,8 +465,12 @@ impl Inner {
     }
 
     fn uncount(&mut self, at: FrameRef) {
+        let epoch = self.epoch;
         if let Some(b) = self.blocks.get_mut(&at.block) {
             b.live = b.live.saturating_sub(1);
+            if b.live == 0 {
+                b.dead_epoch = epoch;
+            }
         }
     }
 
@@ -475,6 +485,9 @@ impl Inner {
     fn begin(&mut self) -> StoreResult<u64> {
         FileStore::check_usable(self)?;
         self.epoch += 1;
+        // Wake the writer now, so an epoch is always published even when the
+        // mutation fails or writes nothing (it runs after we return).
+        self.wake_writer();
         Ok(self.epoch)
     }
 
@@ -613,10 +626,10 @@ impl StreamStore for FileStore {
     fn purge(&self, req: &PurgeRequest) -> StoreResult<u64> {
         let mut inner = self.inner.borrow_mut();
         FileStore::check_usable(&inner)?;
-        if req.up_to_seq.is_some_and(|s| s > 1) && req.keep.is_some_and(|k| k > 0) {
-            return Err(StoreError::Invalid("purge with both seq and keep"));
-        }
         inner.begin()?;
+        // A floor record goes into a frame opened before the ledger moves, so
+        // a block rolled for it starts at the store's position before the purge.
+        inner.frame_for(9);
         let purged = inner.ledger.purge(req)?;
         let n = purged.removed.len() as u64;
         inner.log_purge(purged);
@@ -627,6 +640,7 @@ impl StreamStore for FileStore {
     fn compact(&self, seq: u64) -> StoreResult<u64> {
         let mut inner = self.inner.borrow_mut();
         inner.begin()?;
+        inner.frame_for(9); // see purge
         let purged = inner.ledger.compact(seq);
         let n = purged.removed.len() as u64;
         inner.log_purge(purged);

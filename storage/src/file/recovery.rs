@@ -28,7 +28,7 @@ use crate::error::{StoreError, StoreResult};
 use crate::ledger::{Entry, Ledger};
 
 use super::codec::{BlockCodec, CodecError};
-use super::format::{self, Bad, BlockHeader, Record, FRAMES_START, FRAME_MAGIC, SECTOR};
+use super::format::{self, Bad, BlockHeader, Record, FRAMES_START, FRAME_MAGIC, SECTOR, TORN_UNIT};
 use super::frames::{FrameCache, FrameRef};
 use super::io::{self, BlockFile};
 use super::writer::Tail;
@@ -55,19 +55,52 @@ async fn read_all(file: &BlockFile, size: u64) -> StoreResult<Bytes> {
     Ok(Bytes::from(out))
 }
 
-/// The first position at or after `from` holding a frame that verifies.
-fn next_valid_frame(data: &[u8], from: usize) -> Option<usize> {
+/// The first position at or after `from` holding a frame that verifies
+/// (with the block's CRC seed).
+fn next_valid_frame(data: &[u8], from: usize, seed: u32) -> Option<usize> {
     let magic = FRAME_MAGIC.to_le_bytes();
     let mut p = from;
     while p + format::FRAME_HEADER_LEN <= data.len() {
         let rel = data[p..].windows(4).position(|w| w == magic)?;
         p += rel;
-        if format::decode_frame(&data[p..]).is_ok() {
+        if format::decode_frame(&data[p..], seed).is_ok() {
             return Some(p);
         }
         p += 1;
     }
     None
+}
+
+/// Every verifying frame after `from`: `(offset, batch start, prev_last_seq)`.
+fn valid_frames_after(data: &[u8], from: usize, seed: u32) -> Vec<(usize, u32, u64)> {
+    let mut out = Vec::new();
+    let mut p = from;
+    while let Some(at) = next_valid_frame(data, p, seed) {
+        match format::decode_frame(&data[at..], seed) {
+            Ok((h, _)) => {
+                out.push((at, h.batch_start, h.prev_last_seq));
+                p = at + h.total_len();
+            }
+            Err(_) => p = at + 1,
+        }
+    }
+    out
+}
+
+/// Zeroes a torn tail from `pos` to the last non-zero byte of the block.
+async fn cut_torn_tail(file: &BlockFile, data: &[u8], pos: usize, path: &Path) -> StoreResult<()> {
+    let end = pos
+        + data[pos..]
+            .iter()
+            .rposition(|&b| b != 0)
+            .map_or(0, |r| r + 1);
+    tracing::warn!(
+        path = %path.display(),
+        offset = pos,
+        bytes = end - pos,
+        "truncating a torn write at the end of the store"
+    );
+    zero_range(file, data, pos as u64, end as u64).await
 }
 
 /// A torn write into a zero-filled block leaves whole zero sectors where the
@@ -81,11 +114,11 @@ fn looks_damaged_not_torn(at: &[u8], file_pos: usize) -> bool {
     if at.len() < format::FRAME_HEADER_LEN || at[..4] != FRAME_MAGIC.to_le_bytes() {
         return false;
     }
-    let (_, total) = frame_extent(at);
+    let (_, _, total) = frame_extent(at);
     if total < format::FRAME_HEADER_LEN || total > at.len() {
         return false;
     }
-    let sector = SECTOR as usize;
+    let sector = TORN_UNIT as usize;
     let first_sector_end = (file_pos / sector + 1) * sector;
     let extent_end = file_pos + total;
     let mut s = first_sector_end;
@@ -100,15 +133,22 @@ fn looks_damaged_not_torn(at: &[u8], file_pos: usize) -> bool {
     true
 }
 
-/// `(last_seq, total length)` claimed by a frame header that may be damaged.
-fn frame_extent(at: &[u8]) -> (u64, usize) {
+/// `(prev_last_seq, last_seq, total length)` claimed by a frame header that
+/// may be damaged.
+fn frame_extent(at: &[u8]) -> (u64, u64, usize) {
     if at.len() < format::FRAME_HEADER_LEN {
-        return (0, 0);
+        return (0, 0, 0);
     }
     let len = u32::from_le_bytes([at[4], at[5], at[6], at[7]]) as usize;
+    let mut prev = [0u8; 8];
+    prev.copy_from_slice(&at[16..24]);
     let mut last = [0u8; 8];
     last.copy_from_slice(&at[24..32]);
-    (u64::from_le_bytes(last), format::FRAME_HEADER_LEN + len)
+    (
+        u64::from_le_bytes(prev),
+        u64::from_le_bytes(last),
+        format::FRAME_HEADER_LEN.saturating_add(len),
+    )
 }
 
 /// A last block whose header is unreadable and that holds no valid frame was
@@ -123,7 +163,14 @@ async fn remove_unfinished_last_block(list: &mut Vec<(u32, PathBuf)>) -> StoreRe
     let data = read_all(&file, size).await?;
     file.close().await;
     let header_ok = matches!(BlockHeader::decode(&data), Ok(h) if h.index == index);
-    if header_ok || next_valid_frame(&data, FRAMES_START as usize).is_some() {
+    // Without a readable header the frames cannot be verified (their CRC seed
+    // is in it); any frame magic at all means data was written, so the block
+    // is kept and reported rather than removed.
+    let magic = FRAME_MAGIC.to_le_bytes();
+    let has_frame_bytes = data
+        .get(FRAMES_START as usize..)
+        .is_some_and(|d| d.windows(4).any(|w| w == magic));
+    if header_ok || has_frame_bytes {
         return Ok(());
     }
     tracing::warn!(path = %path.display(), "removing a block whose creation did not finish");
@@ -200,9 +247,16 @@ pub(crate) async fn recover(
         }
         open_loss = None;
 
+        if (data.len() as u64) < FRAMES_START {
+            return Err(StoreError::Format {
+                path,
+                reason: "block file shorter than its header page".into(),
+            });
+        }
+        let seed = codec.crc_seed();
         let mut pos = FRAMES_START as usize;
         loop {
-            match format::decode_frame(&data[pos..]) {
+            match format::decode_frame(&data[pos..], seed) {
                 Ok((fh, body)) => {
                     let stored = data.slice_ref(body);
                     let head = &data[pos..pos + format::FRAME_HEADER_LEN];
@@ -234,50 +288,60 @@ pub(crate) async fn recover(
                     if bad == Bad::Zero && rest_zero {
                         break; // the normal end of the data
                     }
-                    match next_valid_frame(&data, pos + 1) {
-                        Some(next) => {
-                            let resume = format::decode_frame(&data[next..])
-                                .map(|(h, _)| h.prev_last_seq)
-                                .unwrap_or(0);
+                    let later = valid_frames_after(&data, pos + 1, seed);
+                    if is_last
+                        && !later.is_empty()
+                        && later.iter().all(|&(_, bs, _)| bs as usize <= pos)
+                    {
+                        // Every valid frame after the bad spot came in the same
+                        // write as the bad spot: the last write tore (sectors
+                        // of one write can persist out of order). It never
+                        // completed, so nothing in it was acknowledged.
+                        cut_torn_tail(&file, &data, pos, &path).await?;
+                        break;
+                    }
+                    match later.first() {
+                        Some(&(next, _, resume)) => {
+                            report_loss(&mut corrupt, ledger.last_seq() + 1, resume, &path);
                             if resume > ledger.last_seq() {
-                                report_loss(&mut corrupt, ledger.last_seq() + 1, resume, &path);
                                 let ts = ledger.last_ts();
                                 ledger.apply_truncate(resume, ts);
-                            } else {
-                                report_loss(
-                                    &mut corrupt,
-                                    ledger.last_seq() + 1,
-                                    ledger.last_seq(),
-                                    &path,
-                                );
                             }
                             pos = next;
                         }
                         None if is_last && looks_damaged_not_torn(&data[pos..], pos) => {
                             // A whole frame is there but fails its checksum:
                             // bytes changed after they were written. Keep them
-                            // (evidence), report, and append after them.
-                            let (claimed_last, total) = frame_extent(&data[pos..]);
-                            report_loss(&mut corrupt, ledger.last_seq() + 1, claimed_last, &path);
-                            if claimed_last > ledger.last_seq() {
+                            // (evidence), report, and append after them. Its
+                            // header is unverified, so its last sequence is
+                            // believed only when it is plausible.
+                            let (prev_last, claimed_last, total) = frame_extent(&data[pos..]);
+                            let max_msgs = (total / format::MSG_RECORD_FIXED) as u64 + 1;
+                            let last = ledger.last_seq();
+                            if prev_last == last
+                                && claimed_last > last
+                                && claimed_last - last <= max_msgs
+                            {
+                                report_loss(&mut corrupt, last + 1, claimed_last, &path);
                                 let ts = ledger.last_ts();
                                 ledger.apply_truncate(claimed_last, ts);
+                            } else {
+                                tracing::error!(
+                                    path = %path.display(),
+                                    offset = pos,
+                                    after_seq = last,
+                                    "damaged frame at the end of the store; how many messages it held is unknown"
+                                );
+                                corrupt.push(CorruptRange {
+                                    first: last + 1,
+                                    last: last + 1,
+                                    path: path.clone(),
+                                });
                             }
                             pos += total;
                         }
                         None if is_last => {
-                            let end = pos
-                                + data[pos..]
-                                    .iter()
-                                    .rposition(|&b| b != 0)
-                                    .map_or(0, |r| r + 1);
-                            tracing::warn!(
-                                path = %path.display(),
-                                offset = pos,
-                                bytes = end - pos,
-                                "truncating a torn write at the end of the store"
-                            );
-                            zero_range(&file, &data, pos as u64, end as u64).await?;
+                            cut_torn_tail(&file, &data, pos, &path).await?;
                             break;
                         }
                         None => {
@@ -299,6 +363,7 @@ pub(crate) async fn recover(
                 file: Some(Rc::new(file)),
                 capacity: size,
                 live: 0,
+                dead_epoch: 0,
                 codec,
                 header,
             },
@@ -337,6 +402,7 @@ pub(crate) async fn recover(
                     file: Some(Rc::new(file)),
                     capacity: cfg.block_size,
                     live: 0,
+                    dead_epoch: 0,
                     codec: Rc::new(codec),
                     header,
                 },

@@ -21,7 +21,7 @@ use glommio::task::JoinHandle;
 use crate::config::SyncPolicy;
 use crate::error::StoreResult;
 
-use super::format::{FRAMES_START, SECTOR};
+use super::format::{self, FRAMES_START, SECTOR};
 use super::io::{self, BlockFile};
 use super::{round_up, Inner, SealedFrame};
 
@@ -81,10 +81,10 @@ async fn run(inner: Rc<RefCell<Inner>>, mut tail: Tail) {
             Poll::Pending
         })
         .await;
-        let Some(frames) = batch else { break };
+        let Some(mut frames) = batch else { break };
         let first_epoch = frames.first().map(|f| f.epoch).unwrap_or(0);
         let last_epoch = frames.last().map(|f| f.epoch).unwrap_or(0);
-        match write_batch(&inner, &mut tail, &frames).await {
+        match write_batch(&inner, &mut tail, &mut frames).await {
             Ok(()) => {
                 let mut i = inner.borrow_mut();
                 for f in &frames {
@@ -111,7 +111,7 @@ async fn run(inner: Rc<RefCell<Inner>>, mut tail: Tail) {
 async fn write_batch(
     inner: &Rc<RefCell<Inner>>,
     tail: &mut Tail,
-    frames: &[SealedFrame],
+    frames: &mut [SealedFrame],
 ) -> StoreResult<()> {
     let policy = inner.borrow().cfg.sync;
     let mut touched: Vec<Rc<BlockFile>> = Vec::new();
@@ -122,7 +122,21 @@ async fn write_batch(
             .iter()
             .position(|f| f.at.block != block)
             .map_or(frames.len(), |n| start + n);
+        // Under sync: always, the blocks before are made durable before a
+        // batch moves on to the next block: a torn write can then only be in
+        // the last block, where recovery expects it.
+        if policy == SyncPolicy::Always && !touched.is_empty() {
+            for f in touched.drain(..) {
+                f.sync().await?;
+                inner.borrow_mut().stats.syncs += 1;
+            }
+        }
         let file = ensure_block_file(inner, block).await?;
+        let seed = inner
+            .borrow()
+            .blocks
+            .get(&block)
+            .map_or(0, |b| b.codec.crc_seed());
         if tail.block != block {
             *tail = Tail {
                 block,
@@ -131,7 +145,8 @@ async fn write_batch(
             };
         }
         let mut buf = std::mem::take(&mut tail.bytes);
-        for f in &frames[start..end] {
+        let batch_start = frames[start].at.offset;
+        for f in &mut frames[start..end] {
             if f.at.offset as u64 != tail.pos + buf.len() as u64 {
                 return Err(crate::error::StoreError::Poisoned(format!(
                     "frame placement bug: frame at {} but block {} ends at {}",
@@ -140,6 +155,7 @@ async fn write_batch(
                     tail.pos + buf.len() as u64
                 )));
             }
+            format::set_batch_start(&mut f.bytes, batch_start, seed);
             buf.extend_from_slice(&f.bytes);
         }
         let data_len = buf.len();
@@ -214,7 +230,8 @@ fn remove_dead_blocks(inner: &Rc<RefCell<Inner>>, written_block: u32) {
         let Some((&first, b)) = i.blocks.iter().next() else {
             return;
         };
-        if first >= written_block || first >= i.cur_block || b.live > 0 {
+        let durable = i.tracker.durable_epoch();
+        if first >= written_block || first >= i.cur_block || b.live > 0 || b.dead_epoch > durable {
             return;
         }
         let Some(b) = i.blocks.remove(&first) else {

@@ -62,6 +62,9 @@ impl SubjectTable {
                 return id;
             }
         }
+        // A copy, not a slice: a slice would keep the whole buffer it came
+        // from alive (a client read buffer, or a block read at recovery).
+        let subject = Bytes::copy_from_slice(subject);
         let entry = SubjectEntry {
             subject: subject.clone(),
             msgs: 1,
@@ -80,7 +83,7 @@ impl SubjectTable {
                 (self.entries.len() - 1) as u32
             }
         };
-        self.ids.insert(subject.clone(), id);
+        self.ids.insert(subject, id);
         id
     }
 
