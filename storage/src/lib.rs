@@ -11,6 +11,7 @@
 //!   subjects, limits, purge, expiry. One copy of those rules, so the stores
 //!   cannot disagree.
 //! - [`durable`] — tickets that resolve when a mutation is durable.
+//! - [`expiry`] — driving `max_age`/TTL expiry from the store's next deadline.
 //! - [`config`], [`state`], [`message`], [`error`] — the vocabulary.
 //! - [`subject`] — subject syntax and wildcard matching (shared with the server).
 //!
@@ -19,6 +20,7 @@
 pub mod config;
 pub mod durable;
 pub mod error;
+pub mod expiry;
 pub mod file;
 pub(crate) mod ledger;
 pub mod mem;
