@@ -70,6 +70,9 @@ impl StreamStore for MemStore {
         let size =
             u32::try_from(size).map_err(|_| StoreError::Invalid("message larger than 4 GiB"))?;
         let mut ledger = self.ledger.borrow_mut();
+        if ledger.last_seq() == u64::MAX {
+            return Err(StoreError::Invalid("sequence space exhausted"));
+        }
         ledger.check_discard_new(&msg.subject, &msg.headers, size)?;
         let ts = msg.timestamp.unwrap_or_else(now_nanos);
         let body = Body {

@@ -1,7 +1,7 @@
 //! The [`StreamStore`] trait: what a stream needs from its storage.
 //!
 //! Contract shared by every implementation (and checked by the conformance
-//! suite in `tests/conformance.rs` against MemStore and FileStore alike):
+//! suite in `tests/conformance/mod.rs` against MemStore and FileStore alike):
 //!
 //! * Sequences start at 1 (or at the `first_seq` set with [`StreamStore::compact`]
 //!   on an empty store) and grow by one per append; they are never reused,
@@ -60,7 +60,9 @@ pub trait StreamStore {
     async fn load_next(&self, filter: &[u8], start: u64) -> StoreResult<Option<StoredMessage>>;
 
     /// Removes one message; `erase` also overwrites its bytes on disk. Returns
-    /// false when there was no such live message.
+    /// false when there was no such live message. (FileStore: `erase` is not
+    /// implemented yet; the message is removed and its bytes stay on disk
+    /// until its block is removed — see the storage issue note.)
     fn remove(&self, seq: u64, erase: bool) -> StoreResult<bool>;
 
     /// Go's `PurgeEx`: removes messages matching the request; returns how many.
@@ -72,14 +74,17 @@ pub trait StreamStore {
     fn compact(&self, seq: u64) -> StoreResult<u64>;
 
     /// Removes every message above `seq` and makes `seq` the last sequence
-    /// (raft log truncation). `seq` must be 0 or hold a live message.
+    /// (raft log truncation). As in Go, `seq` need not hold a message, and a
+    /// `seq` above the last sequence raises it; 0 empties the store, which then
+    /// continues at 1.
     fn truncate(&self, seq: u64) -> StoreResult<()>;
 
     /// Replaces the limits and enforces them at once (`discard: old` removals
     /// happen now; a `max_age` cut waits for the next [`StreamStore::expire`]).
     fn set_limits(&self, limits: StoreLimits) -> StoreResult<()>;
 
-    /// Removes messages whose `max_age` or TTL passed by `now`.
+    /// Removes messages whose `max_age` or TTL passed by `now`, in the order
+    /// they were removed (`max_age` first, then TTLs by deadline).
     fn expire(&self, now: UnixNanos) -> StoreResult<Vec<Expired>>;
 
     /// When [`StreamStore::expire`] next has something to do (a timer target).

@@ -540,6 +540,9 @@ impl StreamStore for FileStore {
         let size = file_msg_size(msg.subject.len(), msg.headers.len(), msg.payload.len());
         let size =
             u32::try_from(size).map_err(|_| StoreError::Invalid("message larger than 4 GiB"))?;
+        if inner.ledger.last_seq() == u64::MAX {
+            return Err(StoreError::Invalid("sequence space exhausted"));
+        }
         inner
             .ledger
             .check_discard_new(&msg.subject, &msg.headers, size)?;
