@@ -68,7 +68,10 @@ impl StreamStore for MemStore {
     fn append(&self, msg: NewMessage) -> StoreResult<Appended> {
         let size = mem_msg_size(msg.subject.len(), msg.headers.len(), msg.payload.len());
         let size =
-            u32::try_from(size).map_err(|_| StoreError::Invalid("message larger than 4 GiB"))?;
+            u32::try_from(size).map_err(|_| StoreError::Invalid("message larger than 1 GiB"))?;
+        if size > crate::ledger::seqindex::MAX_SIZE {
+            return Err(StoreError::Invalid("message larger than 1 GiB"));
+        }
         let mut ledger = self.ledger.borrow_mut();
         if ledger.last_seq() == u64::MAX {
             return Err(StoreError::Invalid("sequence space exhausted"));

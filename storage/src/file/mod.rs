@@ -539,7 +539,10 @@ impl StreamStore for FileStore {
         }
         let size = file_msg_size(msg.subject.len(), msg.headers.len(), msg.payload.len());
         let size =
-            u32::try_from(size).map_err(|_| StoreError::Invalid("message larger than 4 GiB"))?;
+            u32::try_from(size).map_err(|_| StoreError::Invalid("message larger than 1 GiB"))?;
+        if size > crate::ledger::seqindex::MAX_SIZE {
+            return Err(StoreError::Invalid("message larger than 1 GiB"));
+        }
         if inner.ledger.last_seq() == u64::MAX {
             return Err(StoreError::Invalid("sequence space exhausted"));
         }

@@ -176,7 +176,7 @@ impl<E: Default + Clone> Ledger<E> {
             // free at least as much as the new one needs.
             let oldest = subj_entry.and_then(|e| self.first_of_subject_exact(e.first, subject));
             match oldest.and_then(|seq| self.slots.get(seq)) {
-                Some(s) if s.size >= size => {}
+                Some(s) if s.size() >= size => {}
                 _ => return Err(StoreError::MaxBytes),
             }
         }
@@ -220,16 +220,8 @@ impl<E: Default + Clone> Ledger<E> {
         } else if entry.ttl < 0 {
             flags |= FLAG_NEVER_EXPIRE;
         }
-        self.slots.insert(
-            seq,
-            Slot {
-                ts: entry.ts,
-                size: entry.size,
-                flags,
-                subject: id,
-                data: entry.data,
-            },
-        );
+        self.slots
+            .insert(seq, Slot::new(entry.ts, entry.size, flags, id, entry.data));
         if self.msgs == 0 {
             self.first_seq = seq;
         }
@@ -320,8 +312,8 @@ impl<E: Default + Clone> Ledger<E> {
             .unwrap_or_default();
         let left = self.subjects.remove(slot.subject, seq);
         self.msgs -= 1;
-        self.bytes -= u64::from(slot.size);
-        if slot.flags & FLAG_TTL != 0 {
+        self.bytes -= u64::from(slot.size());
+        if slot.flags() & FLAG_TTL != 0 {
             if let Some(exp) = self.ttl_of.remove(&seq) {
                 self.ttl_queue.remove(&(exp, seq));
             }
@@ -336,7 +328,7 @@ impl<E: Default + Clone> Ledger<E> {
         Some(Removed {
             seq,
             subject,
-            size: slot.size,
+            size: slot.size(),
             data: slot.data,
             was_last_for_subject: left == 0,
         })
@@ -491,7 +483,7 @@ impl<E: Default + Clone> Ledger<E> {
                 .slots
                 .iter_from(self.first_seq)
                 .take_while(|(_, s)| s.ts <= cutoff)
-                .filter(|(_, s)| s.flags & FLAG_NEVER_EXPIRE == 0)
+                .filter(|(_, s)| s.flags() & FLAG_NEVER_EXPIRE == 0)
                 .map(|(q, _)| q)
                 .collect();
             removed.extend(victims.into_iter().filter_map(|q| self.remove(q)));
@@ -516,7 +508,7 @@ impl<E: Default + Clone> Ledger<E> {
         let age = if max_age > 0 {
             self.slots
                 .iter_from(self.first_seq)
-                .find(|(_, s)| s.flags & FLAG_NEVER_EXPIRE == 0)
+                .find(|(_, s)| s.flags() & FLAG_NEVER_EXPIRE == 0)
                 .map(|(_, s)| s.ts.saturating_add(max_age))
         } else {
             None

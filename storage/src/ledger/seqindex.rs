@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-/// Slots per chunk: 1024 keeps a chunk of 20-byte slots at 20 KiB.
+/// Slots per chunk: 1024 keeps a chunk of 24-byte slots at 24 KiB.
 pub(crate) const CHUNK: u64 = 1024;
 
 /// What the index keeps per live message. `data` is the store's own part
@@ -18,10 +18,10 @@ pub(crate) const CHUNK: u64 = 1024;
 pub(crate) struct Slot<E> {
     /// Store timestamp (max_age, first/last times, time lookups).
     pub ts: i64,
-    /// Accounted size (Go's formula) — needed when the message goes.
-    pub size: u32,
-    /// Flags (see the consts below).
-    pub flags: u8,
+    /// Accounted size (Go's formula, below [`MAX_SIZE`]) in the low 30 bits —
+    /// needed when the message goes — and the flags (see the consts below) in
+    /// the top 2, which keeps a slot at 24 bytes.
+    size_flags: u32,
     /// Subject id in the subject table; [`EMPTY`] means no message.
     pub subject: u32,
     /// Store-specific data.
@@ -35,9 +35,35 @@ pub(crate) const FLAG_TTL: u8 = 1;
 /// The message has a negative TTL: never expires, not even by max_age.
 pub(crate) const FLAG_NEVER_EXPIRE: u8 = 2;
 
+/// Largest accounted size a slot holds (1 GiB; NATS payloads are at most 64 MiB).
+pub(crate) const MAX_SIZE: u32 = (1 << 30) - 1;
+
 impl<E> Slot<E> {
+    /// A live slot. `size` must not exceed [`MAX_SIZE`] (the stores refuse
+    /// bigger messages before they get here).
+    pub(crate) fn new(ts: i64, size: u32, flags: u8, subject: u32, data: E) -> Self {
+        debug_assert!(size <= MAX_SIZE);
+        let size_flags = (size & MAX_SIZE) | (u32::from(flags & 3) << 30);
+        Slot {
+            ts,
+            size_flags,
+            subject,
+            data,
+        }
+    }
+
     pub(crate) fn is_live(&self) -> bool {
         self.subject != EMPTY
+    }
+
+    /// Accounted size.
+    pub(crate) fn size(&self) -> u32 {
+        self.size_flags & MAX_SIZE
+    }
+
+    /// Flags.
+    pub(crate) fn flags(&self) -> u8 {
+        (self.size_flags >> 30) as u8
     }
 }
 
@@ -183,13 +209,16 @@ mod tests {
     use super::*;
 
     fn live(ts: i64) -> Slot<()> {
-        Slot {
-            ts,
-            size: 1,
-            flags: 0,
-            subject: 0,
-            data: (),
-        }
+        Slot::new(ts, 1, 0, 0, ())
+    }
+
+    #[test]
+    fn a_slot_costs_24_bytes() {
+        // FileStore's data is a frame reference (two u32), MemStore's a box.
+        assert_eq!(std::mem::size_of::<Slot<[u32; 2]>>(), 24);
+        assert_eq!(std::mem::size_of::<Slot<Option<Box<u8>>>>(), 24);
+        let s = Slot::new(5, MAX_SIZE, 3, 1, ());
+        assert_eq!((s.size(), s.flags()), (MAX_SIZE, 3));
     }
 
     #[test]
