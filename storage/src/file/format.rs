@@ -34,9 +34,12 @@ pub(crate) const BLOCK_HEADER_LEN: usize = 96;
 pub(crate) const FRAME_MAGIC: u32 = u32::from_le_bytes(*b"JCFR");
 /// Frame header length.
 pub(crate) const FRAME_HEADER_LEN: usize = 40;
-/// Largest frame body a group commit builds; a single larger record gets a
-/// frame (and if needed a block) of its own.
-pub(crate) const MAX_FRAME_BODY: usize = 1 << 20;
+/// Largest frame body a group commit builds (a bigger batch becomes several
+/// frames in one write); a single larger record gets a frame (and if needed a
+/// block) of its own. A read verifies a whole frame, so this bounds what a
+/// random read of one message costs: 64 KiB is ~0.1 ms here, where 1 MiB
+/// frames made random reads cost 1.6 ms.
+pub(crate) const MAX_FRAME_BODY: usize = 64 << 10;
 
 /// What sits in sector 0 of every block file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

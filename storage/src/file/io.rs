@@ -152,6 +152,29 @@ impl BlockFile {
         Ok(())
     }
 
+    /// Writes `len` bytes at `pos` (both sector-aligned) that `fill` puts
+    /// straight into the DMA buffer (no intermediate copy).
+    pub(crate) async fn write_with(
+        &self,
+        pos: u64,
+        len: usize,
+        fill: impl FnOnce(&mut [u8]),
+    ) -> StoreResult<()> {
+        debug_assert_eq!(pos % SECTOR, 0);
+        debug_assert_eq!(len as u64 % SECTOR, 0);
+        let mut buf = self.file.alloc_dma_buffer(len);
+        fill(buf.as_bytes_mut());
+        let n = self
+            .file
+            .write_at(buf, pos)
+            .await
+            .map_err(|e| gio("write", &self.path, e))?;
+        if n != len {
+            return Err(short_write(&self.path));
+        }
+        Ok(())
+    }
+
     /// Reads up to `len` bytes at `pos` (fewer at the end of the file).
     pub(crate) async fn read(&self, pos: u64, len: usize) -> StoreResult<Bytes> {
         let r = self

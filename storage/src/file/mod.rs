@@ -281,7 +281,7 @@ impl FileStore {
                 f
             }
         };
-        let frame = read_frame(&file, &codec, at.offset as u64)
+        let frames = read_frames(&file, &codec, at.offset as u64)
             .await
             .map_err(|e| match e {
                 StoreError::Format { reason, .. } => {
@@ -296,45 +296,82 @@ impl FileStore {
                 }
                 other => other,
             })?;
-        let frame = Rc::new(frame);
-        self.inner.borrow_mut().cache.insert(at, frame.clone());
+        let mut wanted = None;
+        {
+            let mut inner = self.inner.borrow_mut();
+            for (offset, f) in frames {
+                let f = Rc::new(f);
+                let key = FrameRef {
+                    block: at.block,
+                    offset,
+                };
+                if key == at {
+                    wanted = Some(f.clone());
+                }
+                inner.cache.insert(key, f);
+            }
+        }
+        let frame = wanted.ok_or(StoreError::NotFound)?;
         frame.message(seq).ok_or(StoreError::NotFound)
     }
 }
 
-/// Reads and verifies the frame at `offset`.
-async fn read_frame(
+/// Bytes read for a frame that is not cached: one I/O covers any frame a
+/// group commit builds, and the frames after it come along for free.
+const READ_AHEAD: usize = FRAME_HEADER_LEN + MAX_FRAME_BODY + codec::SEAL_OVERHEAD;
+
+/// Reads and verifies the frame at `offset`, plus the complete frames that
+/// follow it in the same read (sequential readers then hit the cache).
+/// Returns `(offset, frame)` pairs, the asked-for frame first.
+async fn read_frames(
     file: &BlockFile,
     codec: &codec::BlockCodec,
     offset: u64,
-) -> StoreResult<DecodedFrame> {
+) -> StoreResult<Vec<(u32, DecodedFrame)>> {
     let bad = |reason: &str| StoreError::Format {
         path: file.path().to_path_buf(),
         reason: reason.to_string(),
     };
-    let first = file.read(offset, 4096).await?;
-    let total = match format::decode_frame(&first, codec.crc_seed()) {
-        Ok((h, _)) => h.total_len(),
+    let first = file.read(offset, READ_AHEAD).await?;
+    let buf = match format::decode_frame(&first, codec.crc_seed()) {
+        Ok(_) => first,
         Err(format::Bad::Invalid("frame runs past the data"))
             if first.len() >= FRAME_HEADER_LEN =>
         {
+            // A frame bigger than a group commit builds: one record alone.
             let len = u32::from_le_bytes([first[4], first[5], first[6], first[7]]) as usize;
-            FRAME_HEADER_LEN + len
+            file.read(offset, FRAME_HEADER_LEN + len).await?
         }
         Err(_) => return Err(bad("frame header failed verification")),
     };
-    let buf = if total <= first.len() {
-        first
-    } else {
-        file.read(offset, total).await?
-    };
-    let (h, stored) = format::decode_frame(&buf, codec.crc_seed())
-        .map_err(|_| bad("frame failed verification"))?;
-    let stored = buf.slice_ref(stored);
-    let body = codec
-        .decode(&buf[..FRAME_HEADER_LEN], h.flags, h.raw_len, stored)
-        .map_err(bad)?;
-    DecodedFrame::index(body).map_err(bad)
+    let mut out = Vec::new();
+    let mut pos = 0usize;
+    while pos < buf.len() {
+        let (h, stored) = match format::decode_frame(&buf[pos..], codec.crc_seed()) {
+            Ok(v) => v,
+            Err(_) if pos == 0 => return Err(bad("frame failed verification")),
+            Err(_) => break,
+        };
+        let total = h.total_len();
+        let stored = buf.slice_ref(stored);
+        let body = match codec.decode(
+            &buf[pos..pos + FRAME_HEADER_LEN],
+            h.flags,
+            h.raw_len,
+            stored,
+        ) {
+            Ok(b) => b,
+            Err(reason) if pos == 0 => return Err(bad(reason)),
+            Err(_) => break,
+        };
+        match DecodedFrame::index(body) {
+            Ok(f) => out.push(((offset as usize + pos) as u32, f)),
+            Err(reason) if pos == 0 => return Err(bad(reason)),
+            Err(_) => break,
+        }
+        pos += total;
+    }
+    Ok(out)
 }
 
 impl Inner {
@@ -397,8 +434,8 @@ impl Inner {
             }
         };
         self.next_offset = open.at.offset as u64 + bytes.len() as u64;
-        let body = Bytes::copy_from_slice(&open.body);
         let sorted = open.msgs.windows(2).all(|w| w[0].0 < w[1].0);
+        let body = Bytes::from(open.body);
         self.inflight.insert(
             open.at,
             Rc::new(DecodedFrame {

@@ -144,31 +144,48 @@ async fn write_batch(
                 bytes: Vec::new(),
             };
         }
-        let mut buf = std::mem::take(&mut tail.bytes);
         let batch_start = frames[start].at.offset;
+        let mut data_len = tail.bytes.len();
         for f in &mut frames[start..end] {
-            if f.at.offset as u64 != tail.pos + buf.len() as u64 {
+            if f.at.offset as u64 != tail.pos + data_len as u64 {
                 return Err(crate::error::StoreError::Poisoned(format!(
                     "frame placement bug: frame at {} but block {} ends at {}",
                     f.at.offset,
                     block,
-                    tail.pos + buf.len() as u64
+                    tail.pos + data_len as u64
                 )));
             }
             format::set_batch_start(&mut f.bytes, batch_start, seed);
-            buf.extend_from_slice(&f.bytes);
+            data_len += f.bytes.len();
         }
-        let data_len = buf.len();
-        buf.resize(round_up(data_len as u64, SECTOR) as usize, 0);
-        file.write_aligned(tail.pos, &buf).await?;
+        let write_len = round_up(data_len as u64, SECTOR) as usize;
+        let new_tail_pos = (tail.pos + data_len as u64) / SECTOR * SECTOR;
+        let keep_from = (new_tail_pos - tail.pos) as usize;
+        let mut new_tail = Vec::new();
+        let parts = &frames[start..end];
+        let old_tail = std::mem::take(&mut tail.bytes);
+        file.write_with(tail.pos, write_len, |buf| {
+            let mut at = 0;
+            for part in
+                std::iter::once(old_tail.as_slice()).chain(parts.iter().map(|f| f.bytes.as_slice()))
+            {
+                buf[at..at + part.len()].copy_from_slice(part);
+                at += part.len();
+            }
+            buf[at..].fill(0);
+            new_tail.extend_from_slice(&buf[keep_from..data_len]);
+        })
+        .await?;
         {
             let mut i = inner.borrow_mut();
             i.stats.writes += 1;
             i.stats.frames += (end - start) as u64;
         }
-        let data_end = tail.pos + data_len as u64;
-        buf.truncate(data_len);
-        *tail = Tail::at_end(block, data_end - tail.pos, &buf).rebase(tail.pos);
+        *tail = Tail {
+            block,
+            pos: new_tail_pos,
+            bytes: new_tail,
+        };
         if !touched.iter().any(|f| Rc::ptr_eq(f, &file)) {
             touched.push(file);
         }
@@ -185,14 +202,6 @@ async fn write_batch(
     }
     debug_assert!(tail.end() >= FRAMES_START);
     Ok(())
-}
-
-impl Tail {
-    /// `at_end` computed on a buffer that starts at `base` in the file.
-    fn rebase(mut self, base: u64) -> Tail {
-        self.pos += base;
-        self
-    }
 }
 
 /// The open file of `block`, creating the block file (zero-filled, header,
