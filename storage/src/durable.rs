@@ -95,14 +95,9 @@ impl CommitTracker {
                 return Poll::Ready(Err(err.clone()));
             }
         }
-        let mut waiters = self.waiters.borrow_mut();
-        match waiters
-            .iter_mut()
-            .find(|(e, w)| *e == epoch && w.will_wake(cx.waker()))
-        {
-            Some(_) => {}
-            None => waiters.push((epoch, cx.waker().clone())),
-        }
+        // No duplicate check: a pending ticket is normally polled once before
+        // it is woken, and scanning here made every append O(waiters).
+        self.waiters.borrow_mut().push((epoch, cx.waker().clone()));
         Poll::Pending
     }
 }
