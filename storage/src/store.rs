@@ -59,10 +59,9 @@ pub trait StreamStore {
     /// (`>` matches everything); `None` when there is none.
     async fn load_next(&self, filter: &[u8], start: u64) -> StoreResult<Option<StoredMessage>>;
 
-    /// Removes one message; `erase` also overwrites its bytes on disk. Returns
-    /// false when there was no such live message. (FileStore: `erase` is not
-    /// implemented yet; the message is removed and its bytes stay on disk
-    /// until its block is removed — see the storage issue note.)
+    /// Removes one message; `erase` also overwrites its bytes on disk (the
+    /// FileStore does that in place once the removal is durable, crash-safely;
+    /// see `file/erase.rs`). Returns false when there was no such live message.
     fn remove(&self, seq: u64, erase: bool) -> StoreResult<bool>;
 
     /// Go's `PurgeEx`: removes messages matching the request; returns how many.

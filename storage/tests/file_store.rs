@@ -721,3 +721,148 @@ fn short_or_garbage_block_files_are_errors_not_panics() {
         }
     });
 }
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+fn on_disk(path: &Path, needle: &[u8]) -> bool {
+    block_files(path)
+        .iter()
+        .any(|b| contains(&std::fs::read(b).expect("read block"), needle))
+}
+
+fn secret(i: u64) -> Vec<u8> {
+    let mut p = format!("SECRET-{i:03}-").into_bytes();
+    p.resize(300, b'#');
+    p
+}
+
+#[test]
+fn erase_overwrites_the_message_in_place_in_every_mode() {
+    use jetcore_storage::{Cipher, Compression};
+    let modes = [
+        (Compression::None, Cipher::None),
+        (Compression::Lz4, Cipher::None),
+        (Compression::None, Cipher::ChaCha20Poly1305([3; 32])),
+        (Compression::Lz4, Cipher::Aes256Gcm([4; 32])),
+    ];
+    for (compression, cipher) in modes {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().to_path_buf();
+        let plain = compression == Compression::None && cipher == Cipher::None;
+        let readable = cipher == Cipher::None; // lz4 keeps literals readable
+        let mut cfg = config(&path);
+        cfg.compression = compression;
+        cfg.cipher = cipher.clone();
+        on_executor(move || async move {
+            let store = FileStore::open(cfg.clone(), StoreLimits::default())
+                .await
+                .expect("open");
+            // Several messages per frame: issue them back to back.
+            let mut last = None;
+            for i in 1..=20u64 {
+                last = Some(store.append(msg("e", &secret(i))).expect("append"));
+            }
+            if let Some(a) = last {
+                a.durable.await.expect("durable");
+            }
+            assert!(store.remove(5, true).expect("erase 5"));
+            assert!(store.remove(6, false).expect("remove 6"));
+            store.durable().await.expect("durable");
+            store.close().await.expect("close");
+            assert_eq!(
+                store.io_stats().erased,
+                1,
+                "the erase was done in place ({compression:?}, sealed: {})",
+                !readable
+            );
+            if readable {
+                assert!(
+                    !on_disk(&cfg.dir, b"SECRET-005"),
+                    "erased bytes still on disk"
+                );
+            }
+            if plain {
+                assert!(
+                    on_disk(&cfg.dir, b"SECRET-006"),
+                    "a plain removal keeps the bytes"
+                );
+            }
+            let store = FileStore::open(cfg.clone(), StoreLimits::default())
+                .await
+                .expect("reopen");
+            assert!(
+                store.corrupt_ranges().is_empty(),
+                "{:?}",
+                store.corrupt_ranges()
+            );
+            let st = store.state();
+            assert_eq!((st.messages, st.last_seq), (18, 20));
+            assert_eq!(store.deleted(), vec![5, 6]);
+            for i in (1..=20u64).filter(|i| *i != 5 && *i != 6) {
+                assert_eq!(
+                    store
+                        .load(i)
+                        .await
+                        .expect("neighbour intact")
+                        .payload
+                        .as_ref(),
+                    secret(i).as_slice()
+                );
+            }
+            assert_eq!(store.load(5).await, Err(StoreError::NotFound));
+            assert_eq!(append_durable(&store, msg("e", b"next")).await, 21);
+            store.close().await.expect("close");
+        });
+    }
+}
+
+#[test]
+fn an_interrupted_erase_is_finished_at_open() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().to_path_buf();
+    let p1 = path.clone();
+    on_executor(move || async move {
+        let store = open(&p1).await;
+        let mut last = None;
+        for i in 1..=10u64 {
+            last = Some(store.append(msg("e", &secret(i))).expect("append"));
+        }
+        if let Some(a) = last {
+            a.durable.await.expect("durable");
+        }
+        store.close().await.expect("close");
+    });
+    let block = block_files(&path).pop().expect("a block");
+    let before = std::fs::read(&block).expect("read");
+    let p2 = path.clone();
+    on_executor(move || async move {
+        let store = open(&p2).await;
+        assert!(store.remove(3, true).expect("erase"));
+        store.durable().await.expect("durable");
+        store.close().await.expect("close");
+        assert_eq!(store.io_stats().erased, 1);
+    });
+    let after = std::fs::read(&block).expect("read");
+    assert!(!contains(&after, b"SECRET-003"));
+    // A crash after the redo image was made durable but before the block was
+    // overwritten: the block still has the old bytes, the image the new ones.
+    std::fs::write(&block, &before).expect("restore old block");
+    std::fs::write(block.with_extension("blk.redo"), &after).expect("redo image");
+    std::fs::write(block.with_extension("blk.tmp"), b"half-written image").expect("stale tmp");
+    on_executor(move || async move {
+        let store = open(&path).await;
+        assert!(!on_disk(&path, b"SECRET-003"), "the redo image was applied");
+        assert!(
+            !block.with_extension("blk.redo").exists() && !block.with_extension("blk.tmp").exists()
+        );
+        let st = store.state();
+        assert_eq!((st.messages, st.last_seq), (9, 10));
+        assert_eq!(
+            store.load(4).await.expect("4").payload.as_ref(),
+            secret(4).as_slice()
+        );
+        store.close().await.expect("close");
+    });
+}

@@ -206,10 +206,32 @@ impl BlockCodec {
 
     /// Encodes `body` as a complete frame (header, stored body, CRC).
     pub(crate) fn encode(&self, body: &[u8], prev_last_seq: u64, last_seq: u64) -> Vec<u8> {
+        self.encode_with(body, prev_last_seq, last_seq, true)
+    }
+
+    /// True when frames of this block may be compressed.
+    pub(crate) fn compresses(&self) -> bool {
+        self.lz4
+    }
+
+    /// Smallest frame [`BlockCodec::encode_with`] makes without compression
+    /// for a padding record of length 0.
+    pub(crate) fn min_filler_len(&self) -> usize {
+        FRAME_HEADER_LEN + 5 + if self.key.is_some() { SEAL_OVERHEAD } else { 0 }
+    }
+
+    /// [`BlockCodec::encode`], with compression only when `allow_lz4`.
+    pub(crate) fn encode_with(
+        &self,
+        body: &[u8],
+        prev_last_seq: u64,
+        last_seq: u64,
+        allow_lz4: bool,
+    ) -> Vec<u8> {
         let mut flags = 0;
         let compressed;
         let mut stored: &[u8] = body;
-        if self.lz4 {
+        if self.lz4 && allow_lz4 {
             compressed = lz4_flex::block::compress(body);
             if compressed.len() < body.len() {
                 stored = &compressed;

@@ -271,6 +271,11 @@ pub(crate) const REC_MSG: u8 = 1;
 pub(crate) const REC_DEL: u8 = 2;
 pub(crate) const REC_FLOOR: u8 = 3;
 pub(crate) const REC_TRUNCATE: u8 = 4;
+/// A message record whose subject, headers and payload were overwritten with
+/// zeros by a secure erase (same layout and length as a message record).
+pub(crate) const REC_ERASED: u8 = 5;
+/// Padding: `len u32` then `len` ignored bytes (keeps a rewritten frame's length).
+pub(crate) const REC_PAD: u8 = 6;
 
 /// Fixed part of a message record (kind, seq, ts, ttl, lengths).
 pub(crate) const MSG_RECORD_FIXED: usize = 1 + 8 + 8 + 8 + 2 + 4 + 4;
@@ -296,6 +301,11 @@ pub(crate) enum Record {
         seq: u64,
         last_ts: UnixNanos,
     },
+    Erased {
+        seq: u64,
+        ts: UnixNanos,
+    },
+    Pad,
 }
 
 /// Appends a message record to `out`.
@@ -354,7 +364,7 @@ pub(crate) fn decode_record(body: &Bytes, pos: usize) -> Result<(Record, usize),
     need(b, 1)?;
     let kind = b.get_u8();
     match kind {
-        REC_MSG => {
+        REC_MSG | REC_ERASED => {
             need(b, MSG_RECORD_FIXED - 1)?;
             let seq = b.get_u64_le();
             let ts = b.get_i64_le();
@@ -370,6 +380,9 @@ pub(crate) fn decode_record(body: &Bytes, pos: usize) -> Result<(Record, usize),
                 .ok_or(Bad::Invalid("record length overflow"))?;
             if end > body.len() {
                 return Err(Bad::Invalid("record runs past the frame"));
+            }
+            if kind == REC_ERASED {
+                return Ok((Record::Erased { seq, ts }, end));
             }
             let subject = body.slice(start..start + slen);
             let headers = body.slice(start + slen..start + slen + hlen);
@@ -402,8 +415,57 @@ pub(crate) fn decode_record(body: &Bytes, pos: usize) -> Result<(Record, usize),
             let last_ts = b.get_i64_le();
             Ok((Record::Truncate { seq, last_ts }, pos + 17))
         }
+        REC_PAD => {
+            need(b, 4)?;
+            let len = b.get_u32_le() as usize;
+            let end = (pos + 5)
+                .checked_add(len)
+                .ok_or(Bad::Invalid("record length overflow"))?;
+            if end > body.len() {
+                return Err(Bad::Invalid("record runs past the frame"));
+            }
+            Ok((Record::Pad, end))
+        }
         _ => Err(Bad::Invalid("unknown record kind")),
     }
+}
+
+/// Appends a padding record of `5 + len` bytes. Its content is ignored; it
+/// is a fixed pseudo-random sequence so that lz4 cannot shrink it, which lets
+/// an erase grow a compressed frame one byte at a time to its old length.
+pub(crate) fn put_pad(out: &mut Vec<u8>, len: usize) {
+    out.put_u8(REC_PAD);
+    out.put_u32_le(len as u32);
+    let mut x: u32 = 0x9e37_79b9;
+    for _ in 0..len {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        out.put_u8(x as u8);
+    }
+}
+
+/// Turns the message record at `pos` of `body` into an erased record:
+/// kind 5, subject, headers and payload zeroed, lengths kept. Returns false
+/// when there is no message record there.
+pub(crate) fn scrub_message(body: &mut [u8], pos: usize) -> bool {
+    if body.get(pos) != Some(&REC_MSG) || body.len() < pos + MSG_RECORD_FIXED {
+        return false;
+    }
+    let lens = &body[pos + 25..pos + MSG_RECORD_FIXED];
+    let slen = u16::from_le_bytes([lens[0], lens[1]]) as usize;
+    let hlen = u32::from_le_bytes([lens[2], lens[3], lens[4], lens[5]]) as usize;
+    let plen = u32::from_le_bytes([lens[6], lens[7], lens[8], lens[9]]) as usize;
+    let start = pos + MSG_RECORD_FIXED;
+    let Some(end) = start
+        .checked_add(slen + hlen + plen)
+        .filter(|&e| e <= body.len())
+    else {
+        return false;
+    };
+    body[pos] = REC_ERASED;
+    body[start..end].fill(0);
+    true
 }
 
 /// Go's `fileStoreMsgSize`, so `bytes` and `max_bytes` agree with the Go server.

@@ -117,6 +117,27 @@ impl BlockFile {
         Ok(bf)
     }
 
+    /// Creates `path` (which must not exist) holding exactly `data` (a
+    /// multiple of the write unit) and makes it durable.
+    pub(crate) async fn create_with(path: &Path, data: &[u8]) -> StoreResult<BlockFile> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .dma_open(path)
+            .await
+            .map_err(|e| gio("create", path, e))?;
+        let bf = BlockFile {
+            file: Rc::new(file),
+            path: path.to_path_buf(),
+        };
+        for (i, chunk) in data.chunks(ZERO_CHUNK).enumerate() {
+            bf.write_aligned((i * ZERO_CHUNK) as u64, chunk).await?;
+        }
+        bf.sync().await?;
+        Ok(bf)
+    }
+
     /// Opens an existing block file for reading and writing.
     pub(crate) async fn open(path: &Path) -> StoreResult<BlockFile> {
         let file = OpenOptions::new()
@@ -259,6 +280,29 @@ pub(crate) fn list_blocks(dir: &Path) -> StoreResult<Vec<(u32, PathBuf)>> {
     }
     out.sort_by_key(|(i, _)| *i);
     Ok(out)
+}
+
+/// Files in `dir` whose names end with `suffix`, sorted.
+pub(crate) fn list_suffix(dir: &Path, suffix: &str) -> StoreResult<Vec<PathBuf>> {
+    let rd = std::fs::read_dir(dir).map_err(|e| StoreError::io("readdir", dir, &e))?;
+    let mut out = Vec::new();
+    for entry in rd {
+        let entry = entry.map_err(|e| StoreError::io("readdir", dir, &e))?;
+        if entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.ends_with(suffix))
+        {
+            out.push(entry.path());
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Renames a file (atomic on one file system).
+pub(crate) fn rename(from: &Path, to: &Path) -> StoreResult<()> {
+    std::fs::rename(from, to).map_err(|e| StoreError::io("rename", from, &e))
 }
 
 /// The file name of block `index`.

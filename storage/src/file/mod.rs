@@ -16,6 +16,7 @@
 //! publishes their epoch as durable.
 
 mod codec;
+mod erase;
 pub(crate) mod format;
 pub(crate) mod frames;
 pub(crate) mod io;
@@ -104,6 +105,8 @@ pub(crate) struct Inner {
     pub corrupt: Vec<CorruptRange>,
     /// Counters of what the writer did.
     pub stats: IoStats,
+    /// Removed messages to overwrite once their removal is durable.
+    pub erase_jobs: Vec<erase::EraseJob>,
     /// Blocks written since the last sync (`sync: interval`).
     pub dirty: std::collections::BTreeSet<u32>,
 }
@@ -122,6 +125,8 @@ pub struct IoStats {
     pub blocks_created: u64,
     /// Block files removed because nothing in them was live.
     pub blocks_removed: u64,
+    /// Messages overwritten in place by a secure erase.
+    pub erased: u64,
 }
 
 /// A stream store in block files (see the module docs).
@@ -528,6 +533,23 @@ impl Inner {
         Ok(self.epoch)
     }
 
+    /// Overwrites removed message `seq` whose record is in frame `at`: at once
+    /// when that frame is still being filled (then a later record reusing the
+    /// sequence after a truncate could join the same frame, so it cannot wait),
+    /// otherwise by an erase job once the removal is durable (a sealed frame
+    /// gets no new records, so the job finds the right record: the last one
+    /// with that sequence).
+    fn erase(&mut self, at: FrameRef, seq: u64) {
+        if let Some(open) = self.open.as_mut().filter(|o| o.at == at) {
+            if let Some(i) = open.msgs.iter().rposition(|&(s, _)| s == seq) {
+                let (_, pos) = open.msgs.remove(i);
+                format::scrub_message(&mut open.body, pos as usize);
+            }
+            return;
+        }
+        self.erase_jobs.push(erase::EraseJob { at, seq });
+    }
+
     /// Ends a mutation: hands its records to the writer.
     fn hand_off(&mut self) {
         self.wake_writer();
@@ -653,7 +675,7 @@ impl StreamStore for FileStore {
         }
     }
 
-    fn remove(&self, seq: u64, _erase: bool) -> StoreResult<bool> {
+    fn remove(&self, seq: u64, erase: bool) -> StoreResult<bool> {
         let mut inner = self.inner.borrow_mut();
         FileStore::check_usable(&inner)?;
         if inner.ledger.slot(seq).is_none() {
@@ -662,6 +684,11 @@ impl StreamStore for FileStore {
         inner.begin()?;
         let removed: Vec<_> = inner.ledger.remove(seq).into_iter().collect();
         inner.log_removals(&removed);
+        if erase {
+            for r in &removed {
+                inner.erase(r.data, r.seq);
+            }
+        }
         inner.hand_off();
         Ok(!removed.is_empty())
     }

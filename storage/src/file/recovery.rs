@@ -195,6 +195,7 @@ pub(crate) async fn recover(
     // A damaged range that runs to the end of a block: it ends where the next
     // block starts.
     let mut open_loss: Option<(u64, PathBuf)> = None;
+    super::erase::finish_interrupted(&msgs_dir).await?;
     let mut list = io::list_blocks(&msgs_dir)?;
     remove_unfinished_last_block(&mut list).await?;
     let count = list.len();
@@ -454,6 +455,7 @@ pub(crate) async fn recover(
         corrupt,
         dirty: BTreeSet::new(),
         stats: Default::default(),
+        erase_jobs: Vec::new(),
         cfg,
     };
     Ok((inner, tail))
@@ -520,6 +522,13 @@ fn replay_frame(
             }
             Record::Floor { seq } => ledger.apply_floor(seq),
             Record::Truncate { seq, last_ts } => ledger.apply_truncate(seq, last_ts),
+            // An erased message still took its sequence.
+            Record::Erased { seq, ts } => {
+                if seq > ledger.last_seq() {
+                    ledger.apply_truncate(seq, ts);
+                }
+            }
+            Record::Pad => {}
         }
         pos = next;
     }

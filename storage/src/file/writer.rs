@@ -51,6 +51,14 @@ impl Tail {
     }
 }
 
+/// What the writer does next.
+enum Work {
+    /// Write these frames (one batch).
+    Frames(Vec<SealedFrame>),
+    /// Overwrite these removed messages in place.
+    Erase(Vec<super::erase::EraseJob>),
+}
+
 /// Starts the writer (and, for `sync: interval`, the syncer) on this executor.
 pub(crate) fn spawn(inner: Rc<RefCell<Inner>>, tail: Tail) -> JoinHandle<()> {
     if let SyncPolicy::Interval(every) = inner.borrow().cfg.sync {
@@ -61,19 +69,24 @@ pub(crate) fn spawn(inner: Rc<RefCell<Inner>>, tail: Tail) -> JoinHandle<()> {
 
 async fn run(inner: Rc<RefCell<Inner>>, mut tail: Tail) {
     loop {
-        let batch = poll_fn(|cx| {
+        let work = poll_fn(|cx| {
             let mut i = inner.borrow_mut();
             if i.poisoned.is_some() {
                 return Poll::Ready(None);
             }
             i.seal_open();
             if !i.queued.is_empty() {
-                return Poll::Ready(Some(i.queued.drain(..).collect::<Vec<_>>()));
+                return Poll::Ready(Some(Work::Frames(i.queued.drain(..).collect())));
             }
             // Nothing pending: every mutation so far is as durable as it gets
             // (mutations that wrote no record complete here).
             let epoch = i.epoch;
             i.tracker.publish(epoch);
+            // Erases run only now: their removal records are durable and no
+            // frame is in flight.
+            if !i.erase_jobs.is_empty() {
+                return Poll::Ready(Some(Work::Erase(std::mem::take(&mut i.erase_jobs))));
+            }
             if i.closing {
                 return Poll::Ready(None);
             }
@@ -81,7 +94,21 @@ async fn run(inner: Rc<RefCell<Inner>>, mut tail: Tail) {
             Poll::Pending
         })
         .await;
-        let Some(mut frames) = batch else { break };
+        let mut frames = match work {
+            None => break,
+            Some(Work::Frames(f)) => f,
+            Some(Work::Erase(jobs)) => {
+                if let Err(e) = super::erase::run(&inner, &mut tail, jobs).await {
+                    tracing::error!(error = %e, "secure erase failed; the store stops until reopened");
+                    let mut i = inner.borrow_mut();
+                    let epoch = i.epoch + 1;
+                    i.poisoned = Some(e.clone());
+                    i.tracker.fail(epoch, e);
+                    break;
+                }
+                continue;
+            }
+        };
         let first_epoch = frames.first().map(|f| f.epoch).unwrap_or(0);
         let last_epoch = frames.last().map(|f| f.epoch).unwrap_or(0);
         match write_batch(&inner, &mut tail, &mut frames).await {
