@@ -286,21 +286,25 @@ impl FileStore {
                 f
             }
         };
-        let frames = read_frames(&file, &codec, at.offset as u64)
-            .await
-            .map_err(|e| match e {
-                StoreError::Format { reason, .. } => {
-                    tracing::error!(
-                        path = %path.display(),
-                        seq,
-                        offset = at.offset,
-                        reason,
-                        "a frame that verified at open fails now; not serving it"
-                    );
-                    frames::damaged(seq, &path)
-                }
-                other => other,
-            })?;
+        // One retry: a secure erase may be rewriting this frame's pages in
+        // place while we read them (the writer finishes that in one write).
+        let frames = match read_frames(&file, &codec, at.offset as u64).await {
+            Err(StoreError::Format { .. }) => read_frames(&file, &codec, at.offset as u64).await,
+            other => other,
+        };
+        let frames = frames.map_err(|e| match e {
+            StoreError::Format { reason, .. } => {
+                tracing::error!(
+                    path = %path.display(),
+                    seq,
+                    offset = at.offset,
+                    reason,
+                    "a frame that verified at open fails now; not serving it"
+                );
+                frames::damaged(seq, &path)
+            }
+            other => other,
+        })?;
         let mut wanted = None;
         {
             let mut inner = self.inner.borrow_mut();
