@@ -846,11 +846,50 @@ fn an_interrupted_erase_is_finished_at_open() {
     });
     let after = std::fs::read(&block).expect("read");
     assert!(!contains(&after, b"SECRET-003"));
-    // A crash after the redo image was made durable but before the block was
-    // overwritten: the block still has the old bytes, the image the new ones.
-    std::fs::write(&block, &before).expect("restore old block");
-    std::fs::write(block.with_extension("blk.redo"), &after).expect("redo image");
-    std::fs::write(block.with_extension("blk.tmp"), b"half-written image").expect("stale tmp");
+    let first = before
+        .iter()
+        .zip(&after)
+        .position(|(a, b)| a != b)
+        .expect("erase changed bytes");
+    // Only the old frames' region: the log grew after `before` was taken.
+    let old_end = before.iter().rposition(|&b| b != 0).expect("data") + 1;
+    let last = before[..old_end]
+        .iter()
+        .zip(&after)
+        .rposition(|(a, b)| a != b)
+        .expect("erase changed bytes");
+    // Crash 1: after the removal was durable, before the overwrite: the
+    // erased frame still has its old bytes, the log has the DEL_ERASE record,
+    // and the next open redoes the erase.
+    let mut not_yet = after.clone();
+    not_yet[first..=last].copy_from_slice(&before[first..=last]);
+    std::fs::write(&block, &not_yet).expect("un-erased frame");
+    assert!(contains(&not_yet, b"SECRET-003"));
+    let p3 = path.clone();
+    on_executor(move || async move {
+        let store = open(&p3).await;
+        store.durable().await.expect("erase redone");
+        store.close().await.expect("close");
+    });
+    assert!(
+        !contains(&std::fs::read(&block).expect("read"), b"SECRET-003"),
+        "erase redone at open"
+    );
+    // Crash 2: in the middle of the in-place overwrite, with its redo file of
+    // patches durable (and a stale half-written .tmp from another attempt).
+    let mut redo = b"JCRD".to_vec();
+    redo.extend_from_slice(&1u32.to_le_bytes());
+    redo.extend_from_slice(&(first as u64).to_le_bytes());
+    redo.extend_from_slice(&((last + 1 - first) as u32).to_le_bytes());
+    redo.extend_from_slice(&after[first..=last]);
+    let crc = crc32fast::hash(&redo);
+    redo.extend_from_slice(&crc.to_le_bytes());
+    let mut torn = after.clone();
+    torn[first..=last].copy_from_slice(&before[first..=last]);
+    torn[first] = after[first]; // part of the overwrite landed
+    std::fs::write(&block, &torn).expect("torn block");
+    std::fs::write(block.with_extension("blk.redo"), &redo).expect("redo");
+    std::fs::write(block.with_extension("blk.tmp"), b"half-written").expect("stale tmp");
     on_executor(move || async move {
         let store = open(&path).await;
         assert!(!on_disk(&path, b"SECRET-003"), "the redo image was applied");
@@ -863,6 +902,84 @@ fn an_interrupted_erase_is_finished_at_open() {
             store.load(4).await.expect("4").payload.as_ref(),
             secret(4).as_slice()
         );
+        store.close().await.expect("close");
+    });
+}
+
+#[test]
+fn a_large_compressed_message_reopens() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().to_path_buf();
+    on_executor(move || async move {
+        let cfg = sealed_config(&path, jetcore_storage::Cipher::None);
+        let store = FileStore::open(cfg.clone(), StoreLimits::default())
+            .await
+            .expect("open");
+        let big: Vec<u8> = b"compressible "
+            .iter()
+            .cycle()
+            .take(300 << 10)
+            .copied()
+            .collect();
+        append_durable(&store, msg("big", &big)).await;
+        store.close().await.expect("close");
+        let store = FileStore::open(cfg, StoreLimits::default())
+            .await
+            .expect("reopen");
+        assert_eq!(store.load(1).await.expect("big").payload.len(), big.len());
+        store.close().await.expect("close");
+    });
+}
+
+#[test]
+fn damage_inside_the_last_write_is_reported_not_cut() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().to_path_buf();
+    let p1 = path.clone();
+    on_executor(move || async move {
+        let mut cfg = config(&p1);
+        cfg.block_size = 1 << 20;
+        let store = FileStore::open(cfg, StoreLimits::default())
+            .await
+            .expect("open");
+        // One group commit of many frames.
+        let mut last = None;
+        for i in 0..1000u32 {
+            last = Some(
+                store
+                    .append(msg("b", &[(i % 250) as u8 + 1; 200]))
+                    .expect("append"),
+            );
+        }
+        if let Some(a) = last {
+            a.durable.await.expect("durable");
+        }
+        store.close().await.expect("close");
+    });
+    let block = block_files(&path).pop().expect("a block");
+    let mut data = std::fs::read(&block).expect("read");
+    let frames: Vec<usize> = data
+        .windows(4)
+        .enumerate()
+        .filter(|(_, w)| *w == b"JCFR")
+        .map(|(i, _)| i)
+        .collect();
+    assert!(frames.len() >= 3, "a batch of several frames");
+    data[frames[1] + 100] ^= 0x08; // inside the second frame's body
+    std::fs::write(&block, &data).expect("write");
+    on_executor(move || async move {
+        let mut cfg = config(&path);
+        cfg.block_size = 1 << 20;
+        let store = FileStore::open(cfg, StoreLimits::default())
+            .await
+            .expect("reopen");
+        assert!(!store.corrupt_ranges().is_empty(), "damage is reported");
+        assert_eq!(
+            store.state().last_seq,
+            1000,
+            "frames after the damage are kept"
+        );
+        assert_eq!(store.load(1000).await.expect("last").payload.len(), 200);
         store.close().await.expect("close");
     });
 }

@@ -7,15 +7,21 @@
 //! no other frame moves. The block is then overwritten in place — the old
 //! bytes are really gone from the file — crash-safely:
 //!
-//! 1. the whole new block content is written to `<n>.blk.tmp`, synced, and
-//!    renamed to `<n>.blk.redo` (directory synced): a complete redo image;
+//! 1. the new bytes of the rewritten frames are written as patches
+//!    `(offset, bytes)` to `<n>.blk.tmp`, synced, and renamed to
+//!    `<n>.blk.redo` (directory synced);
 //! 2. the changed pages are written over `<n>.blk` and synced;
-//! 3. the redo image is removed.
+//! 3. the redo file is removed and the directory synced.
 //!
-//! Recovery applies any `.redo` image it finds before reading the blocks
-//! (so a torn step 2 is repaired), and deletes `.tmp` leftovers (step 1 did
-//! not finish; the block was never touched). The writer runs erase jobs only
-//! when the removal records are durable and no frame is in flight.
+//! Recovery applies any `.redo` it finds before reading the blocks (so a torn
+//! step 2 is repaired) and deletes `.tmp` leftovers (step 1 did not finish;
+//! the block was never touched). Patches only rewrite frames with their
+//! erased versions, which never change again, so applying a stale redo is
+//! harmless. The removal is logged as a DEL_ERASE record; at open, a
+//! DEL_ERASE whose message was replayed un-erased becomes an erase job again,
+//! so a crash before the overwrite does not leave the bytes behind. The
+//! writer runs jobs between batches once their removal is written, and holds
+//! back the durability of the removing mutation until the overwrite is done.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -33,11 +39,23 @@ use super::io::{self, BlockFile};
 use super::writer::Tail;
 use super::{round_up, Inner};
 
-/// A message to overwrite: where its frame is, and its sequence.
+/// A message to overwrite: where its frame is, its sequence, and the
+/// mutation epoch that removed it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct EraseJob {
     pub at: FrameRef,
     pub seq: u64,
+    pub epoch: u64,
+}
+
+/// What [`rewrite_frame`] found.
+pub(crate) enum Rewrite {
+    /// The frame with the message erased, same length as before.
+    Done(Vec<u8>),
+    /// No un-erased record of that message in the frame (already erased).
+    NothingToDo,
+    /// The frame could not be re-encoded to its old length.
+    CannotFit,
 }
 
 fn redo_path(block: &Path) -> PathBuf {
@@ -49,21 +67,26 @@ fn tmp_path(block: &Path) -> PathBuf {
 }
 
 /// The frame at the start of `at` with message `seq` erased, re-encoded to
-/// the same total length; `None` when that is not possible (the message is
-/// not there, or an lz4 frame cannot be made to fit).
-pub(crate) fn rewrite_frame(codec: &BlockCodec, at: &[u8], seq: u64) -> Option<Vec<u8>> {
+/// the same total length.
+pub(crate) fn rewrite_frame(codec: &BlockCodec, at: &[u8], seq: u64) -> Rewrite {
     let seed = codec.crc_seed();
-    let (h, stored) = format::decode_frame(at, seed).ok()?;
+    let Ok((h, stored)) = format::decode_frame(at, seed) else {
+        return Rewrite::CannotFit;
+    };
     let old_total = h.total_len();
     let head = &at[..format::FRAME_HEADER_LEN];
-    let body = codec
-        .decode(head, h.flags, h.raw_len, Bytes::copy_from_slice(stored))
-        .ok()?;
-    let index = DecodedFrame::index(body.clone()).ok()?;
-    let pos = index.msgs.iter().rev().find(|&&(s, _)| s == seq)?.1 as usize;
+    let Ok(body) = codec.decode(head, h.flags, h.raw_len, Bytes::copy_from_slice(stored)) else {
+        return Rewrite::CannotFit;
+    };
+    let Ok(index) = DecodedFrame::index(body.clone()) else {
+        return Rewrite::CannotFit;
+    };
+    let Some(&(_, pos)) = index.msgs.iter().rev().find(|&&(s, _)| s == seq) else {
+        return Rewrite::NothingToDo;
+    };
     let mut body = body.to_vec();
-    if !format::scrub_message(&mut body, pos) {
-        return None;
+    if !format::scrub_message(&mut body, pos as usize) {
+        return Rewrite::NothingToDo;
     }
     let encode = |b: &[u8], allow_lz4: bool, prev: u64| {
         let mut f = codec.encode_with(b, prev, h.last_seq, allow_lz4);
@@ -77,7 +100,7 @@ pub(crate) fn rewrite_frame(codec: &BlockCodec, at: &[u8], seq: u64) -> Option<V
         }
         let mut f = encode(&b, true, h.prev_last_seq);
         if f.len() == old_total {
-            return Some(f);
+            return Rewrite::Done(f);
         }
         if f.len() < old_total && old_total - f.len() >= codec.min_filler_len() {
             let gap = old_total - f.len();
@@ -86,14 +109,14 @@ pub(crate) fn rewrite_frame(codec: &BlockCodec, at: &[u8], seq: u64) -> Option<V
             let filler = encode(&pad, false, h.last_seq);
             if filler.len() == gap {
                 f.extend_from_slice(&filler);
-                return Some(f);
+                return Rewrite::Done(f);
             }
         }
         if !codec.compresses() {
             break; // plain and sealed frames keep their length; nothing to try
         }
     }
-    None
+    Rewrite::CannotFit
 }
 
 /// Runs erase jobs (writer context: nothing in flight, removals durable).
@@ -136,69 +159,148 @@ async fn erase_in_block(
         None => Rc::new(BlockFile::open(&path).await?),
     };
     let mut data = file.read(0, capacity as usize).await?.to_vec();
-    let mut changed = Vec::new();
+    let mut patches: Vec<(usize, usize)> = Vec::new();
     for job in jobs {
         let off = job.at.offset as usize;
         let Some(at) = data.get(off..) else { continue };
         match rewrite_frame(&codec, at, job.seq) {
-            Some(new) => {
+            Rewrite::Done(new) => {
                 data[off..off + new.len()].copy_from_slice(&new);
-                changed.push((off, off + new.len()));
+                patches.push((off, off + new.len()));
             }
-            None => tracing::warn!(
+            Rewrite::NothingToDo => {}
+            Rewrite::CannotFit => tracing::warn!(
                 path = %path.display(),
                 seq = job.seq,
                 "could not erase a removed message in place; its bytes stay until the block is removed"
             ),
         }
     }
-    if changed.is_empty() {
+    if patches.is_empty() {
         return Ok(());
     }
-    // 1. A complete redo image.
+    // 1. A redo file of patches.
     let tmp = tmp_path(&path);
     let redo = redo_path(&path);
-    io::remove_file(&tmp)?;
-    BlockFile::create_with(&tmp, &data).await?.close().await;
+    let image = encode_patches(&data, &patches);
+    write_small_file(&tmp, &image)?;
     io::rename(&tmp, &redo)?;
     io::sync_dir(&dir).await?;
     // 2. Overwrite the changed pages in place.
-    for (start, end) in changed {
+    for &(start, end) in &patches {
         let a = start as u64 / SECTOR * SECTOR;
         let b = round_up(end as u64, SECTOR).min(data.len() as u64);
         file.write_aligned(a, &data[a as usize..b as usize]).await?;
     }
     file.sync().await?;
-    // 3. Done: the image is no longer needed.
+    // 3. Done: the redo is no longer needed.
     io::remove_file(&redo)?;
+    io::sync_dir(&dir).await?;
     if tail.block == block {
         let end = (tail.pos as usize + tail.bytes.len()).min(data.len());
         tail.bytes = data[tail.pos as usize..end].to_vec();
     }
     let mut i = inner.borrow_mut();
     i.cache.drop_block(block);
-    i.stats.erased += jobs.len() as u64;
+    i.erase_generation += 1;
+    i.stats.erased += patches.len() as u64;
     Ok(())
 }
 
-/// Recovery: finish interrupted erases (apply `.redo` images) and drop
+const REDO_MAGIC: &[u8; 4] = b"JCRD";
+
+/// `JCRD`, count u32, then per patch `offset u64, len u32, bytes`, then a
+/// CRC-32 of everything before it.
+fn encode_patches(data: &[u8], patches: &[(usize, usize)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(REDO_MAGIC);
+    out.extend_from_slice(&(patches.len() as u32).to_le_bytes());
+    for &(a, b) in patches {
+        out.extend_from_slice(&(a as u64).to_le_bytes());
+        out.extend_from_slice(&((b - a) as u32).to_le_bytes());
+        out.extend_from_slice(&data[a..b]);
+    }
+    let crc = crc32fast::hash(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+fn decode_patches(buf: &[u8]) -> Option<Vec<(u64, &[u8])>> {
+    let (body, crc) = buf.split_at(buf.len().checked_sub(4)?);
+    if crc32fast::hash(body) != u32::from_le_bytes(crc.try_into().ok()?)
+        || body.get(..4)? != REDO_MAGIC
+    {
+        return None;
+    }
+    let count = u32::from_le_bytes(body.get(4..8)?.try_into().ok()?) as usize;
+    let mut at = 8;
+    let mut out = Vec::new();
+    for _ in 0..count {
+        let off = u64::from_le_bytes(body.get(at..at + 8)?.try_into().ok()?);
+        let len = u32::from_le_bytes(body.get(at + 8..at + 12)?.try_into().ok()?) as usize;
+        out.push((off, body.get(at + 12..at + 12 + len)?));
+        at += 12 + len;
+    }
+    Some(out)
+}
+
+/// Writes a small file and fsyncs it. Plain blocking I/O: redo files are a
+/// few frames long and written once per erase, which is rare.
+fn write_small_file(path: &Path, data: &[u8]) -> StoreResult<()> {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path)
+        .map_err(|e| crate::error::StoreError::io("create", path, &e))?;
+    f.write_all(data)
+        .map_err(|e| crate::error::StoreError::io("write", path, &e))?;
+    f.sync_all()
+        .map_err(|e| crate::error::StoreError::io("fsync", path, &e))
+}
+
+/// Recovery: finish interrupted erases (apply `.redo` patches) and drop
 /// unfinished ones (`.tmp`), before any block is read.
 pub(crate) async fn finish_interrupted(msgs_dir: &Path) -> StoreResult<()> {
+    let mut touched = false;
     for tmp in io::list_suffix(msgs_dir, ".blk.tmp")? {
         io::remove_file(&tmp)?;
+        touched = true;
     }
     for redo in io::list_suffix(msgs_dir, ".blk.redo")? {
+        touched = true;
         let target = redo.with_extension(""); // "<n>.blk.redo" -> "<n>.blk"
-        let image_file = BlockFile::open(&redo).await?;
-        let size = image_file.size().await?;
-        let image = image_file.read(0, size as usize).await?;
-        image_file.close().await;
-        tracing::warn!(path = %target.display(), "finishing an interrupted secure erase from its redo image");
+        let buf =
+            std::fs::read(&redo).map_err(|e| crate::error::StoreError::io("read", &redo, &e))?;
+        let Some(patches) = decode_patches(&buf) else {
+            // Renamed into place only after it was synced, so this is damage;
+            // the block was not touched by it.
+            tracing::error!(path = %redo.display(), "ignoring a damaged erase redo file");
+            io::remove_file(&redo)?;
+            continue;
+        };
+        if !target.exists() {
+            io::remove_file(&redo)?;
+            continue;
+        }
+        tracing::warn!(path = %target.display(), "finishing an interrupted secure erase");
         let file = BlockFile::open(&target).await?;
-        file.write_aligned(0, &image).await?;
+        let size = file.size().await?;
+        for (off, bytes) in patches {
+            let end = off + bytes.len() as u64;
+            if end > size {
+                continue;
+            }
+            let a = off / SECTOR * SECTOR;
+            let b = round_up(end, SECTOR).min(size);
+            let mut page = file.read(a, (b - a) as usize).await?.to_vec();
+            let from = (off - a) as usize;
+            page[from..from + bytes.len()].copy_from_slice(bytes);
+            file.write_aligned(a, &page).await?;
+        }
         file.sync().await?;
         file.close().await;
         io::remove_file(&redo)?;
+    }
+    if touched {
+        io::sync_dir(msgs_dir).await?;
     }
     Ok(())
 }

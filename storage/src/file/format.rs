@@ -276,6 +276,9 @@ pub(crate) const REC_TRUNCATE: u8 = 4;
 pub(crate) const REC_ERASED: u8 = 5;
 /// Padding: `len u32` then `len` ignored bytes (keeps a rewritten frame's length).
 pub(crate) const REC_PAD: u8 = 6;
+/// A removal that must also overwrite the message: `seq u64, block u32,
+/// frame offset u32` (so an erase interrupted by a crash is redone at open).
+pub(crate) const REC_DEL_ERASE: u8 = 7;
 
 /// Fixed part of a message record (kind, seq, ts, ttl, lengths).
 pub(crate) const MSG_RECORD_FIXED: usize = 1 + 8 + 8 + 8 + 2 + 4 + 4;
@@ -306,6 +309,11 @@ pub(crate) enum Record {
         ts: UnixNanos,
     },
     Pad,
+    DelErase {
+        seq: u64,
+        block: u32,
+        offset: u32,
+    },
 }
 
 /// Appends a message record to `out`.
@@ -415,6 +423,13 @@ pub(crate) fn decode_record(body: &Bytes, pos: usize) -> Result<(Record, usize),
             let last_ts = b.get_i64_le();
             Ok((Record::Truncate { seq, last_ts }, pos + 17))
         }
+        REC_DEL_ERASE => {
+            need(b, 16)?;
+            let seq = b.get_u64_le();
+            let block = b.get_u32_le();
+            let offset = b.get_u32_le();
+            Ok((Record::DelErase { seq, block, offset }, pos + 17))
+        }
         REC_PAD => {
             need(b, 4)?;
             let len = b.get_u32_le() as usize;
@@ -428,6 +443,14 @@ pub(crate) fn decode_record(body: &Bytes, pos: usize) -> Result<(Record, usize),
         }
         _ => Err(Bad::Invalid("unknown record kind")),
     }
+}
+
+/// Appends a removal-with-erase record (17 bytes).
+pub(crate) fn put_del_erase(out: &mut Vec<u8>, seq: u64, block: u32, offset: u32) {
+    out.put_u8(REC_DEL_ERASE);
+    out.put_u64_le(seq);
+    out.put_u32_le(block);
+    out.put_u32_le(offset);
 }
 
 /// Appends a padding record of `5 + len` bytes. Its content is ignored; it

@@ -117,27 +117,6 @@ impl BlockFile {
         Ok(bf)
     }
 
-    /// Creates `path` (which must not exist) holding exactly `data` (a
-    /// multiple of the write unit) and makes it durable.
-    pub(crate) async fn create_with(path: &Path, data: &[u8]) -> StoreResult<BlockFile> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .dma_open(path)
-            .await
-            .map_err(|e| gio("create", path, e))?;
-        let bf = BlockFile {
-            file: Rc::new(file),
-            path: path.to_path_buf(),
-        };
-        for (i, chunk) in data.chunks(ZERO_CHUNK).enumerate() {
-            bf.write_aligned((i * ZERO_CHUNK) as u64, chunk).await?;
-        }
-        bf.sync().await?;
-        Ok(bf)
-    }
-
     /// Opens an existing block file for reading and writing.
     pub(crate) async fn open(path: &Path) -> StoreResult<BlockFile> {
         let file = OpenOptions::new()

@@ -105,8 +105,15 @@ pub(crate) struct Inner {
     pub corrupt: Vec<CorruptRange>,
     /// Counters of what the writer did.
     pub stats: IoStats,
-    /// Removed messages to overwrite once their removal is durable.
+    /// Removed messages to overwrite once their removal is written.
     pub erase_jobs: Vec<erase::EraseJob>,
+    /// Every epoch up to this one is written (and synced per policy); erase
+    /// jobs up to it may run. Durability is published separately, held back
+    /// by pending erases.
+    pub written_epoch: u64,
+    /// Bumped by every in-place erase: a read that overlapped one does not
+    /// cache what it read.
+    pub erase_generation: u64,
     /// Blocks written since the last sync (`sync: interval`).
     pub dirty: std::collections::BTreeSet<u32>,
 }
@@ -240,9 +247,10 @@ impl FileStore {
     }
 
     async fn load_seq(&self, seq: u64) -> StoreResult<StoredMessage> {
-        let (at, path, file, codec) = {
+        let (at, path, file, codec, generation) = {
             let mut inner = self.inner.borrow_mut();
             Self::check_usable(&inner)?;
+            let generation = inner.erase_generation;
             let Some(slot) = inner.ledger.slot(seq) else {
                 if let Some(c) = inner
                     .corrupt
@@ -274,6 +282,7 @@ impl FileStore {
                 block.path.clone(),
                 block.file.clone(),
                 block.codec.clone(),
+                generation,
             )
         };
         let file = match file {
@@ -308,6 +317,7 @@ impl FileStore {
         let mut wanted = None;
         {
             let mut inner = self.inner.borrow_mut();
+            let overlapped_erase = inner.erase_generation != generation;
             for (offset, f) in frames {
                 let f = Rc::new(f);
                 let key = FrameRef {
@@ -317,7 +327,9 @@ impl FileStore {
                 if key == at {
                     wanted = Some(f.clone());
                 }
-                inner.cache.insert(key, f);
+                if !overlapped_erase {
+                    inner.cache.insert(key, f);
+                }
             }
         }
         let frame = wanted.ok_or(StoreError::NotFound)?;
@@ -551,7 +563,8 @@ impl Inner {
             }
             return;
         }
-        self.erase_jobs.push(erase::EraseJob { at, seq });
+        let epoch = self.epoch;
+        self.erase_jobs.push(erase::EraseJob { at, seq, epoch });
     }
 
     /// Ends a mutation: hands its records to the writer.
@@ -687,11 +700,16 @@ impl StreamStore for FileStore {
         }
         inner.begin()?;
         let removed: Vec<_> = inner.ledger.remove(seq).into_iter().collect();
-        inner.log_removals(&removed);
         if erase {
             for r in &removed {
+                inner.uncount(r.data);
+                let frame = inner.frame_for(17);
+                format::put_del_erase(&mut frame.body, r.seq, r.data.block, r.data.offset);
                 inner.erase(r.data, r.seq);
             }
+            inner.mark_last();
+        } else {
+            inner.log_removals(&removed);
         }
         inner.hand_off();
         Ok(!removed.is_empty())

@@ -28,6 +28,7 @@ use crate::error::{StoreError, StoreResult};
 use crate::ledger::{Entry, Ledger};
 
 use super::codec::{BlockCodec, CodecError};
+use super::erase::EraseJob;
 use super::format::{self, Bad, BlockHeader, Record, FRAMES_START, FRAME_MAGIC, SECTOR, TORN_UNIT};
 use super::frames::{FrameCache, FrameRef};
 use super::io::{self, BlockFile};
@@ -69,6 +70,28 @@ fn next_valid_frame(data: &[u8], from: usize, seed: u32) -> Option<usize> {
         p += 1;
     }
     None
+}
+
+/// Evidence that the bytes in `[from, to)` are a write that did not finish:
+/// the block was zero-filled, so a write that never reached the disk leaves a
+/// whole zero 512-byte sector (or a zero frame header). Without it, a bad
+/// frame is damage, not a torn write, even inside the last write.
+fn shows_unwritten_sector(data: &[u8], from: usize, to: usize) -> bool {
+    let unit = TORN_UNIT as usize;
+    if data
+        .get(from..from + format::FRAME_HEADER_LEN)
+        .is_some_and(|h| h.iter().all(|&b| b == 0))
+    {
+        return true;
+    }
+    let mut s = from.div_ceil(unit) * unit;
+    while s + unit <= to.min(data.len()) {
+        if data[s..s + unit].iter().all(|&b| b == 0) {
+            return true;
+        }
+        s += unit;
+    }
+    false
 }
 
 /// Every verifying frame after `from`: `(offset, batch start, prev_last_seq)`.
@@ -188,6 +211,7 @@ pub(crate) async fn recover(
     io::create_dir_all(&msgs_dir)?;
     io::prime_iopoll_probe(&msgs_dir).await?;
     let mut ledger: Ledger<FrameRef> = Ledger::new(limits);
+    let mut erase_jobs: Vec<EraseJob> = Vec::new();
     let mut blocks = BTreeMap::new();
     let mut corrupt = Vec::new();
     let mut tail = None;
@@ -275,6 +299,7 @@ pub(crate) async fn recover(
                     };
                     replay_frame(
                         &mut ledger,
+                        &mut erase_jobs,
                         &body,
                         FrameRef {
                             block: index,
@@ -293,6 +318,7 @@ pub(crate) async fn recover(
                     if is_last
                         && !later.is_empty()
                         && later.iter().all(|&(_, bs, _)| bs as usize <= pos)
+                        && shows_unwritten_sector(&data, pos, later[0].0)
                     {
                         // Every valid frame after the bad spot came in the same
                         // write as the bad spot: the last write tore (sectors
@@ -455,7 +481,9 @@ pub(crate) async fn recover(
         corrupt,
         dirty: BTreeSet::new(),
         stats: Default::default(),
-        erase_jobs: Vec::new(),
+        erase_jobs,
+        written_epoch: 0,
+        erase_generation: 0,
         cfg,
     };
     Ok((inner, tail))
@@ -478,6 +506,7 @@ fn report_loss(corrupt: &mut Vec<CorruptRange>, first: u64, last: u64, path: &Pa
 /// Applies one verified frame's records.
 fn replay_frame(
     ledger: &mut Ledger<FrameRef>,
+    erase_jobs: &mut Vec<EraseJob>,
     body: &Bytes,
     at: FrameRef,
     path: &Path,
@@ -529,6 +558,15 @@ fn replay_frame(
                 }
             }
             Record::Pad => {}
+            Record::DelErase { seq, block, offset } => {
+                let at = FrameRef { block, offset };
+                // The message was replayed un-erased from that frame: the
+                // overwrite never happened; do it again.
+                if ledger.slot(seq).is_some_and(|s| s.data == at) {
+                    erase_jobs.push(EraseJob { at, seq, epoch: 0 });
+                }
+                let _ = ledger.remove(seq);
+            }
         }
         pos = next;
     }

@@ -51,6 +51,18 @@ impl Tail {
     }
 }
 
+/// Publishes durability up to `epoch`, but not past a mutation whose
+/// secure erase is still pending (its caller waits for the overwrite).
+fn publish_up_to(i: &Inner, epoch: u64) {
+    let held = i
+        .erase_jobs
+        .iter()
+        .map(|j| j.epoch.saturating_sub(1))
+        .min()
+        .unwrap_or(u64::MAX);
+    i.tracker.publish(epoch.min(held));
+}
+
 /// What the writer does next.
 enum Work {
     /// Write these frames (one batch).
@@ -75,18 +87,27 @@ async fn run(inner: Rc<RefCell<Inner>>, mut tail: Tail) {
                 return Poll::Ready(None);
             }
             i.seal_open();
+            // Erases whose removal is already written go first, between
+            // batches, so steady appends cannot starve them.
+            let written = i.written_epoch;
+            if i.erase_jobs.iter().any(|j| j.epoch <= written) {
+                let (ready, later): (Vec<_>, Vec<_>) = std::mem::take(&mut i.erase_jobs)
+                    .into_iter()
+                    .partition(|j| j.epoch <= written);
+                i.erase_jobs = later;
+                return Poll::Ready(Some(Work::Erase(ready)));
+            }
             if !i.queued.is_empty() {
                 return Poll::Ready(Some(Work::Frames(i.queued.drain(..).collect())));
             }
-            // Nothing pending: every mutation so far is as durable as it gets
-            // (mutations that wrote no record complete here).
-            let epoch = i.epoch;
-            i.tracker.publish(epoch);
-            // Erases run only now: their removal records are durable and no
-            // frame is in flight.
+            // Nothing pending: every mutation so far is written (mutations
+            // that wrote no record complete here).
+            i.written_epoch = i.epoch;
             if !i.erase_jobs.is_empty() {
                 return Poll::Ready(Some(Work::Erase(std::mem::take(&mut i.erase_jobs))));
             }
+            let epoch = i.epoch;
+            publish_up_to(&i, epoch);
             if i.closing {
                 return Poll::Ready(None);
             }
@@ -98,7 +119,12 @@ async fn run(inner: Rc<RefCell<Inner>>, mut tail: Tail) {
             None => break,
             Some(Work::Frames(f)) => f,
             Some(Work::Erase(jobs)) => {
-                if let Err(e) = super::erase::run(&inner, &mut tail, jobs).await {
+                let result = super::erase::run(&inner, &mut tail, jobs).await;
+                if result.is_ok() {
+                    let i = inner.borrow();
+                    publish_up_to(&i, i.written_epoch);
+                }
+                if let Err(e) = result {
                     tracing::error!(error = %e, "secure erase failed; the store stops until reopened");
                     let mut i = inner.borrow_mut();
                     let epoch = i.epoch + 1;
@@ -119,7 +145,8 @@ async fn run(inner: Rc<RefCell<Inner>>, mut tail: Tail) {
                         i.cache.insert(f.at, decoded);
                     }
                 }
-                i.tracker.publish(last_epoch);
+                i.written_epoch = i.written_epoch.max(last_epoch);
+                publish_up_to(&i, last_epoch);
                 drop(i);
                 remove_dead_blocks(&inner, tail.block);
             }
@@ -267,7 +294,13 @@ fn remove_dead_blocks(inner: &Rc<RefCell<Inner>>, written_block: u32) {
             return;
         };
         let durable = i.tracker.durable_epoch();
-        if first >= written_block || first >= i.cur_block || b.live > 0 || b.dead_epoch > durable {
+        let erase_pending = i.erase_jobs.iter().any(|j| j.at.block == first);
+        if first >= written_block
+            || first >= i.cur_block
+            || b.live > 0
+            || b.dead_epoch > durable
+            || erase_pending
+        {
             return;
         }
         let Some(b) = i.blocks.remove(&first) else {
