@@ -22,6 +22,7 @@ pub mod client;
 pub mod conf;
 pub mod conf_apply;
 pub mod global;
+pub mod jetstream;
 pub mod logging;
 pub mod options;
 pub mod outbox;
