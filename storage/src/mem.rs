@@ -53,30 +53,11 @@ impl MemStore {
     }
 }
 
-fn expired<E>(removed: Vec<crate::ledger::Removed<E>>) -> Vec<Expired> {
-    removed
-        .into_iter()
-        .map(|r| Expired {
-            seq: r.seq,
-            subject: r.subject,
-            was_last_for_subject: r.was_last_for_subject,
-        })
-        .collect()
-}
-
 impl StreamStore for MemStore {
     fn append(&self, msg: NewMessage) -> StoreResult<Appended> {
         let size = mem_msg_size(msg.subject.len(), msg.headers.len(), msg.payload.len());
-        let size =
-            u32::try_from(size).map_err(|_| StoreError::Invalid("message larger than 1 GiB"))?;
-        if size > crate::ledger::seqindex::MAX_SIZE {
-            return Err(StoreError::Invalid("message larger than 1 GiB"));
-        }
         let mut ledger = self.ledger.borrow_mut();
-        if ledger.last_seq() == u64::MAX {
-            return Err(StoreError::Invalid("sequence space exhausted"));
-        }
-        ledger.check_discard_new(&msg.subject, &msg.headers, size)?;
+        let size = ledger.admit(&msg.subject, &msg.headers, size)?;
         let ts = msg.timestamp.unwrap_or_else(now_nanos);
         let body = Body {
             headers: msg.headers,
@@ -141,7 +122,13 @@ impl StreamStore for MemStore {
     }
 
     fn expire(&self, now: UnixNanos) -> StoreResult<Vec<Expired>> {
-        Ok(expired(self.ledger.borrow_mut().expire(now)))
+        Ok(self
+            .ledger
+            .borrow_mut()
+            .expire(now)
+            .iter()
+            .map(|r| r.expired())
+            .collect())
     }
 
     fn next_expiry(&self) -> Option<UnixNanos> {

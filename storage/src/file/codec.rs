@@ -204,9 +204,16 @@ impl BlockCodec {
         })
     }
 
-    /// Encodes `body` as a complete frame (header, stored body, CRC).
-    pub(crate) fn encode(&self, body: &[u8], prev_last_seq: u64, last_seq: u64) -> Vec<u8> {
-        self.encode_with(body, prev_last_seq, last_seq, true)
+    /// Encodes `body` as a complete frame (header, stored body, CRC);
+    /// `batch_start` is the offset of the first frame of the write it goes in.
+    pub(crate) fn encode(
+        &self,
+        body: &[u8],
+        prev_last_seq: u64,
+        last_seq: u64,
+        batch_start: u32,
+    ) -> Vec<u8> {
+        self.encode_with(body, prev_last_seq, last_seq, true, batch_start)
     }
 
     /// True when frames of this block may be compressed.
@@ -227,6 +234,7 @@ impl BlockCodec {
         prev_last_seq: u64,
         last_seq: u64,
         allow_lz4: bool,
+        batch_start: u32,
     ) -> Vec<u8> {
         let mut flags = 0;
         let compressed;
@@ -239,15 +247,27 @@ impl BlockCodec {
             }
         }
         let Some(key) = &self.key else {
-            let mut frame =
-                format::frame_header(stored.len(), body.len(), flags, prev_last_seq, last_seq);
+            let mut frame = format::frame_header(
+                stored.len(),
+                body.len(),
+                flags,
+                prev_last_seq,
+                last_seq,
+                batch_start,
+            );
             frame.extend_from_slice(stored);
             return format::finish_frame(frame, self.crc_seed);
         };
         flags |= FLAG_SEALED;
         let sealed_len = NONCE_LEN + stored.len() + 16;
-        let mut frame =
-            format::frame_header(sealed_len, body.len(), flags, prev_last_seq, last_seq);
+        let mut frame = format::frame_header(
+            sealed_len,
+            body.len(),
+            flags,
+            prev_last_seq,
+            last_seq,
+            batch_start,
+        );
         let mut nonce = [0u8; NONCE_LEN];
         if SystemRandom::new().fill(&mut nonce).is_err() {
             // See for_new_block: never panic; a clock-derived nonce is unique
@@ -350,7 +370,7 @@ mod tests {
         ] {
             for c in [Compression::None, Compression::Lz4] {
                 let (codec, h) = header_for(3, c, &cipher);
-                let frame = codec.encode(&body, 1, 2);
+                let frame = codec.encode(&body, 1, 2, 0);
                 let (fh, stored) = decode_frame(&frame, codec.crc_seed()).expect("crc ok");
                 let reopened = BlockCodec::for_existing_block(&h, &cipher).expect("same key opens");
                 let out = reopened

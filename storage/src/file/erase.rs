@@ -89,9 +89,7 @@ pub(crate) fn rewrite_frame(codec: &BlockCodec, at: &[u8], seq: u64) -> Rewrite 
         return Rewrite::NothingToDo;
     }
     let encode = |b: &[u8], allow_lz4: bool, prev: u64| {
-        let mut f = codec.encode_with(b, prev, h.last_seq, allow_lz4);
-        format::set_batch_start(&mut f, h.batch_start, seed);
-        f
+        codec.encode_with(b, prev, h.last_seq, allow_lz4, h.batch_start)
     };
     for extra in std::iter::once(None).chain((0..64).map(Some)) {
         let mut b = body.clone();

@@ -164,7 +164,7 @@ pub(crate) const FLAG_SEALED: u8 = 2;
 /// Encodes a plain frame around `body`.
 #[cfg(test)]
 pub(crate) fn encode_frame(body: &[u8], prev_last_seq: u64, last_seq: u64) -> Vec<u8> {
-    let mut out = frame_header(body.len(), body.len(), 0, prev_last_seq, last_seq);
+    let mut out = frame_header(body.len(), body.len(), 0, prev_last_seq, last_seq, 0);
     out.extend_from_slice(body);
     finish_frame(out, 0)
 }
@@ -177,6 +177,7 @@ pub(crate) fn frame_header(
     flags: u8,
     prev_last_seq: u64,
     last_seq: u64,
+    batch_start: u32,
 ) -> Vec<u8> {
     let mut out = Vec::with_capacity(FRAME_HEADER_LEN + stored_len);
     out.put_u32_le(FRAME_MAGIC);
@@ -186,7 +187,7 @@ pub(crate) fn frame_header(
     out.put_bytes(0, 3);
     out.put_u64_le(prev_last_seq);
     out.put_u64_le(last_seq);
-    out.put_u32_le(0); // batch start, set by set_batch_start
+    out.put_u32_le(batch_start);
     out.put_u32_le(0); // crc, set by finish_frame
     out
 }
@@ -198,18 +199,6 @@ pub(crate) fn finish_frame(mut frame: Vec<u8>, seed: u32) -> Vec<u8> {
     let crc = frame_crc(seed, &frame[..36], &frame[FRAME_HEADER_LEN..]);
     frame[36..40].copy_from_slice(&crc.to_le_bytes());
     frame
-}
-
-/// Records the offset of the first frame of the write this frame belongs to
-/// and recomputes the CRC (the writer knows its batches only when it takes
-/// them). Recovery uses it to tell a torn last write from damage.
-pub(crate) fn set_batch_start(frame: &mut [u8], batch_start: u32, seed: u32) {
-    if frame.len() < FRAME_HEADER_LEN {
-        return;
-    }
-    frame[32..36].copy_from_slice(&batch_start.to_le_bytes());
-    let crc = frame_crc(seed, &frame[..36], &frame[FRAME_HEADER_LEN..]);
-    frame[36..40].copy_from_slice(&crc.to_le_bytes());
 }
 
 fn frame_crc(seed: u32, head: &[u8], body: &[u8]) -> u32 {

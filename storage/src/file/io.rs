@@ -137,19 +137,8 @@ impl BlockFile {
 
     /// Writes `data` at `pos`; both must be sector-aligned.
     pub(crate) async fn write_aligned(&self, pos: u64, data: &[u8]) -> StoreResult<()> {
-        debug_assert_eq!(pos % SECTOR, 0);
-        debug_assert_eq!(data.len() as u64 % SECTOR, 0);
-        let mut buf = self.file.alloc_dma_buffer(data.len());
-        buf.as_bytes_mut().copy_from_slice(data);
-        let n = self
-            .file
-            .write_at(buf, pos)
+        self.write_with(pos, data.len(), |buf| buf.copy_from_slice(data))
             .await
-            .map_err(|e| gio("write", &self.path, e))?;
-        if n != data.len() {
-            return Err(short_write(&self.path));
-        }
-        Ok(())
     }
 
     /// Writes `len` bytes at `pos` (both sector-aligned) that `fill` puts

@@ -103,6 +103,9 @@ pub(crate) struct Inner {
     pub writer_waker: Option<Waker>,
     pub closing: bool,
     pub corrupt: Vec<CorruptRange>,
+    /// First frame sealed since the writer last took the queue: the start of
+    /// the write the next sealed frames go in (recorded in their headers).
+    pub batch_start: Option<FrameRef>,
     /// Counters of what the writer did.
     pub stats: IoStats,
     /// Removed messages to overwrite once their removal is written.
@@ -446,13 +449,19 @@ impl Inner {
         if open.body.is_empty() {
             return;
         }
-        let bytes = match self.blocks.get(&open.at.block) {
-            Some(b) => b
-                .codec
-                .encode(&open.body, open.prev_last_seq, open.last_seq),
-            None => {
-                codec::BlockCodec::plain().encode(&open.body, open.prev_last_seq, open.last_seq)
+        // Frames sealed between two takes of the writer go out in one write
+        // (per block): the first of them is the write's start.
+        let batch_start = match self.batch_start {
+            Some(first) if first.block == open.at.block => first.offset,
+            _ => {
+                self.batch_start = Some(open.at);
+                open.at.offset
             }
+        };
+        let (prev, last) = (open.prev_last_seq, open.last_seq);
+        let bytes = match self.blocks.get(&open.at.block) {
+            Some(b) => b.codec.encode(&open.body, prev, last, batch_start),
+            None => codec::BlockCodec::plain().encode(&open.body, prev, last, batch_start),
         };
         self.next_offset = open.at.offset as u64 + bytes.len() as u64;
         let sorted = open.msgs.windows(2).all(|w| w[0].0 < w[1].0);
@@ -595,17 +604,6 @@ pub(crate) fn round_up(v: u64, to: u64) -> u64 {
     v.div_ceil(to) * to
 }
 
-fn expired(removed: &[Removed<FrameRef>]) -> Vec<Expired> {
-    removed
-        .iter()
-        .map(|r| Expired {
-            seq: r.seq,
-            subject: r.subject.clone(),
-            was_last_for_subject: r.was_last_for_subject,
-        })
-        .collect()
-}
-
 impl StreamStore for FileStore {
     fn append(&self, msg: NewMessage) -> StoreResult<Appended> {
         let mut inner = self.inner.borrow_mut();
@@ -614,17 +612,7 @@ impl StreamStore for FileStore {
             return Err(StoreError::Invalid("subject longer than 65535 bytes"));
         }
         let size = file_msg_size(msg.subject.len(), msg.headers.len(), msg.payload.len());
-        let size =
-            u32::try_from(size).map_err(|_| StoreError::Invalid("message larger than 1 GiB"))?;
-        if size > crate::ledger::seqindex::MAX_SIZE {
-            return Err(StoreError::Invalid("message larger than 1 GiB"));
-        }
-        if inner.ledger.last_seq() == u64::MAX {
-            return Err(StoreError::Invalid("sequence space exhausted"));
-        }
-        inner
-            .ledger
-            .check_discard_new(&msg.subject, &msg.headers, size)?;
+        let size = inner.ledger.admit(&msg.subject, &msg.headers, size)?;
         inner.begin()?;
         let ts = msg.timestamp.unwrap_or_else(now_nanos);
         let seq = inner.ledger.next_seq();
@@ -771,7 +759,7 @@ impl StreamStore for FileStore {
         let removed = inner.ledger.expire(now);
         inner.log_removals(&removed);
         inner.hand_off();
-        Ok(expired(&removed))
+        Ok(removed.iter().map(|r| r.expired()).collect())
     }
 
     fn next_expiry(&self) -> Option<UnixNanos> {

@@ -481,6 +481,7 @@ pub(crate) async fn recover(
         corrupt,
         dirty: BTreeSet::new(),
         stats: Default::default(),
+        batch_start: None,
         erase_jobs,
         written_epoch: 0,
         erase_generation: 0,

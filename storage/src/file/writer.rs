@@ -21,7 +21,7 @@ use glommio::task::JoinHandle;
 use crate::config::SyncPolicy;
 use crate::error::StoreResult;
 
-use super::format::{self, FRAMES_START, SECTOR};
+use super::format::{FRAMES_START, SECTOR};
 use super::io::{self, BlockFile};
 use super::{round_up, Inner, SealedFrame};
 
@@ -98,6 +98,7 @@ async fn run(inner: Rc<RefCell<Inner>>, mut tail: Tail) {
                 return Poll::Ready(Some(Work::Erase(ready)));
             }
             if !i.queued.is_empty() {
+                i.batch_start = None;
                 return Poll::Ready(Some(Work::Frames(i.queued.drain(..).collect())));
             }
             // Nothing pending: every mutation so far is written (mutations
@@ -115,7 +116,7 @@ async fn run(inner: Rc<RefCell<Inner>>, mut tail: Tail) {
             Poll::Pending
         })
         .await;
-        let mut frames = match work {
+        let frames = match work {
             None => break,
             Some(Work::Frames(f)) => f,
             Some(Work::Erase(jobs)) => {
@@ -137,7 +138,7 @@ async fn run(inner: Rc<RefCell<Inner>>, mut tail: Tail) {
         };
         let first_epoch = frames.first().map(|f| f.epoch).unwrap_or(0);
         let last_epoch = frames.last().map(|f| f.epoch).unwrap_or(0);
-        match write_batch(&inner, &mut tail, &mut frames).await {
+        match write_batch(&inner, &mut tail, &frames).await {
             Ok(()) => {
                 let mut i = inner.borrow_mut();
                 for f in &frames {
@@ -165,7 +166,7 @@ async fn run(inner: Rc<RefCell<Inner>>, mut tail: Tail) {
 async fn write_batch(
     inner: &Rc<RefCell<Inner>>,
     tail: &mut Tail,
-    frames: &mut [SealedFrame],
+    frames: &[SealedFrame],
 ) -> StoreResult<()> {
     let policy = inner.borrow().cfg.sync;
     let mut touched: Vec<Rc<BlockFile>> = Vec::new();
@@ -186,11 +187,6 @@ async fn write_batch(
             }
         }
         let file = ensure_block_file(inner, block).await?;
-        let seed = inner
-            .borrow()
-            .blocks
-            .get(&block)
-            .map_or(0, |b| b.codec.crc_seed());
         if tail.block != block {
             *tail = Tail {
                 block,
@@ -198,9 +194,8 @@ async fn write_batch(
                 bytes: Vec::new(),
             };
         }
-        let batch_start = frames[start].at.offset;
         let mut data_len = tail.bytes.len();
-        for f in &mut frames[start..end] {
+        for f in &frames[start..end] {
             if f.at.offset as u64 != tail.pos + data_len as u64 {
                 return Err(crate::error::StoreError::Poisoned(format!(
                     "frame placement bug: frame at {} but block {} ends at {}",
@@ -209,7 +204,6 @@ async fn write_batch(
                     tail.pos + data_len as u64
                 )));
             }
-            format::set_batch_start(&mut f.bytes, batch_start, seed);
             data_len += f.bytes.len();
         }
         let write_len = round_up(data_len as u64, SECTOR) as usize;

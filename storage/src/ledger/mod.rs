@@ -41,6 +41,17 @@ pub(crate) struct Removed<E> {
     pub was_last_for_subject: bool,
 }
 
+impl<E> Removed<E> {
+    /// What [`crate::StreamStore::expire`] reports for it.
+    pub(crate) fn expired(&self) -> crate::state::Expired {
+        crate::state::Expired {
+            seq: self.seq,
+            subject: self.subject.clone(),
+            was_last_for_subject: self.was_last_for_subject,
+        }
+    }
+}
+
 /// What a purge or compact did, so a FileStore can log it compactly.
 #[derive(Debug)]
 pub(crate) struct Purged<E> {
@@ -81,11 +92,7 @@ const NANOS_PER_SEC: i64 = 1_000_000_000;
 /// Does the header block carry `Nats-Rollup`? (Go lets rollups through the
 /// per-subject discard-new check because they purge the subject anyway.)
 fn has_rollup_header(headers: &[u8]) -> bool {
-    memchr_find(headers, b"\r\nNats-Rollup:")
-}
-
-fn memchr_find(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
+    memchr::memmem::find(headers, b"\r\nNats-Rollup:").is_some()
 }
 
 impl<E: Default + Clone> Ledger<E> {
@@ -143,6 +150,21 @@ impl<E: Default + Clone> Ledger<E> {
             .get(slot.subject)
             .map(|e| e.subject.clone())
             .unwrap_or_default()
+    }
+
+    /// Everything an append must pass before anything changes: the accounted
+    /// `size` fits a slot, the sequence space is not exhausted, and Go's
+    /// discard-new limits. Returns the size as a slot stores it.
+    pub(crate) fn admit(&self, subject: &[u8], headers: &[u8], size: u64) -> StoreResult<u32> {
+        let size = u32::try_from(size)
+            .ok()
+            .filter(|&s| s <= seqindex::MAX_SIZE)
+            .ok_or(StoreError::Invalid("message larger than 1 GiB"))?;
+        if self.last_seq == u64::MAX {
+            return Err(StoreError::Invalid("sequence space exhausted"));
+        }
+        self.check_discard_new(subject, headers, size)?;
+        Ok(size)
     }
 
     /// Go's discard-new checks, made before anything changes.
