@@ -187,28 +187,51 @@ impl ServerBuilder {
         self
     }
 
+    /// JetStream on, with its store in the server's temp dir: `-js -sd {{dir}}/store`
+    /// (the same flags for jetcore and Go). The store survives `Server::restart`.
+    pub fn jetstream(self) -> Self {
+        self.arg("-js").arg("-sd").arg("{{dir}}/store")
+    }
+
     /// Spawns the server and waits (up to `READY_TIMEOUT`) until it is ready.
     pub fn start(self) -> Server {
         let imp = server_impl();
-        let bin = server_binary(imp);
         let dir = tempfile::Builder::new()
             .prefix("jetcore-test-")
             .tempdir()
             .expect("create temp dir");
-        let mut cmd = Command::new(&bin);
-        cmd.current_dir(dir.path());
         if let Some(text) = &self.config {
-            let path = dir.path().join("server.conf");
             let text = text.replace("{{dir}}", &dir.path().display().to_string());
-            std::fs::write(&path, text).expect("write server.conf");
-            cmd.arg("-c").arg(&path);
+            std::fs::write(dir.path().join("server.conf"), text).expect("write server.conf");
         }
-        cmd.args(["-a", "127.0.0.1", "-p", "-1"]);
+        let (child, port, log) = self
+            .launch(imp, dir.path(), "-1")
+            .unwrap_or_else(|msg| panic!("{msg}"));
+        Server {
+            child: Some(child),
+            port,
+            imp,
+            dir,
+            log,
+            builder: self,
+        }
+    }
+
+    /// Spawns the server in `dir` (whose `server.conf` is already written) on `port`
+    /// and waits until it is ready; on failure the child is reaped and the error tells why.
+    fn launch(&self, imp: Impl, dir: &Path, port: &str) -> Result<Launched, String> {
+        let bin = server_binary(imp);
+        let mut cmd = Command::new(&bin);
+        cmd.current_dir(dir);
+        if self.config.is_some() {
+            cmd.arg("-c").arg(dir.join("server.conf"));
+        }
+        cmd.args(["-a", "127.0.0.1", "-p", port]);
         if imp == Impl::Jetcore {
             let cores = self.cores.unwrap_or_else(cores_under_test);
             cmd.arg("--cores").arg(cores.to_string());
         }
-        let dir_text = dir.path().display().to_string();
+        let dir_text = dir.display().to_string();
         cmd.args(self.args.iter().map(|a| a.replace("{{dir}}", &dir_text)));
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -248,7 +271,7 @@ impl ServerBuilder {
                     let _ = child.kill();
                     let _ = child.wait();
                     std::thread::sleep(Duration::from_millis(50)); // let drains finish
-                    panic!(
+                    return Err(format!(
                         "{} did not become ready ({}; exit status {status:?}; port {port:?})\n\
                          --- server log ---\n{}",
                         bin.display(),
@@ -257,19 +280,16 @@ impl ServerBuilder {
                             mpsc::RecvTimeoutError::Disconnected => "output closed",
                         },
                         log.lock().unwrap().join("\n")
-                    );
+                    ));
                 }
             }
         }
-        Server {
-            child: Some(child),
-            port: port.unwrap(),
-            imp,
-            dir,
-            log,
-        }
+        Ok((child, port.unwrap(), log))
     }
 }
+
+/// A started child, its client port and its log.
+type Launched = (Child, u16, Arc<Mutex<Vec<String>>>);
 
 /// SIGKILL the child if the thread that spawned it dies (e.g. the test runner is killed).
 fn die_with_parent(cmd: &mut Command) {
@@ -315,6 +335,8 @@ pub struct Server {
     imp: Impl,
     dir: tempfile::TempDir,
     log: Arc<Mutex<Vec<String>>>,
+    /// How it was started, for `restart`.
+    builder: ServerBuilder,
 }
 
 impl Server {
@@ -391,6 +413,43 @@ impl Server {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// SIGKILL (no chance to flush or clean up) and reap the process.
+    pub fn kill(&mut self) {
+        let mut child = self.child.take().expect("server already stopped");
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    /// Starts the server again after `kill` or `stop_graceful`: same binary, arguments,
+    /// config and temp dir (so a `jetstream()` store is reused), on the same port if it
+    /// is still free (else on a new one: use `url()`/`port()` after this). The log starts
+    /// empty.
+    pub fn restart(&mut self) {
+        assert!(
+            self.child.is_none(),
+            "restart: stop or kill the server first"
+        );
+        let launched = match self
+            .builder
+            .launch(self.imp, self.dir.path(), &self.port.to_string())
+        {
+            Ok(l) => l,
+            Err(first) => self
+                .builder
+                .launch(self.imp, self.dir.path(), "-1")
+                .unwrap_or_else(|msg| {
+                    panic!(
+                        "restart failed on port {}:\n{first}\nthen:\n{msg}",
+                        self.port
+                    )
+                }),
+        };
+        let (child, port, log) = launched;
+        self.child = Some(child);
+        self.port = port;
+        self.log = log;
     }
 }
 

@@ -288,10 +288,7 @@ fn go_exact_pid_file_stays_after_sigterm() {
 #[tokio::test]
 async fn config_keys_of_features_jetcore_lacks_start_the_server() {
     let cases = [
-        (
-            "jetstream",
-            "jetstream {\n  store_dir: \"{{dir}}/js\"\n  max_mem: 64MB\n  max_file: 64MB\n}\n",
-        ),
+        ("leafnodes", "leafnodes {\n  listen: 127.0.0.1:-1\n}\n"),
         (
             "cluster",
             "cluster {\n  name: c1\n  listen: 127.0.0.1:-1\n}\n",

@@ -45,6 +45,8 @@ const FLAGS: &[(&[&str], Kind, bool)] = &[
     (&["h", "help"], Kind::Bool, true),
     (&["v", "version"], Kind::Bool, true),
     (&["cores"], Kind::Value, true),
+    (&["js", "jetstream"], Kind::Bool, true),
+    (&["sd", "store_dir"], Kind::Value, true),
     // Known to Go, implemented by later issues.
     (&["m", "http_port"], Kind::Value, false),
     (&["ms", "https_port"], Kind::Value, false),
@@ -54,8 +56,6 @@ const FLAGS: &[(&[&str], Kind, bool)] = &[
     (&["r", "remote_syslog"], Kind::Value, false),
     (&["log_size_limit"], Kind::Value, false),
     (&["max_traced_msg_len"], Kind::Value, false),
-    (&["js", "jetstream"], Kind::Bool, false),
-    (&["sd", "store_dir"], Kind::Value, false),
     (&["user"], Kind::Value, false),
     (&["pass"], Kind::Value, false),
     (&["auth"], Kind::Value, false),
@@ -199,6 +199,11 @@ pub fn apply(opts: &mut Options, flags: &[Flag]) -> Result<Vec<String>, String> 
                 }
                 opts.cores = Some(n);
             }
+            // Go's second `fs.Parse` after the config file: the flag overrides the config
+            // both ways (`-js=false` turns off a config's `jetstream: true`).
+            "js" => opts.jetstream.enabled = on,
+            // Likewise `-sd` replaces any `store_dir` from the config; empty = unset.
+            "sd" => opts.jetstream.store_dir = (!v.is_empty()).then(|| PathBuf::from(v)),
             "c" | "t" | "h" | "v" => {}
             other => warnings.push(format!(
                 "flag -{other} is not implemented by jetcore yet and is ignored"
@@ -240,8 +245,12 @@ Logging Options:
     -V, --trace                      Trace the raw protocol
     -DV                              Debug and trace
 
+JetStream Options:
+    -js, --jetstream                 Enable JetStream functionality
+    -sd, --store_dir <dir>           Set the storage directory
+
 Accepted for compatibility, not implemented yet (a warning is logged):
-    -m, -ms, -sl, -s, -r, -js, -sd, --user, --pass, --auth, --tls*, --routes,
+    -m, -ms, -sl, -s, -r, --user, --pass, --auth, --tls*, --routes,
     --cluster, --cluster_name, --profile, ...
 
 Common Options:
@@ -310,15 +319,91 @@ mod tests {
     #[test]
     fn apply_sets_options_and_warns_for_unimplemented() {
         let mut o = Options::default();
-        let w = apply(&mut o, &run("-p -1 -a 127.0.0.1 -DV -js --cores 3 -n abc")).unwrap();
+        let w = apply(
+            &mut o,
+            &run("-p -1 -a 127.0.0.1 -DV -m 8222 --cores 3 -n abc"),
+        )
+        .unwrap();
         assert_eq!(o.port, -1);
         assert_eq!(o.host, "127.0.0.1");
         assert!(o.debug && o.trace);
         assert_eq!(o.cores, Some(3));
         assert_eq!(o.server_name.as_deref(), Some("abc"));
         assert_eq!(w.len(), 1);
-        assert!(w[0].contains("-js"));
+        assert!(w[0].contains("-m"));
         assert!(apply(&mut o, &run("-p abc")).is_err());
         assert!(apply(&mut o, &run("--cores 0")).is_err());
+    }
+
+    #[test]
+    fn jetstream_flags() {
+        let cases: &[(&str, bool, Option<&str>)] = &[
+            ("", false, None),
+            ("-js", true, None),
+            ("--js", true, None),
+            ("-jetstream", true, None),
+            ("--jetstream=true", true, None),
+            ("-js=false", false, None),
+            ("-sd /data", false, Some("/data")),
+            ("--store_dir=/data", false, Some("/data")),
+            ("-store_dir rel/dir", false, Some("rel/dir")),
+            ("-js -sd /a -sd /b", true, Some("/b")),
+            ("-sd=", false, None),
+        ];
+        for (line, enabled, store_dir) in cases {
+            let mut o = Options::default();
+            let w = apply(&mut o, &run(line)).unwrap();
+            assert!(w.is_empty(), "{line}: {w:?}");
+            assert_eq!(o.jetstream.enabled, *enabled, "{line}");
+            assert_eq!(
+                o.jetstream.store_dir,
+                store_dir.map(PathBuf::from),
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
+    fn jetstream_flags_override_the_config() {
+        // What a config with `jetstream { store_dir: /conf, max_mem: 1G }` leaves.
+        let from_config = || {
+            let mut o = Options::default();
+            o.jetstream.enabled = true;
+            o.jetstream.store_dir = Some(PathBuf::from("/conf"));
+            o.jetstream.max_memory = 1_000_000_000;
+            o
+        };
+        let cases: &[(&str, bool, Option<&str>)] = &[
+            ("", true, Some("/conf")),
+            ("-p 1", true, Some("/conf")),
+            ("-js", true, Some("/conf")),
+            ("-js=false", false, Some("/conf")),
+            ("-sd /flag", true, Some("/flag")),
+            ("-js=false --store_dir=/flag", false, Some("/flag")),
+            ("-sd=", true, None),
+        ];
+        for (line, enabled, store_dir) in cases {
+            let mut o = from_config();
+            apply(&mut o, &run(line)).unwrap();
+            assert_eq!(o.jetstream.enabled, *enabled, "{line}");
+            assert_eq!(
+                o.jetstream.store_dir,
+                store_dir.map(PathBuf::from),
+                "{line}"
+            );
+            assert_eq!(o.jetstream.max_memory, 1_000_000_000, "{line}");
+        }
+    }
+
+    #[test]
+    fn usage_lists_jetstream_flags() {
+        assert!(USAGE.contains("JetStream Options:"));
+        assert!(USAGE.contains("-js, --jetstream"));
+        assert!(USAGE.contains("-sd, --store_dir <dir>"));
+        let accepted = USAGE
+            .split("Accepted for compatibility")
+            .nth(1)
+            .unwrap_or_default();
+        assert!(!accepted.contains("-js") && !accepted.contains("-sd"));
     }
 }

@@ -57,12 +57,25 @@ pub enum CloseReason {
     WriteError,
 }
 
-/// A subscription of one client.
+/// Where a subscription's messages go.
+pub enum Sink {
+    /// A client connection, under the client's subscription id (echoed in MSG).
+    Client {
+        /// The client that owns it.
+        client: Rc<Client>,
+        /// The client's id for it.
+        sid: Bytes,
+    },
+    /// A server-internal subscriber (a stream, the JetStream API): messages are
+    /// queued for its task, never handled inside the publisher's call.
+    Internal(Rc<InternalInbox>),
+}
+
+/// A subscription: a subject filter, an optional queue group, and where matching
+/// messages go.
 pub struct Subscription {
-    /// The client that owns it.
-    pub client: Rc<Client>,
-    /// The client's id for it (echoed in MSG).
-    pub sid: Bytes,
+    /// Who receives the messages.
+    pub sink: Sink,
     /// Subject filter.
     pub subject: Bytes,
     /// Queue group, if any.
@@ -74,16 +87,38 @@ pub struct Subscription {
 }
 
 impl Subscription {
+    /// A subscription of the server itself (no client, no auto-unsubscribe).
+    pub fn internal(subject: Bytes, queue: Option<Bytes>, inbox: Rc<InternalInbox>) -> Self {
+        Subscription {
+            sink: Sink::Internal(inbox),
+            subject,
+            queue,
+            max: Cell::new(0),
+            delivered: Cell::new(0),
+        }
+    }
+
+    /// The id of the client that owns this subscription; `None` for internal ones.
+    pub fn owner(&self) -> Option<u64> {
+        match &self.sink {
+            Sink::Client { client, .. } => Some(client.cid),
+            Sink::Internal(_) => None,
+        }
+    }
+
     /// Queue a message for this subscription's client. Returns false if the message
     /// was not accepted (client closing, or the subscription is used up).
     pub fn deliver(
         self: &Rc<Self>,
-        subject: &[u8],
+        subject: &Bytes,
         reply: Option<&Bytes>,
         headers: Option<&Bytes>,
-        payload: &[u8],
+        payload: &Bytes,
     ) -> bool {
-        let c = &self.client;
+        let c = match &self.sink {
+            Sink::Client { client, .. } => client,
+            Sink::Internal(inbox) => return inbox.push(subject, reply, headers, payload),
+        };
         if c.is_closing() {
             return false;
         }
@@ -93,11 +128,101 @@ impl Subscription {
             return false;
         }
         self.delivered.set(n);
-        c.queue_msg(subject, &self.sid, reply.map(|r| &r[..]), headers, payload);
+        let Sink::Client { sid, .. } = &self.sink else {
+            return false;
+        };
+        c.queue_msg(subject, sid, reply.map(|r| &r[..]), headers, payload);
         if max > 0 && n == max {
-            c.remove_subscription(&self.sid);
+            c.remove_subscription(sid);
         }
         true
+    }
+}
+
+/// A message delivered to an internal subscriber.
+#[derive(Debug, Clone)]
+pub struct InternalMsg {
+    /// The subject it was published to.
+    pub subject: Bytes,
+    /// Its reply subject.
+    pub reply: Option<Bytes>,
+    /// Its header block, if any.
+    pub headers: Option<Bytes>,
+    /// Its payload.
+    pub payload: Bytes,
+}
+
+/// The queue between publishers and an internal subscriber's task. Publishers only
+/// push (delivery stays synchronous and cannot re-enter the subscriber); the task
+/// drains in arrival order, which is the order the stream must apply publishes in.
+#[derive(Default)]
+pub struct InternalInbox {
+    /// Messages not yet taken by the task.
+    queue: RefCell<std::collections::VecDeque<InternalMsg>>,
+    /// Wakes the task when the queue becomes non-empty.
+    wake: Notify,
+    /// Set when the subscriber is gone; later deliveries are refused.
+    closed: Cell<bool>,
+}
+
+impl InternalInbox {
+    /// A new, empty inbox.
+    pub fn new() -> Rc<Self> {
+        Rc::new(InternalInbox::default())
+    }
+
+    fn push(
+        &self,
+        subject: &Bytes,
+        reply: Option<&Bytes>,
+        headers: Option<&Bytes>,
+        payload: &Bytes,
+    ) -> bool {
+        if self.closed.get() {
+            return false;
+        }
+        let mut q = self.queue.borrow_mut();
+        q.push_back(InternalMsg {
+            subject: subject.clone(),
+            reply: reply.cloned(),
+            headers: headers.cloned(),
+            payload: payload.clone(),
+        });
+        if q.len() == 1 {
+            self.wake.notify();
+        }
+        true
+    }
+
+    /// Everything queued now, oldest first; waits while the queue is empty. `None`
+    /// once the inbox is closed and drained.
+    pub async fn next_batch(&self) -> Option<Vec<InternalMsg>> {
+        loop {
+            let batch: Vec<InternalMsg> = self.queue.borrow_mut().drain(..).collect();
+            if !batch.is_empty() {
+                return Some(batch);
+            }
+            if self.closed.get() {
+                return None;
+            }
+            self.wake.notified().await;
+        }
+    }
+
+    /// Messages waiting now.
+    pub fn len(&self) -> usize {
+        self.queue.borrow().len()
+    }
+
+    /// True when nothing waits.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Refuse further messages and let the task finish what is queued.
+    pub fn close(&self) {
+        self.closed.set(true);
+        self.wake.notify();
     }
 }
 
@@ -710,8 +835,10 @@ fn on_sub(client: &Rc<Client>, subject: Bytes, queue: Option<Bytes>, sid: Bytes)
     // the whole (up to 256 KiB) buffer it came from.
     let sid = Bytes::copy_from_slice(&sid);
     let sub = Rc::new(Subscription {
-        client: client.clone(),
-        sid: sid.clone(),
+        sink: Sink::Client {
+            client: client.clone(),
+            sid: sid.clone(),
+        },
         subject: Bytes::copy_from_slice(&subject),
         queue: queue.map(|q| Bytes::copy_from_slice(&q)),
         max: Cell::new(0),

@@ -22,8 +22,9 @@ use crate::conf::{
     format_duration, parse_duration, ConfError, Entry, Map, Position, Spanned, Value,
 };
 use crate::options::{
-    Options, DEFAULT_MAX_CONTROL_LINE, DEFAULT_MAX_PAYLOAD, DEFAULT_MAX_PENDING,
-    DEFAULT_PING_INTERVAL, DEFAULT_PING_MAX, DEFAULT_PORT, DEFAULT_WRITE_DEADLINE,
+    JetStreamCipher, JetStreamSync, Options, DEFAULT_MAX_CONTROL_LINE, DEFAULT_MAX_PAYLOAD,
+    DEFAULT_MAX_PENDING, DEFAULT_PING_INTERVAL, DEFAULT_PING_MAX, DEFAULT_PORT,
+    DEFAULT_WRITE_DEADLINE,
 };
 
 /// Something in the config that is accepted but deserves the operator's attention.
@@ -68,7 +69,6 @@ const NOT_IMPLEMENTED: &[&str] = &[
     "http_port",
     "https",
     "https_port",
-    "jetstream",
     "lame_duck_grace_period",
     "leaf",
     "leafnodes",
@@ -110,8 +110,6 @@ const NOT_IMPLEMENTED: &[&str] = &[
     "roots",
     "server_metadata",
     "server_tags",
-    "store_dir",
-    "storedir",
     "syslog",
     "system",
     "system_account",
@@ -232,6 +230,8 @@ impl Apply {
             }
             "lame_duck_duration" => opts.lame_duck_duration = lame_duck_duration(key, v)?,
             "cores" => opts.cores = Some(cores(key, v)?),
+            "store_dir" | "storedir" => set_store_dir(opts, key, v)?,
+            "jetstream" => self.jetstream(opts, key, v)?,
             known if NOT_IMPLEMENTED.contains(&known) => {
                 let message = format!("\"{key}\" is not implemented by jetcore yet and is ignored");
                 self.warn(&entry.key_pos, message);
@@ -266,6 +266,157 @@ impl Apply {
             other => return Err(wrong_type(key, "a duration", &v.pos, other)),
         };
         Ok((!duration.is_zero()).then_some(duration))
+    }
+
+    /// `jetstream`: a boolean, `"enabled"`/`"disabled"` (and `enable`/`disable`), or a
+    /// block, which enables JetStream unless it says `enabled: false` (Go's
+    /// `parseJetStream`).
+    fn jetstream(&mut self, opts: &mut Options, key: &str, v: &Spanned) -> Result<(), ConfError> {
+        match &v.value {
+            Value::Bool(on) => opts.jetstream.enabled = *on,
+            Value::String(s) => {
+                opts.jetstream.enabled = match s.to_lowercase().as_str() {
+                    "enabled" | "enable" => true,
+                    "disabled" | "disable" => false,
+                    _ => {
+                        return Err(ConfError::at(
+                            &v.pos,
+                            format!("Expected 'enabled' or 'disabled' for string value, got '{s}'"),
+                        ))
+                    }
+                }
+            }
+            Value::Map(map) => {
+                let mut enable = true;
+                for entry in map.entries() {
+                    if let Err(e) = self.jetstream_entry(opts, key, entry, &mut enable) {
+                        self.errors.push(e);
+                    }
+                }
+                opts.jetstream.enabled = enable;
+            }
+            other => {
+                return Err(ConfError::at(
+                    &v.pos,
+                    format!(
+                        "Expected map, bool or string to define JetStream, got {}",
+                        go_type(other)
+                    ),
+                ))
+            }
+        }
+        Ok(())
+    }
+
+    /// One key of the `jetstream { ... }` block. `block` is the block's key as written,
+    /// for warnings.
+    fn jetstream_entry(
+        &mut self,
+        opts: &mut Options,
+        block: &str,
+        entry: &Entry,
+        enable: &mut bool,
+    ) -> Result<(), ConfError> {
+        let key = entry.key.as_str();
+        let v = &entry.value;
+        let js = &mut opts.jetstream;
+        let lower = key.to_lowercase();
+        match lower.as_str() {
+            "strict" => {
+                js.strict = v.value.as_bool().ok_or_else(|| {
+                    ConfError::at(
+                        &v.pos,
+                        format!(
+                            "Expected 'true' or 'false' for bool value, got '{}'",
+                            go_percent_s(&v.value)
+                        ),
+                    )
+                })?;
+            }
+            "store" | "store_dir" | "storedir" => set_store_dir(opts, key, v)?,
+            "sync" | "sync_interval" => {
+                opts.jetstream.sync = match &v.value {
+                    Value::String(s) if s.eq_ignore_ascii_case("always") => JetStreamSync::Always,
+                    // Zero means "the default" in Go (2m there); jetcore's is Always.
+                    _ => self
+                        .duration(key, v)?
+                        .map_or(JetStreamSync::Always, JetStreamSync::Interval),
+                };
+            }
+            "max_memory_store" | "max_mem_store" | "max_mem" => {
+                js.max_memory = storage_size(&v.value)
+                    .map_err(|e| ConfError::at(&v.pos, format!("max_mem_store {e}")))?;
+            }
+            "max_file_store" | "max_file" => {
+                js.max_store = storage_size(&v.value)
+                    .map_err(|e| ConfError::at(&v.pos, format!("max_file_store {e}")))?;
+            }
+            "domain" => js.domain = non_empty(key, v)?,
+            "enable" | "enabled" => *enable = boolean(key, v)?,
+            "key" | "ek" | "encryption_key" => js.key = non_empty(key, v)?,
+            "prev_key" | "prev_ek" | "prev_encryption_key" => js.prev_key = non_empty(key, v)?,
+            "cipher" => js.cipher = Some(cipher(key, v)?),
+            "limits" => self.jetstream_limits(opts, &format!("{block}.{key}"), v)?,
+            "extension_hint"
+            | "tpm"
+            | "unique_tag"
+            | "max_outstanding_catchup"
+            | "max_buffered_size"
+            | "max_buffered_msgs"
+            | "request_queue_limit"
+            | "info_queue_limit"
+            | "meta_compact"
+            | "meta_compact_size"
+            | "meta_compact_sync"
+            | "max_concurrent_io" => {
+                check_ignored_jetstream_key(&lower, key, v)?;
+                self.not_implemented(&entry.key_pos, &format!("{block}.{key}"));
+            }
+            _ => unknown_field(entry)?,
+        }
+        Ok(())
+    }
+
+    /// `jetstream { limits { ... } }` (Go's `parseJetStreamLimits`): each `limits`
+    /// block starts from "no limits", as in Go.
+    fn jetstream_limits(
+        &mut self,
+        opts: &mut Options,
+        path: &str,
+        v: &Spanned,
+    ) -> Result<(), ConfError> {
+        let js = &mut opts.jetstream;
+        js.max_ack_pending = 0;
+        js.max_request_batch = 0;
+        js.duplicate_window = None;
+        let map = expect_map(v, "JetStreamLimits")?;
+        for entry in map.entries() {
+            let key = entry.key.as_str();
+            let v = &entry.value;
+            let result = match key.to_lowercase().as_str() {
+                "max_ack_pending" => integer(key, v).map(|n| js.max_ack_pending = n),
+                "max_request_batch" => integer(key, v).map(|n| js.max_request_batch = n),
+                "duplicate_window" => duration_string(key, v).map(|d| js.duplicate_window = d),
+                "max_ha_assets" => integer(key, v).map(|_| {
+                    self.not_implemented(&entry.key_pos, &format!("{path}.{key}"));
+                }),
+                "batch" => limits_batch(v).map(|errors| {
+                    self.errors.extend(errors);
+                    self.not_implemented(&entry.key_pos, &format!("{path}.{key}"));
+                }),
+                _ => unknown_field(entry),
+            };
+            if let Err(e) = result {
+                self.errors.push(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// The warning for a key Go knows that jetcore accepts and ignores.
+    fn not_implemented(&mut self, pos: &Position, key: &str) {
+        let message = format!("\"{key}\" is not implemented by jetcore yet and is ignored");
+        self.warn(pos, message);
     }
 
     /// Go checks `max_payload <= max_pending` when the server starts; do it here too
@@ -491,11 +642,199 @@ fn cores(key: &str, v: &Spanned) -> Result<usize, ConfError> {
     }
 }
 
+/// `store_dir`/`storedir` (top level) or `store`/`store_dir`/`storedir` (in the
+/// `jetstream` block). Like Go, setting it twice with different spellings, or at the
+/// top level and in the block, is an error; an empty string leaves it unset.
+fn set_store_dir(opts: &mut Options, key: &str, v: &Spanned) -> Result<(), ConfError> {
+    let dir = path(key, v)?;
+    if opts.jetstream.store_dir.is_some() {
+        return Err(ConfError::at(&v.pos, "Duplicate 'store_dir' configuration"));
+    }
+    opts.jetstream.store_dir = dir;
+    Ok(())
+}
+
+/// Go's `unknownConfigFieldErr`, unless the entry served as a `$variable`.
+fn unknown_field(entry: &Entry) -> Result<(), ConfError> {
+    if entry.used_as_variable {
+        return Ok(());
+    }
+    Err(ConfError::at(
+        &entry.key_pos,
+        format!("unknown field \"{}\"", entry.key),
+    ))
+}
+
+/// A string setting where empty means unset.
+fn non_empty(key: &str, v: &Spanned) -> Result<Option<String>, ConfError> {
+    let s = string(key, v)?;
+    Ok((!s.is_empty()).then(|| s.to_string()))
+}
+
+/// The value as a map, with Go's "Expected a map to define {what}, got {type}".
+fn expect_map<'v>(v: &'v Spanned, what: &str) -> Result<&'v Map, ConfError> {
+    v.value.as_map().ok_or_else(|| {
+        ConfError::at(
+            &v.pos,
+            format!("Expected a map to define {what}, got {}", go_type(&v.value)),
+        )
+    })
+}
+
+/// `cipher` (Go's `setJetStreamEkCipher`): `chacha`/`chachapoly` or `aes`, any case.
+fn cipher(key: &str, v: &Spanned) -> Result<JetStreamCipher, ConfError> {
+    let s = string(key, v)?;
+    match s.to_lowercase().as_str() {
+        "chacha" | "chachapoly" => Ok(JetStreamCipher::ChaCha),
+        "aes" => Ok(JetStreamCipher::Aes),
+        _ => Err(ConfError::at(&v.pos, format!("Unknown cipher type: {s:?}"))),
+    }
+}
+
+/// A duration that Go reads with `time.ParseDuration(mv.(string))`: strings only, and
+/// the error is the bare parse error. Zero means unset.
+fn duration_string(key: &str, v: &Spanned) -> Result<Option<Duration>, ConfError> {
+    let s = string(key, v)?;
+    let d = parse_duration(s).map_err(|e| ConfError::at(&v.pos, e))?;
+    Ok((!d.is_zero()).then_some(d))
+}
+
+/// `limits { batch { ... } }` (Go's `parseJetStreamLimitsBatch`), checked but not
+/// used. Returns the per-key errors; a value that is not a map is the error itself.
+fn limits_batch(v: &Spanned) -> Result<Vec<ConfError>, ConfError> {
+    let map = expect_map(v, "batch limits")?;
+    let mut errors = Vec::new();
+    for entry in map.entries() {
+        let key = entry.key.as_str();
+        let v = &entry.value;
+        let result = match key.to_lowercase().as_str() {
+            "max_inflight_per_stream" | "max_inflight_total" | "max_msgs" => {
+                integer(key, v).map(|_| ())
+            }
+            "timeout" => duration_string(key, v).map(|_| ()),
+            _ => unknown_field(entry),
+        };
+        if let Err(e) = result {
+            errors.push(e);
+        }
+    }
+    Ok(errors)
+}
+
+/// Checks the value of a `jetstream` key jetcore ignores the way Go's `parseJetStream`
+/// does, so a config Go rejects is not accepted here. `lower` is the key in lower case.
+fn check_ignored_jetstream_key(lower: &str, key: &str, v: &Spanned) -> Result<(), ConfError> {
+    let fail = |message: String| Err(ConfError::at(&v.pos, message));
+    let shown = go_value(&v.value);
+    match lower {
+        "extension_hint" | "unique_tag" => string(key, v).map(|_| ()),
+        "tpm" => expect_map(v, "JetStreamLimits").map(|_| ()),
+        "meta_compact_sync" => boolean(key, v).map(|_| ()),
+        "max_outstanding_catchup" | "max_buffered_size" | "meta_compact_size" => {
+            match storage_size(&v.value) {
+                Err(e) => fail(format!("{lower} {e}")),
+                Ok(n) if n < 0 && lower == "meta_compact_size" => fail(format!(
+                    "Expected an absolute size for {key:?}, got {shown}"
+                )),
+                Ok(_) => Ok(()),
+            }
+        }
+        "meta_compact" => match v.value.as_i64() {
+            Some(n) if n >= 0 => Ok(()),
+            _ => fail(format!(
+                "Expected an absolute size for {key:?}, got {shown}"
+            )),
+        },
+        "max_concurrent_io" => match v.value.as_i64() {
+            Some(4..=8192) => Ok(()),
+            _ => fail(format!(
+                "Expected an absolute size for {key:?} between 4 and 8192, got {shown}"
+            )),
+        },
+        // max_buffered_msgs, request_queue_limit, info_queue_limit
+        _ => match v.value.as_i64() {
+            Some(_) => Ok(()),
+            None => fail(format!(
+                "Expected a parseable size for {key:?}, got {shown}"
+            )),
+        },
+    }
+}
+
+/// Go's `getStorageSize`: an integer as is (the config lexer has already applied
+/// `1G` = 10^9, `1GB` = 2^30), or a quoted string `<int><K|M|G|T>` in powers of 1024
+/// (upper case only, so `"512MB"` and `"1g"` are errors, as in Go). An empty string
+/// is 0. Errors are Go's texts; one departure: a string size that overflows 64 bits
+/// is an error (Go wraps around silently).
+fn storage_size(v: &Value) -> Result<i64, String> {
+    let s = match v {
+        Value::Integer(n) => return Ok(*n),
+        Value::String(s) => s,
+        _ => return Err("must be int64 or string".to_string()),
+    };
+    let Some(suffix) = s.chars().last() else {
+        return Ok(0);
+    };
+    let prefix = &s[..s.len() - suffix.len_utf8()];
+    // Go parses the number before it looks at the suffix.
+    let num: i64 = prefix.parse().map_err(|e: std::num::ParseIntError| {
+        let why = match e.kind() {
+            std::num::IntErrorKind::PosOverflow | std::num::IntErrorKind::NegOverflow => {
+                "value out of range"
+            }
+            _ => "invalid syntax",
+        };
+        format!("strconv.ParseInt: parsing {prefix:?}: {why}")
+    })?;
+    let shift = match suffix {
+        'K' => 10,
+        'M' => 20,
+        'G' => 30,
+        'T' => 40,
+        _ => return Err("sizes defined as strings must end in K, M, G, T".to_string()),
+    };
+    num.checked_mul(1 << shift)
+        .ok_or_else(|| format!("size {s:?} is out of range"))
+}
+
+/// Go's `%T` of a config value (`map[string]any` decoding), for Go's error texts.
+fn go_type(v: &Value) -> &'static str {
+    match v {
+        Value::String(_) => "string",
+        Value::Integer(_) => "int64",
+        Value::Float(_) => "float64",
+        Value::Bool(_) => "bool",
+        Value::DateTime(_) => "time.Time",
+        Value::Array(_) => "[]interface {}",
+        Value::Map(_) => "map[string]interface {}",
+    }
+}
+
+/// Go's `%s` of a config value: a string as is, anything else `%!s(<type>=<value>)`.
+fn go_percent_s(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => format!("%!s({}={})", go_type(other), go_value(other)),
+    }
+}
+
+/// Roughly Go's `%v` of a config value, for Go's error texts.
+fn go_value(v: &Value) -> String {
+    match v {
+        Value::String(s) | Value::DateTime(s) => s.clone(),
+        Value::Integer(n) => n.to_string(),
+        Value::Float(f) => f.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Array(_) => "[...]".to_string(),
+        Value::Map(_) => "map[...]".to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::conf::parse_str;
-    use crate::options::{DEFAULT_LAME_DUCK_DURATION, DEFAULT_MAX_CONNECTIONS};
+    use crate::options::{JetStreamOptions, DEFAULT_LAME_DUCK_DURATION, DEFAULT_MAX_CONNECTIONS};
     use std::path::Path;
 
     /// Parses `text` and applies it to default options.
@@ -825,10 +1164,10 @@ mod tests {
             warnings[0].to_string(),
             "t.conf:1:1: \"accounts\" is not implemented by jetcore yet and is ignored"
         );
-        let (_, warnings) = apply("port: 4222\n  JetStream { max_mem: 1G }").expect("apply");
+        let (_, warnings) = apply("port: 4222\n  Cluster { name: c1 }").expect("apply");
         assert_eq!(
             warnings[0].to_string(),
-            "t.conf:2:3: \"JetStream\" is not implemented by jetcore yet and is ignored"
+            "t.conf:2:3: \"Cluster\" is not implemented by jetcore yet and is ignored"
         );
     }
 
@@ -889,11 +1228,14 @@ mod tests {
         let (o, warnings) = apply(text).expect("apply");
         assert_eq!(o.server_name.as_deref(), Some("n1"));
         assert_eq!(o.max_payload, 8 * 1024 * 1024);
+        assert!(o.jetstream.enabled && o.jetstream.strict);
+        assert_eq!(o.jetstream.max_memory, 1_000_000_000);
+        assert_eq!(o.jetstream.max_store, 10_000_000_000);
         let keys: Vec<&str> = warnings
             .iter()
             .map(|w| w.message.split('"').nth(1).unwrap_or(""))
             .collect();
-        assert_eq!(keys, ["jetstream", "leafnodes", "websocket", "accounts"]);
+        assert_eq!(keys, ["leafnodes", "websocket", "accounts"]);
     }
 
     #[test]
@@ -920,6 +1262,500 @@ mod tests {
             ..Options::default()
         };
         assert!(validate_options(&o).is_err());
+    }
+
+    // ------------------------------------------------------------------ jetstream
+
+    /// The JetStream options `text` gives (no warnings allowed).
+    fn js(text: &str) -> JetStreamOptions {
+        opts(text).jetstream
+    }
+
+    #[test]
+    fn jetstream_absent_keeps_defaults() {
+        assert_eq!(js("port: 4222"), JetStreamOptions::default());
+        assert!(!JetStreamOptions::default().enabled);
+    }
+
+    #[test]
+    fn jetstream_enable_forms() {
+        let cases = [
+            ("jetstream: true", true),
+            ("jetstream: false", false),
+            ("jetstream: on", true),
+            ("JetStream: yes", true),
+            ("jetstream: enabled", true),
+            ("jetstream: \"enable\"", true),
+            ("jetstream: ENABLED", true),
+            ("jetstream: disabled", false),
+            ("jetstream: \"Disable\"", false),
+            // A block enables JetStream unless it says otherwise (Go's doEnable).
+            ("jetstream {}", true),
+            ("jetstream { max_mem: 1G }", true),
+            ("jetstream { enabled: false }", false),
+            ("jetstream { enable: false, max_mem: 1G }", false),
+            ("jetstream { enabled: true }", true),
+            ("jetstream { Enabled: false }", false),
+            // The later of two spellings wins, in file order.
+            ("jetstream: false\nJetStream {}", true),
+        ];
+        for (text, enabled) in cases {
+            assert_eq!(js(text).enabled, enabled, "{text}");
+        }
+    }
+
+    #[test]
+    fn jetstream_keys_and_aliases() {
+        type Change = fn(&mut JetStreamOptions);
+        let cases: &[(&str, Change)] = &[
+            ("jetstream { strict: false }", |j| j.strict = false),
+            ("jetstream { strict: true }", |_| {}),
+            ("jetstream { store: /a }", |j| {
+                j.store_dir = Some("/a".into())
+            }),
+            ("jetstream { store_dir: \"/a b\" }", |j| {
+                j.store_dir = Some("/a b".into())
+            }),
+            ("jetstream { storedir: rel }", |j| {
+                j.store_dir = Some("rel".into())
+            }),
+            ("jetstream { Store_Dir: /a }", |j| {
+                j.store_dir = Some("/a".into())
+            }),
+            ("jetstream { store_dir: \"\" }", |_| {}),
+            // Top-level store_dir sets the directory without enabling JetStream.
+            ("store_dir: /t", |j| {
+                j.enabled = false;
+                j.store_dir = Some("/t".into());
+            }),
+            ("storedir: /t", |j| {
+                j.enabled = false;
+                j.store_dir = Some("/t".into());
+            }),
+            ("STORE_DIR: /t\njetstream: true", |j| {
+                j.store_dir = Some("/t".into())
+            }),
+            // As in Go, an empty top-level store_dir does not count as set.
+            ("store_dir: \"\"\njetstream { store_dir: /b }", |j| {
+                j.store_dir = Some("/b".into())
+            }),
+            ("jetstream { sync: always }", |_| {}),
+            ("jetstream { sync_interval: \"ALWAYS\" }", |_| {}),
+            ("jetstream { sync_interval: \"1m\" }", |j| {
+                j.sync = JetStreamSync::Interval(Duration::from_secs(60));
+            }),
+            ("jetstream { sync: 250ms }", |j| {
+                j.sync = JetStreamSync::Interval(Duration::from_millis(250));
+            }),
+            // Zero is "the default" in Go; jetcore's default is Always.
+            ("jetstream { sync_interval: 0s }", |_| {}),
+            // Unquoted sizes come from the lexer (1G = 10^9, 1GB = 2^30)...
+            ("jetstream { max_memory_store: 1G }", |j| {
+                j.max_memory = 1_000_000_000
+            }),
+            ("jetstream { max_mem_store: 1GB }", |j| {
+                j.max_memory = 1 << 30
+            }),
+            ("jetstream { max_mem: 1024 }", |j| j.max_memory = 1024),
+            // ...quoted ones from Go's getStorageSize (powers of 1024).
+            ("jetstream { max_mem: \"2K\" }", |j| j.max_memory = 2048),
+            ("jetstream { max_mem: \"512M\" }", |j| {
+                j.max_memory = 512 << 20
+            }),
+            ("jetstream { max_mem: \"1G\" }", |j| j.max_memory = 1 << 30),
+            ("jetstream { max_mem: \"+3T\" }", |j| j.max_memory = 3 << 40),
+            ("jetstream { max_mem: \"\" }", |j| j.max_memory = 0),
+            ("jetstream { max_mem: 0 }", |j| j.max_memory = 0),
+            ("jetstream { max_mem: -1 }", |_| {}),
+            ("jetstream { max_file_store: 10GB }", |j| {
+                j.max_store = 10 << 30
+            }),
+            ("jetstream { max_file: \"2T\" }", |j| j.max_store = 2 << 40),
+            ("jetstream { MAX_FILE: 0 }", |j| j.max_store = 0),
+            ("jetstream { domain: hub }", |j| {
+                j.domain = Some("hub".into())
+            }),
+            ("jetstream { domain: \"\" }", |_| {}),
+            ("jetstream { key: s3cr3t }", |j| {
+                j.key = Some("s3cr3t".into())
+            }),
+            ("jetstream { ek: s3cr3t }", |j| {
+                j.key = Some("s3cr3t".into())
+            }),
+            ("jetstream { encryption_key: s3cr3t }", |j| {
+                j.key = Some("s3cr3t".into())
+            }),
+            ("jetstream { key: \"\" }", |_| {}),
+            ("jetstream { prev_key: old }", |j| {
+                j.prev_key = Some("old".into())
+            }),
+            ("jetstream { prev_ek: old }", |j| {
+                j.prev_key = Some("old".into())
+            }),
+            ("jetstream { prev_encryption_key: old }", |j| {
+                j.prev_key = Some("old".into())
+            }),
+            ("jetstream { cipher: aes }", |j| {
+                j.cipher = Some(JetStreamCipher::Aes)
+            }),
+            ("jetstream { cipher: AES }", |j| {
+                j.cipher = Some(JetStreamCipher::Aes)
+            }),
+            ("jetstream { cipher: chacha }", |j| {
+                j.cipher = Some(JetStreamCipher::ChaCha)
+            }),
+            ("jetstream { cipher: ChaChaPoly }", |j| {
+                j.cipher = Some(JetStreamCipher::ChaCha)
+            }),
+            ("jetstream { limits { max_ack_pending: 100 } }", |j| {
+                j.max_ack_pending = 100
+            }),
+            ("jetstream { limits { max_request_batch: 50 } }", |j| {
+                j.max_request_batch = 50
+            }),
+            ("jetstream { limits { duplicate_window: \"2m\" } }", |j| {
+                j.duplicate_window = Some(Duration::from_secs(120));
+            }),
+            ("jetstream { limits { duplicate_window: \"0s\" } }", |_| {}),
+            ("jetstream { LIMITS { MAX_ACK_PENDING: 7 } }", |j| {
+                j.max_ack_pending = 7
+            }),
+            // Each limits block starts from "no limits", as in Go.
+            (
+                "jetstream { limits { max_ack_pending: 7 }, Limits { max_request_batch: 3 } }",
+                |j| {
+                    j.max_request_batch = 3;
+                },
+            ),
+            // An unknown key that served as a variable is allowed, as at top level.
+            ("jetstream { size: 1G, max_mem: $size }", |j| {
+                j.max_memory = 1_000_000_000
+            }),
+        ];
+        for (text, change) in cases {
+            let mut expected = JetStreamOptions {
+                enabled: true,
+                ..JetStreamOptions::default()
+            };
+            change(&mut expected);
+            assert_eq!(js(text), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn jetstream_everything_at_once() {
+        let text = "jetstream {\n  store_dir: /data\n  max_mem: 1G\n  max_file: \"2T\"\n  \
+                    sync_interval: \"30s\"\n  domain: leaf\n  cipher: aes\n  key: k1\n  \
+                    prev_key: k0\n  strict: false\n  limits {\n    max_ack_pending: 1000\n    \
+                    max_request_batch: 100\n    duplicate_window: \"1h\"\n  }\n}\n";
+        assert_eq!(
+            js(text),
+            JetStreamOptions {
+                enabled: true,
+                store_dir: Some(PathBuf::from("/data")),
+                max_memory: 1_000_000_000,
+                max_store: 2 << 40,
+                sync: JetStreamSync::Interval(Duration::from_secs(30)),
+                domain: Some("leaf".to_string()),
+                cipher: Some(JetStreamCipher::Aes),
+                key: Some("k1".to_string()),
+                prev_key: Some("k0".to_string()),
+                strict: false,
+                max_ack_pending: 1000,
+                max_request_batch: 100,
+                duplicate_window: Some(Duration::from_secs(3600)),
+            }
+        );
+    }
+
+    #[test]
+    fn jetstream_sync_in_seconds_warns_like_go() {
+        let (o, warnings) = apply("jetstream { sync: 5 }").expect("apply");
+        assert_eq!(
+            o.jetstream.sync,
+            JetStreamSync::Interval(Duration::from_secs(5))
+        );
+        assert_eq!(
+            warnings[0].to_string(),
+            "t.conf:1:19: invalid use of field \"sync\": sync should be converted to a duration"
+        );
+    }
+
+    #[test]
+    fn jetstream_keys_jetcore_ignores_warn() {
+        let cases = [
+            (
+                "extension_hint: \"will_extend\"",
+                "jetstream.extension_hint",
+            ),
+            ("tpm { keys_file: /k, pcr: 22 }", "jetstream.tpm"),
+            ("unique_tag: az", "jetstream.unique_tag"),
+            (
+                "max_outstanding_catchup: \"64M\"",
+                "jetstream.max_outstanding_catchup",
+            ),
+            ("max_buffered_size: 1MB", "jetstream.max_buffered_size"),
+            ("max_buffered_msgs: 10000", "jetstream.max_buffered_msgs"),
+            ("request_queue_limit: 100", "jetstream.request_queue_limit"),
+            ("info_queue_limit: 100", "jetstream.info_queue_limit"),
+            ("meta_compact: 0", "jetstream.meta_compact"),
+            ("meta_compact_size: \"1G\"", "jetstream.meta_compact_size"),
+            ("meta_compact_sync: true", "jetstream.meta_compact_sync"),
+            ("MAX_CONCURRENT_IO: 8192", "jetstream.MAX_CONCURRENT_IO"),
+            ("max_concurrent_io: 4", "jetstream.max_concurrent_io"),
+            (
+                "limits { max_ha_assets: 10 }",
+                "jetstream.limits.max_ha_assets",
+            ),
+            (
+                "limits { batch { max_inflight_per_stream: 1, max_inflight_total: 2, max_msgs: 3, \
+                 timeout: \"1s\" } }",
+                "jetstream.limits.batch",
+            ),
+        ];
+        for (inner, path) in cases {
+            let text = format!("jetstream {{ {inner} }}");
+            let (o, warnings) = apply(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            let expected = JetStreamOptions {
+                enabled: true,
+                ..JetStreamOptions::default()
+            };
+            assert_eq!(o.jetstream, expected, "{text}");
+            let shown: Vec<String> = warnings.iter().map(ToString::to_string).collect();
+            let col = if path.starts_with("jetstream.limits") {
+                22
+            } else {
+                13
+            };
+            assert_eq!(
+                shown,
+                [format!(
+                    "t.conf:1:{col}: \"{path}\" is not implemented by jetcore yet and is ignored"
+                )],
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn jetstream_errors_match_go() {
+        // Texts checked against nats-server 2.15.1 (`-t`); Go's columns are 0-based on
+        // line 1, jetcore's 1-based.
+        let cases = [
+            (
+                "jetstream: maybe",
+                "t.conf:1:12: Expected 'enabled' or 'disabled' for string value, got 'maybe'",
+            ),
+            (
+                "jetstream: 5",
+                "t.conf:1:12: Expected map, bool or string to define JetStream, got int64",
+            ),
+            (
+                "jetstream: 1.5",
+                "t.conf:1:12: Expected map, bool or string to define JetStream, got float64",
+            ),
+            (
+                "jetstream: [1, 2]",
+                "t.conf:1:12: Expected map, bool or string to define JetStream, got []interface {}",
+            ),
+            (
+                "jetstream { strict: \"yes\" }",
+                "t.conf:1:21: Expected 'true' or 'false' for bool value, got 'yes'",
+            ),
+            (
+                "jetstream { strict: 5 }",
+                "t.conf:1:21: Expected 'true' or 'false' for bool value, got '%!s(int64=5)'",
+            ),
+            (
+                "jetstream { max_mem: \"512MB\" }",
+                "t.conf:1:22: max_mem_store strconv.ParseInt: parsing \"512M\": invalid syntax",
+            ),
+            (
+                "jetstream { max_memory_store: \"100\" }",
+                "t.conf:1:31: max_mem_store sizes defined as strings must end in K, M, G, T",
+            ),
+            (
+                "jetstream { max_mem_store: \"1g\" }",
+                "t.conf:1:28: max_mem_store sizes defined as strings must end in K, M, G, T",
+            ),
+            (
+                "jetstream { max_file: \"G\" }",
+                "t.conf:1:23: max_file_store strconv.ParseInt: parsing \"\": invalid syntax",
+            ),
+            (
+                "jetstream { max_file_store: 1.5 }",
+                "t.conf:1:29: max_file_store must be int64 or string",
+            ),
+            (
+                "jetstream { max_file: true }",
+                "t.conf:1:23: max_file_store must be int64 or string",
+            ),
+            (
+                "jetstream { max_file: \"99999999999999999999G\" }",
+                "t.conf:1:23: max_file_store strconv.ParseInt: parsing \"99999999999999999999\": \
+                 value out of range",
+            ),
+            // Go wraps around here; jetcore refuses.
+            (
+                "jetstream { max_file: \"9999999999T\" }",
+                "t.conf:1:23: max_file_store size \"9999999999T\" is out of range",
+            ),
+            (
+                "jetstream { cipher: \"des\" }",
+                "t.conf:1:21: Unknown cipher type: \"des\"",
+            ),
+            (
+                "jetstream { cipher: 1 }",
+                "t.conf:1:21: expected a string for \"cipher\", got integer",
+            ),
+            ("jetstream { foo: 1 }", "t.conf:1:13: unknown field \"foo\""),
+            (
+                "jetstream {\n  Bar: x\n}",
+                "t.conf:2:3: unknown field \"Bar\"",
+            ),
+            (
+                "jetstream { limits: 5 }",
+                "t.conf:1:21: Expected a map to define JetStreamLimits, got int64",
+            ),
+            (
+                "jetstream { limits { foo: 1 } }",
+                "t.conf:1:22: unknown field \"foo\"",
+            ),
+            (
+                "jetstream { limits { duplicate_window: \"x\" } }",
+                "t.conf:1:40: time: invalid duration \"x\"",
+            ),
+            (
+                "jetstream { limits { duplicate_window: 5 } }",
+                "t.conf:1:40: expected a string for \"duplicate_window\", got integer",
+            ),
+            (
+                "jetstream { limits { max_ack_pending: \"5\" } }",
+                "t.conf:1:39: expected an integer for \"max_ack_pending\", got string",
+            ),
+            (
+                "jetstream { limits { batch: 1 } }",
+                "t.conf:1:29: Expected a map to define batch limits, got int64",
+            ),
+            (
+                "jetstream { limits { batch { bad: 1 } } }",
+                "t.conf:1:30: unknown field \"bad\"",
+            ),
+            (
+                "jetstream { max_concurrent_io: 2 }",
+                "t.conf:1:32: Expected an absolute size for \"max_concurrent_io\" between 4 and \
+                 8192, got 2",
+            ),
+            (
+                "jetstream { meta_compact: -1 }",
+                "t.conf:1:27: Expected an absolute size for \"meta_compact\", got -1",
+            ),
+            (
+                "jetstream { max_buffered_msgs: \"x\" }",
+                "t.conf:1:32: Expected a parseable size for \"max_buffered_msgs\", got x",
+            ),
+            (
+                "jetstream { request_queue_limit: 1.5 }",
+                "t.conf:1:34: Expected a parseable size for \"request_queue_limit\", got 1.5",
+            ),
+            (
+                "jetstream { meta_compact_size: \"-1K\" }",
+                "t.conf:1:32: Expected an absolute size for \"meta_compact_size\", got -1K",
+            ),
+            (
+                "jetstream { max_buffered_size: \"1x\" }",
+                "t.conf:1:32: max_buffered_size sizes defined as strings must end in K, M, G, T",
+            ),
+            (
+                "jetstream { tpm: 1 }",
+                "t.conf:1:18: Expected a map to define JetStreamLimits, got int64",
+            ),
+            (
+                "jetstream { sync: \"x\" }",
+                "t.conf:1:19: error parsing sync: time: invalid duration \"x\"",
+            ),
+            (
+                "jetstream { sync_interval: true }",
+                "t.conf:1:28: expected a duration for \"sync_interval\", got boolean",
+            ),
+            (
+                "jetstream { domain: 5 }",
+                "t.conf:1:21: expected a string for \"domain\", got integer",
+            ),
+            (
+                "jetstream { enabled: \"no\" }",
+                "t.conf:1:22: expected a boolean for \"enabled\", got string",
+            ),
+            (
+                "store_dir: 5",
+                "t.conf:1:12: expected a string for \"store_dir\", got integer",
+            ),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(error(text), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn store_dir_twice_is_an_error_like_go() {
+        let cases = [
+            ("store_dir: /a\njetstream { store_dir: /b }", "t.conf:2:24"),
+            ("jetstream { store_dir: /b }\nstore_dir: /a", "t.conf:2:12"),
+            ("storedir: /a\njetstream { store: /b }", "t.conf:2:20"),
+            ("store_dir: /a\nstoredir: /b", "t.conf:2:11"),
+            ("jetstream { store: /a, storedir: /b }", "t.conf:1:34"),
+            // Even when the values agree.
+            ("store_dir: /a\njetstream { store_dir: /a }", "t.conf:2:24"),
+        ];
+        for (text, pos) in cases {
+            assert_eq!(
+                error(text),
+                format!("{pos}: Duplicate 'store_dir' configuration"),
+                "{text}"
+            );
+        }
+        // The same spelling twice at one level is one key: the last one wins.
+        assert_eq!(
+            js("store_dir: /a\nstore_dir: /b").store_dir,
+            Some(PathBuf::from("/b"))
+        );
+    }
+
+    #[test]
+    fn jetstream_block_errors_are_reported_together() {
+        let err = apply("jetstream { foo: 1, cipher: x, limits { bar: 2 }, max_mem: true }")
+            .expect_err("errors");
+        assert_eq!(
+            err.to_string(),
+            "t.conf:1:13: unknown field \"foo\"\n\
+             t.conf:1:29: Unknown cipher type: \"x\"\n\
+             t.conf:1:41: unknown field \"bar\"\n\
+             t.conf:1:60: max_mem_store must be int64 or string"
+        );
+    }
+
+    #[test]
+    fn storage_size_matches_go_get_storage_size() {
+        let s = |text: &str| storage_size(&Value::String(text.to_string()));
+        assert_eq!(storage_size(&Value::Integer(-5)), Ok(-5));
+        assert_eq!(s(""), Ok(0));
+        assert_eq!(s("1K"), Ok(1024));
+        assert_eq!(s("-1K"), Ok(-1024));
+        assert_eq!(s("8M"), Ok(8 << 20));
+        assert_eq!(s("8G"), Ok(8 << 30));
+        assert_eq!(s("8T"), Ok(8 << 40));
+        assert_eq!(
+            s("1é"),
+            Err("sizes defined as strings must end in K, M, G, T".to_string())
+        );
+        assert_eq!(
+            s("1.5G"),
+            Err("strconv.ParseInt: parsing \"1.5\": invalid syntax".to_string())
+        );
+        assert_eq!(
+            storage_size(&Value::Float(1.0)),
+            Err("must be int64 or string".to_string())
+        );
     }
 
     #[test]

@@ -78,6 +78,8 @@ pub struct Options {
     pub cores: Option<usize>,
     /// The config file these options were read from, if any.
     pub config_file: Option<PathBuf>,
+    /// JetStream settings (`jetstream { ... }`, top-level `store_dir`, `-js`, `-sd`).
+    pub jetstream: JetStreamOptions,
 }
 
 impl Default for Options {
@@ -106,6 +108,178 @@ impl Default for Options {
             lame_duck_duration: DEFAULT_LAME_DUCK_DURATION,
             cores: None,
             config_file: None,
+            jetstream: JetStreamOptions::default(),
+        }
+    }
+}
+
+/// Go's `JetStreamStoreDir`: the directory JetStream keeps under the store directory.
+pub const JETSTREAM_STORE_DIR: &str = "jetstream";
+
+/// `jetstream { ... }`, `-js`, `-sd`.
+///
+/// Parsed the way Go's `parseJetStream` (server/opts.go) does; the JetStream runtime
+/// reads these settings when it starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JetStreamOptions {
+    /// Whether JetStream runs at all: `-js`/`--jetstream`, `jetstream: true|false`,
+    /// `jetstream: enabled|disabled`, or a `jetstream { ... }` block, which enables it
+    /// unless it says `enabled: false` (Go's `doEnable`).
+    pub enabled: bool,
+    /// Where the operator wants data kept (`-sd`/`--store_dir`, `store_dir`/`store`/
+    /// `storedir` in the block, or top-level `store_dir`/`storedir`), exactly as given;
+    /// `None` = not set. Go stores under `<this>/jetstream`: see
+    /// [`JetStreamOptions::jetstream_dir`].
+    pub store_dir: Option<PathBuf>,
+    /// `max_mem`/`max_mem_store`/`max_memory_store`: bytes all memory streams may hold.
+    /// `-1` = not set, for which Go computes a dynamic default (75% of system memory);
+    /// `0` set explicitly means no memory storage, as in Go.
+    pub max_memory: i64,
+    /// `max_file`/`max_file_store`: bytes all file streams may hold. `-1` = not set
+    /// (Go then uses the disk space available); `0` set explicitly means no file storage.
+    pub max_store: i64,
+    /// `sync`/`sync_interval`: when file store writes are flushed to disk.
+    pub sync: JetStreamSync,
+    /// `domain`: the JetStream domain (`$JS.<domain>.API`); `None` = no domain.
+    pub domain: Option<String>,
+    /// `cipher`: how stored data is encrypted when a `key` is set. `None` = not given;
+    /// Go's default then is ChaCha20-Poly1305 (its `StoreCipher` zero value).
+    pub cipher: Option<JetStreamCipher>,
+    /// `key`/`ek`/`encryption_key`: the encryption-at-rest key; `None` = no encryption.
+    pub key: Option<String>,
+    /// `prev_key`/`prev_ek`/`prev_encryption_key`: the previous key, so data written
+    /// with it can be read and re-encrypted with `key` (key rotation).
+    pub prev_key: Option<String>,
+    /// `strict`: reject JetStream API requests with unknown or invalid fields (Go's
+    /// `!NoJetStreamStrict`); default `true`.
+    pub strict: bool,
+    /// `limits { max_ack_pending }`: server-wide cap on a consumer's max ack pending;
+    /// 0 = unset (no server cap).
+    pub max_ack_pending: i64,
+    /// `limits { max_request_batch }`: server-wide cap on a pull request's batch size;
+    /// 0 = unset.
+    pub max_request_batch: i64,
+    /// `limits { duplicate_window }`: server-wide cap on a stream's duplicate window;
+    /// `None` = unset (a zero duration counts as unset, as in Go).
+    pub duplicate_window: Option<Duration>,
+}
+
+/// When the file store makes writes durable (`sync`/`sync_interval`).
+///
+/// jetcore's default is [`JetStreamSync::Always`], a deliberate difference from Go's
+/// 2-minute background interval: jetcore acknowledges a publish only after
+/// `fdatasync`. `sync_interval: always` gives `Always`, a duration gives `Interval`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JetStreamSync {
+    /// Sync every write before it is acknowledged.
+    Always,
+    /// Sync in the background at this period (Go's behaviour; never zero: a zero
+    /// `sync_interval` means "the default", which for jetcore is `Always`).
+    Interval(Duration),
+}
+
+/// The cipher for encryption at rest (`cipher`; Go's `StoreCipher`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JetStreamCipher {
+    /// `aes`: AES-GCM.
+    Aes,
+    /// `chacha`/`chachapoly`: ChaCha20-Poly1305.
+    ChaCha,
+}
+
+impl Default for JetStreamOptions {
+    fn default() -> Self {
+        JetStreamOptions {
+            enabled: false,
+            store_dir: None,
+            max_memory: -1,
+            max_store: -1,
+            sync: JetStreamSync::Always,
+            domain: None,
+            cipher: None,
+            key: None,
+            prev_key: None,
+            strict: true,
+            max_ack_pending: 0,
+            max_request_batch: 0,
+            duplicate_window: None,
+        }
+    }
+}
+
+impl JetStreamOptions {
+    /// The directory that holds `<account>/streams/...`, computed as Go's
+    /// `EnableJetStream` and `dynJetStreamConfig` (server/jetstream.go) do:
+    /// - `store_dir` set: `<store_dir>/jetstream`;
+    /// - `store_dir` unset and both `max_memory` and `max_store` above 0:
+    ///   `<os temp dir>/jetstream` (EnableJetStream's fallback);
+    /// - `store_dir` unset otherwise (either limit unset or 0, the usual case):
+    ///   `<os temp dir>/nats/jetstream` (dynJetStreamConfig's fallback).
+    ///
+    /// The temp dir is `std::env::temp_dir()`, which like Go's `os.TempDir` honours
+    /// `$TMPDIR` and falls back to `/tmp`.
+    pub fn jetstream_dir(&self) -> PathBuf {
+        match &self.store_dir {
+            Some(dir) => dir.join(JETSTREAM_STORE_DIR),
+            None if self.max_memory > 0 && self.max_store > 0 => {
+                std::env::temp_dir().join(JETSTREAM_STORE_DIR)
+            }
+            None => std::env::temp_dir().join("nats").join(JETSTREAM_STORE_DIR),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jetstream_defaults() {
+        let js = Options::default().jetstream;
+        assert_eq!(
+            js,
+            JetStreamOptions {
+                enabled: false,
+                store_dir: None,
+                max_memory: -1,
+                max_store: -1,
+                sync: JetStreamSync::Always,
+                domain: None,
+                cipher: None,
+                key: None,
+                prev_key: None,
+                strict: true,
+                max_ack_pending: 0,
+                max_request_batch: 0,
+                duplicate_window: None,
+            }
+        );
+    }
+
+    #[test]
+    fn jetstream_dir_follows_go() {
+        let tmp = std::env::temp_dir();
+        let js = |store_dir: Option<&str>, max_memory, max_store| JetStreamOptions {
+            store_dir: store_dir.map(PathBuf::from),
+            max_memory,
+            max_store,
+            ..JetStreamOptions::default()
+        };
+        let cases = [
+            (js(Some("/data"), -1, -1), PathBuf::from("/data/jetstream")),
+            (js(Some("/data"), 1, 1), PathBuf::from("/data/jetstream")),
+            (
+                js(Some("rel/dir"), -1, 5),
+                PathBuf::from("rel/dir/jetstream"),
+            ),
+            (js(None, -1, -1), tmp.join("nats").join("jetstream")),
+            (js(None, 1 << 30, -1), tmp.join("nats").join("jetstream")),
+            (js(None, -1, 1 << 30), tmp.join("nats").join("jetstream")),
+            (js(None, 0, 1 << 30), tmp.join("nats").join("jetstream")),
+            (js(None, 1 << 30, 1 << 30), tmp.join("jetstream")),
+        ];
+        for (opts, expected) in cases {
+            assert_eq!(opts.jetstream_dir(), expected, "{opts:?}");
         }
     }
 }

@@ -56,9 +56,24 @@ pub struct RoutedMsg {
     pub hops: u8,
 }
 
+/// Work sent to another shard: run there, on its thread, with its `Shard`.
+pub type ShardJob = Box<dyn FnOnce(&std::rc::Rc<crate::shard::Shard>) + Send>;
+
 /// The control plane: shard-level coordination that must not queue behind client data.
-#[derive(Debug)]
 pub enum ControlItem {
     /// A shard is stopping (sent during graceful shutdown).
     Stopping,
+    /// Run this on the receiving shard (see [`crate::shard::Shard::call_on`]): how the
+    /// JetStream meta layer on core 0 creates, inspects and deletes streams that
+    /// another core owns.
+    Call(ShardJob),
+}
+
+impl std::fmt::Debug for ControlItem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ControlItem::Stopping => f.write_str("Stopping"),
+            ControlItem::Call(_) => f.write_str("Call(..)"),
+        }
+    }
 }

@@ -11,6 +11,8 @@ use jetcore_router::{Mesh, ShardContext};
 
 use crate::client;
 use crate::global::Global;
+use crate::jetstream::meta::Meta;
+use crate::jetstream::runtime::{JetStream, JsConfig};
 use crate::options::Options;
 use crate::protocol::info::ServerInfo;
 use crate::route::{ControlItem, DataItem};
@@ -119,10 +121,17 @@ pub fn run(
         port: addr.port(),
         headers: !opts.no_header_support,
         max_payload: opts.max_payload,
+        jetstream: opts.jetstream.enabled,
         client_id: 0,
         client_ip: String::new(),
+        domain: opts
+            .jetstream
+            .domain
+            .clone()
+            .filter(|d| opts.jetstream.enabled && !d.is_empty()),
         connect_info: None,
         remote_account: None,
+        api_lvl: crate::jetstream::stream_config::JS_API_LEVEL,
     });
     tracing::info!("Starting nats-server");
     tracing::info!("  Version:  {GO_COMPAT_VERSION} (jetcore {JETCORE_VERSION})");
@@ -139,6 +148,19 @@ pub fn run(
         tracing::debug!("{why}");
     }
 
+    let js_config = opts.jetstream.enabled.then(|| {
+        let mut c = JsConfig::from_options(&opts);
+        c.leader = info.server_name.clone();
+        Arc::new(c)
+    });
+    if let Some(c) = &js_config {
+        tracing::info!("Starting JetStream");
+        tracing::info!("  Store Directory: \"{}\"", c.dir.display());
+        tracing::info!("  Sync:            {:?}", c.sync);
+        if !c.domain.is_empty() {
+            tracing::info!("  Domain:          {}", c.domain);
+        }
+    }
     let opts = Arc::new(opts);
     let settings = ShardSettings::new(shards);
     let started = Arc::new(StartLatch::default());
@@ -146,12 +168,17 @@ pub fn run(
         let (opts, info, global, started) =
             (opts.clone(), info.clone(), global.clone(), started.clone());
         move |ctx: ShardContext<Vec<DataItem>, Vec<ControlItem>>| {
-            let (opts, info, global, started) =
-                (opts.clone(), info.clone(), global.clone(), started.clone());
+            let (opts, info, global, started, js) = (
+                opts.clone(),
+                info.clone(),
+                global.clone(),
+                started.clone(),
+                js_config.clone(),
+            );
             let listener = listeners
                 .get(ctx.id.0)
                 .and_then(|slot| slot.lock().ok().and_then(|mut l| l.take()));
-            async move { shard_main(ctx, opts, info, global, listener, started).await }
+            async move { shard_main(ctx, opts, info, global, js, listener, started).await }
         }
     };
     let runner = std::thread::Builder::new()
@@ -231,6 +258,7 @@ async fn shard_main(
     opts: Arc<Options>,
     info: Arc<ServerInfo>,
     global: Arc<Global>,
+    js: Option<Arc<JsConfig>>,
     listener: Option<net::Prebound>,
     started: Arc<StartLatch>,
 ) -> Result<(), String> {
@@ -239,13 +267,27 @@ async fn shard_main(
     };
     let listener = Listener::from_prebound(listener);
     let shard = Rc::new(Shard::new(ctx.id.0, ctx.shards, opts, info, global.clone()));
-    let (data, _control) =
+    // Before the mesh connects, so a peer's first call finds JetStream here.
+    if let Some(c) = &js {
+        let _ = shard.jetstream.set(Rc::new(JetStream::new(c.clone())));
+    }
+    let (data, control) =
         futures_lite::future::zip(ctx.data.connect(), ctx.control.connect()).await;
     start_peer_tasks(&shard, data);
+    start_control_tasks(&shard, control);
+    if let (Some(c), 0) = (&js, shard.id) {
+        let meta = Meta::start(&shard, c.clone()).await;
+        if let Some(j) = shard.jetstream.get() {
+            let _ = j.meta.set(meta);
+        }
+    }
     started.arrive();
     accept_loop(&shard, &listener, &global).await;
     drop(listener);
     client::close_all(&shard);
+    if let Some(j) = shard.jetstream.get() {
+        j.close_all().await;
+    }
     // Give writers a moment to flush what they have.
     let deadline = std::time::Instant::now() + SHUTDOWN_GRACE;
     while std::time::Instant::now() < deadline && !shard.clients().is_empty() {
@@ -280,6 +322,21 @@ fn start_peer_tasks(shard: &Rc<Shard>, mesh: Mesh<Vec<DataItem>>) {
                     }
                 }
                 jetcore_router::yield_if_needed().await;
+            }
+        });
+    }
+}
+
+/// Keep the control plane's senders and run each peer's control items.
+fn start_control_tasks(shard: &Rc<Shard>, mesh: Mesh<Vec<ControlItem>>) {
+    shard.set_control_senders(mesh.senders);
+    for rx in mesh.receivers {
+        let shard = shard.clone();
+        jetcore_router::spawn(async move {
+            while let Some(batch) = rx.recv().await {
+                for item in batch {
+                    shard.on_control_item(item);
+                }
             }
         });
     }

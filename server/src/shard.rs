@@ -18,13 +18,14 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use jetcore_router::notify::Event;
+use jetcore_router::{PeerGone, PeerSender};
 
 use crate::client::{Client, Subscription};
 use crate::global::Global;
 use crate::options::Options;
 use crate::outbox::Outbox;
 use crate::protocol::info::ServerInfo;
-use crate::route::{DataItem, RoutedMsg};
+use crate::route::{ControlItem, DataItem, RoutedMsg};
 use crate::sublist::Sublist;
 
 /// A local subscription as stored in the sublist: compared by identity.
@@ -36,6 +37,9 @@ impl PartialEq for SubRef {
         Rc::ptr_eq(&self.0, &other.0)
     }
 }
+
+/// The control plane's sending end to one peer.
+type ControlSender = PeerSender<Vec<ControlItem>>;
 
 /// Index of a peer shard.
 pub type PeerId = u16;
@@ -105,6 +109,10 @@ pub struct Shard {
     barrier_done: Event,
     /// Open connections on this shard, for shutdown.
     clients: RefCell<HashMap<u64, Rc<Client>>>,
+    /// Senders of the control plane, by peer (set once the mesh is connected).
+    control: RefCell<Vec<Option<Rc<ControlSender>>>>,
+    /// This core's JetStream state, when JetStream is enabled.
+    pub jetstream: std::cell::OnceCell<Rc<crate::jetstream::runtime::JetStream>>,
     /// xorshift state for picking queue members (cheap and per-shard; not security).
     rng: Cell<u64>,
     /// A subscriber that went over 3/4 of its `max_pending` during the operation being
@@ -137,6 +145,8 @@ impl Shard {
             barrier_done: Event::new(),
             clients: RefCell::new(HashMap::new()),
             stall: RefCell::new(None),
+            control: RefCell::new(Vec::new()),
+            jetstream: std::cell::OnceCell::new(),
             rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ ((id as u64 + 1) << 32) ^ rand::random::<u64>()),
         }
     }
@@ -283,6 +293,37 @@ impl Shard {
         headers: Option<&Bytes>,
         payload: &Bytes,
     ) -> bool {
+        let origin = Origin {
+            cid: Some(from.cid),
+            echo: from.echo(),
+        };
+        self.route(origin, subject, reply, headers, payload)
+    }
+
+    /// Publish on behalf of the server itself (PubAcks, API responses, advisories).
+    /// Returns whether anyone had interest.
+    pub fn publish_internal(
+        &self,
+        subject: &Bytes,
+        reply: Option<&Bytes>,
+        headers: Option<&Bytes>,
+        payload: &Bytes,
+    ) -> bool {
+        let origin = Origin {
+            cid: None,
+            echo: true,
+        };
+        self.route(origin, subject, reply, headers, payload)
+    }
+
+    fn route(
+        &self,
+        origin: Origin,
+        subject: &Bytes,
+        reply: Option<&Bytes>,
+        headers: Option<&Bytes>,
+        payload: &Bytes,
+    ) -> bool {
         let local = self.subs.borrow_mut().matches(subject);
         let remote = if self.shards > 1 {
             let r = self.remote.borrow_mut().matches(subject);
@@ -290,8 +331,7 @@ impl Shard {
         } else {
             None
         };
-        let echo = from.echo();
-        let eligible = |s: &&SubRef| echo || s.0.client.cid != from.cid;
+        let eligible = |s: &&SubRef| origin.echo || s.0.owner() != origin.cid;
         let mut any = false;
         for s in local.plain.iter().filter(eligible) {
             any |= s.0.deliver(subject, reply, headers, payload);
@@ -491,6 +531,49 @@ impl Shard {
         }
     }
 
+    /// Keep the control plane's senders (called once at start).
+    pub fn set_control_senders(&self, senders: Vec<Option<PeerSender<Vec<ControlItem>>>>) {
+        *self.control.borrow_mut() = senders.into_iter().map(|s| s.map(Rc::new)).collect();
+    }
+
+    /// Run `job` on shard `core` and return its result. On our own core the job runs
+    /// here. The job is built on this thread and sent, so it may only capture `Send`
+    /// data; it gets the target shard and returns a local future.
+    pub async fn call_on<T, J, F>(self: &Rc<Self>, core: usize, job: J) -> Result<T, PeerGone>
+    where
+        T: Send + 'static,
+        J: FnOnce(Rc<Shard>) -> F + Send + 'static,
+        F: std::future::Future<Output = T> + 'static,
+    {
+        if core == self.id {
+            return Ok(job(self.clone()).await);
+        }
+        let sender = self
+            .control
+            .borrow()
+            .get(core)
+            .cloned()
+            .flatten()
+            .ok_or(PeerGone)?;
+        let (tx, rx) = futures_channel::oneshot::channel();
+        let item = ControlItem::Call(Box::new(move |shard: &Rc<Shard>| {
+            let fut = job(shard.clone());
+            jetcore_router::spawn(async move {
+                let _ = tx.send(fut.await);
+            });
+        }));
+        sender.send(vec![item]).await?;
+        rx.await.map_err(|_| PeerGone)
+    }
+
+    /// Handle one control item a peer sent us.
+    pub fn on_control_item(self: &Rc<Self>, item: ControlItem) {
+        match item {
+            ControlItem::Stopping => {}
+            ControlItem::Call(job) => job(self),
+        }
+    }
+
     /// Deliver a no-responders status to the requester's own subscription on `reply`.
     pub fn no_responders(&self, from: &Client, subject: &Bytes, reply: &Bytes) {
         let local = self.subs.borrow_mut().matches(reply);
@@ -498,12 +581,21 @@ impl Shard {
             .plain
             .iter()
             .chain(local.queues.iter().flat_map(|q| q.members.iter()))
-            .find(|s| s.0.client.cid == from.cid);
+            .find(|s| s.0.owner() == Some(from.cid));
         if let Some(s) = own {
             let hdr = Bytes::from(crate::protocol::write::no_responders_header(subject));
             s.0.deliver(reply, None, Some(&hdr), &Bytes::new());
         }
     }
+}
+
+/// Who published a message, for the echo rule.
+#[derive(Clone, Copy)]
+struct Origin {
+    /// The publishing client; `None` for the server itself.
+    cid: Option<u64>,
+    /// Whether that client receives its own messages.
+    echo: bool,
 }
 
 /// Where a queue group's message goes.

@@ -23,7 +23,7 @@ pub mod runtime;
 pub mod shutdown;
 pub mod time;
 
-pub use mesh::{Mesh, PeerReceiver, PeerSender};
+pub use mesh::{Mesh, PeerGone, PeerReceiver, PeerSender};
 pub use runtime::{ShardContext, ShardId, ShardSettings};
 
 /// Errors from starting or wiring the cores.

@@ -64,6 +64,129 @@ impl ApiError {
         ApiError::new(code, err_code, description)
     }
 
+    // ---- runtime: publish, API ------------------------------------------------
+
+    /// `JSNotEnabledForAccountErr` (10039).
+    pub fn not_enabled_for_account() -> Self {
+        ApiError::new(503, 10039, "JetStream not enabled for account")
+    }
+
+    /// `JSNotEmptyRequestErr` (10038).
+    pub fn not_empty_request() -> Self {
+        ApiError::new(400, 10038, "expected an empty request payload")
+    }
+
+    /// `JSStreamGeneralErrorF` (10051).
+    pub fn stream_general(err: impl fmt::Display) -> Self {
+        ApiError::templated(500, 10051, "{err}", &[("{err}", &err.to_string())])
+    }
+
+    /// `JSStreamDeleteErrF` (10050).
+    pub fn stream_delete(err: impl fmt::Display) -> Self {
+        ApiError::templated(500, 10050, "{err}", &[("{err}", &err.to_string())])
+    }
+
+    /// `JSStreamMessageExceedsMaximumErr` (10054).
+    pub fn stream_message_exceeds_maximum() -> Self {
+        ApiError::new(400, 10054, "message size exceeds maximum allowed")
+    }
+
+    /// `JSStreamMsgDeleteFailedF` (10057).
+    pub fn stream_msg_delete_failed(err: impl fmt::Display) -> Self {
+        ApiError::templated(500, 10057, "{err}", &[("{err}", &err.to_string())])
+    }
+
+    /// `JSNoMessageFoundErr` (10037).
+    pub fn no_message_found() -> Self {
+        ApiError::new(404, 10037, "no message found")
+    }
+
+    /// `JSSequenceNotFoundErrF` (10043).
+    pub fn sequence_not_found(seq: u64) -> Self {
+        let seq = seq.to_string();
+        ApiError::templated(400, 10043, "sequence {seq} not found", &[("{seq}", &seq)])
+    }
+
+    /// `JSStreamNotMatchErr` (10060).
+    pub fn stream_not_match() -> Self {
+        ApiError::new(400, 10060, "expected stream does not match")
+    }
+
+    /// `JSStreamReplicasNotUpdatableErr` (10061).
+    pub fn stream_replicas_not_updatable() -> Self {
+        ApiError::new(400, 10061, "Replicas configuration can not be updated")
+    }
+
+    /// `JSStreamUpdateErrF` (10069).
+    pub fn stream_update(err: impl fmt::Display) -> Self {
+        ApiError::templated(500, 10069, "{err}", &[("{err}", &err.to_string())])
+    }
+
+    /// `JSStreamWrongLastMsgIDErrF` (10070).
+    pub fn stream_wrong_last_msg_id(id: &str) -> Self {
+        ApiError::templated(400, 10070, "wrong last msg ID: {id}", &[("{id}", id)])
+    }
+
+    /// `JSStreamWrongLastSequenceErrF` (10071).
+    pub fn stream_wrong_last_sequence(seq: u64) -> Self {
+        let seq = seq.to_string();
+        ApiError::templated(400, 10071, "wrong last sequence: {seq}", &[("{seq}", &seq)])
+    }
+
+    /// `JSStreamStoreFailedF` (10077).
+    pub fn stream_store_failed(err: impl fmt::Display) -> Self {
+        ApiError::templated(503, 10077, "{err}", &[("{err}", &err.to_string())])
+    }
+
+    /// `JSStreamHeaderExceedsMaximumErr` (10097).
+    pub fn stream_header_exceeds_maximum() -> Self {
+        ApiError::new(400, 10097, "header size exceeds maximum allowed of 64k")
+    }
+
+    /// `JSStreamPurgeFailedF` (10110).
+    pub fn stream_purge_failed(err: impl fmt::Display) -> Self {
+        ApiError::templated(500, 10110, "{err}", &[("{err}", &err.to_string())])
+    }
+
+    /// `JSStreamRollupFailedF` (10111).
+    pub fn stream_rollup_failed(err: impl fmt::Display) -> Self {
+        ApiError::templated(500, 10111, "{err}", &[("{err}", &err.to_string())])
+    }
+
+    /// `JSStreamInfoMaxSubjectsErr` (10117).
+    pub fn stream_info_max_subjects() -> Self {
+        ApiError::new(500, 10117, "subject details would exceed maximum allowed")
+    }
+
+    /// `JSMessageTTLInvalidErr` (10165).
+    pub fn message_ttl_invalid() -> Self {
+        ApiError::new(400, 10165, "invalid per-message TTL")
+    }
+
+    /// `JSMessageTTLDisabledErr` (10166).
+    pub fn message_ttl_disabled() -> Self {
+        ApiError::new(400, 10166, "per-message TTL is disabled")
+    }
+
+    /// `JSMessageIncrDisabledErr` (10168).
+    pub fn message_incr_disabled() -> Self {
+        ApiError::new(400, 10168, "message counters is disabled")
+    }
+
+    /// `JSStreamExpectedLastSeqPerSubjectInvalid` (10193).
+    pub fn stream_expected_last_seq_per_subject_invalid() -> Self {
+        ApiError::new(
+            400,
+            10193,
+            "missing sequence for expected last sequence per subject",
+        )
+    }
+
+    /// `JSMessageSourceHdrNotAllowedErr` (10227).
+    pub fn message_source_hdr_not_allowed() -> Self {
+        ApiError::new(400, 10227, "message stream source header is not allowed")
+    }
+
     // ---- request level -------------------------------------------------------
 
     /// `JSBadRequestErr` (10003).

@@ -1,12 +1,33 @@
-//! JetStream foundations. So far: the stream configuration and stream info JSON
-//! types with Go's shape, defaults, validation and error codes (no runtime).
+//! JetStream: streams on the core that owns them, and the API on core 0.
 //!
-//! - [`errors`] — `ApiError` and the errors.json constructors stream config uses.
+//! Runtime:
+//! - [`runtime`] — one core's JetStream: shared settings, the streams it owns.
+//! - [`meta`] — core 0's meta layer: stream directory, placement, recovery at start,
+//!   the API request loop.
+//! - [`api`] — which request an `$JS.API.*` subject is; response shapes.
+//! - [`stream`] — one stream: store, subscriptions, the publish path, direct get.
+//! - [`publish`] — the headers a publish carries (`Nats-Msg-Id`, `Nats-Expected-*`...).
+//! - [`dedupe`] — the `Nats-Msg-Id` window.
+//! - [`store`] — memory or file store behind one type.
+//!
+//! Vocabulary (Go's JSON shapes, checked against captured 2.15.1 responses):
+//! - [`errors`] — `ApiError` and the errors.json constructors.
 //! - [`gotime`] — Go's `time.Time` JSON (RFC 3339 nano, zero value).
 //! - [`stream_config`] — `StreamConfig`, create-request decoding, `checkStreamCfg`.
 //! - [`stream_info`] — `StreamInfo`, `StreamState`, the create response.
+//! - [`api_types`] — the other `$JS.API` request/response bodies, PubAck, Go's JSON encoding.
+//! - [`headers`] — NATS header blocks: Go's lookup, removal, append; a builder.
 
+pub mod api;
+pub mod api_types;
+pub mod dedupe;
 pub mod errors;
 pub mod gotime;
+pub mod headers;
+pub mod meta;
+pub mod publish;
+pub mod runtime;
+pub mod store;
+pub mod stream;
 pub mod stream_config;
 pub mod stream_info;

@@ -28,10 +28,16 @@ pub struct ServerInfo {
     pub headers: bool,
     /// Largest payload a client may publish.
     pub max_payload: u32,
+    /// JetStream is enabled (Go omits the field otherwise).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub jetstream: bool,
     /// This connection's id, unique across the whole server.
     pub client_id: u64,
     /// The client's address as seen by the server.
     pub client_ip: String,
+    /// The JetStream domain, when one is configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
     /// Set only in the INFO that follows a protocol-1 client's first PONG (Go 2.12+):
     /// it tells the client which account it ended up in.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -39,6 +45,9 @@ pub struct ServerInfo {
     /// The client's account, in that same INFO.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remote_account: Option<String>,
+    /// The JetStream API level this server implements (Go sends it always, with
+    /// or without JetStream).
+    pub api_lvl: u32,
 }
 
 /// Options a client sends in CONNECT. Unknown fields are ignored, as Go does.

@@ -1,0 +1,194 @@
+//! JetStream on one core: the settings every core shares and the streams this
+//! core owns.
+//!
+//! Each shard has one [`JetStream`]. It owns the streams placed on its core and
+//! answers the meta layer's calls about them (open, info, purge, delete...). Core 0
+//! additionally runs the meta layer itself ([`super::meta`]), which decides where
+//! streams go and answers the JetStream API.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use jetcore_storage::{Cipher, SyncPolicy};
+use sha2::{Digest, Sha256};
+
+use super::errors::ApiError;
+use super::stream::{stream_dir, Stream, StreamMeta};
+use super::stream_config::CheckLimits;
+use crate::client::GLOBAL_ACCOUNT;
+use crate::options::{JetStreamCipher, JetStreamSync, Options};
+use crate::shard::Shard;
+
+/// JetStream settings, shared by every core (read-only after start).
+#[derive(Debug, Clone)]
+pub struct JsConfig {
+    /// `<store_dir>/jetstream`: accounts' streams live below it.
+    pub dir: PathBuf,
+    /// When a file store acknowledges an append.
+    pub sync: SyncPolicy,
+    /// Encryption at rest for file streams.
+    pub cipher: Cipher,
+    /// JetStream domain; empty for none.
+    pub domain: String,
+    /// `max_mem` (-1: not set).
+    pub max_memory: i64,
+    /// `max_file` (-1: not set).
+    pub max_store: i64,
+    /// What `checkStreamCfg` needs from the server limits.
+    pub check: CheckLimits,
+    /// The name reported as `cluster.leader` in stream info (Go's server name).
+    pub leader: String,
+}
+
+impl JsConfig {
+    /// The settings `opts` ask for.
+    pub fn from_options(opts: &Options) -> JsConfig {
+        let js = &opts.jetstream;
+        let sync = match js.sync {
+            JetStreamSync::Always => SyncPolicy::Always,
+            JetStreamSync::Interval(d) => SyncPolicy::Interval(d),
+        };
+        let cipher = match &js.key {
+            None => Cipher::None,
+            Some(key) => {
+                // The configured key is a passphrase of any length; the store wants 32
+                // bytes. A hash keeps every byte of it (Go derives per-stream keys from
+                // it too; the on-disk formats differ anyway).
+                let digest: [u8; 32] = Sha256::digest(key.as_bytes()).into();
+                match js.cipher.unwrap_or(JetStreamCipher::ChaCha) {
+                    JetStreamCipher::Aes => Cipher::Aes256Gcm(digest),
+                    JetStreamCipher::ChaCha => Cipher::ChaCha20Poly1305(digest),
+                }
+            }
+        };
+        JsConfig {
+            dir: js.jetstream_dir(),
+            sync,
+            cipher,
+            domain: js.domain.clone().unwrap_or_default(),
+            max_memory: js.max_memory,
+            max_store: js.max_store,
+            check: CheckLimits {
+                max_duplicate_window: js
+                    .duplicate_window
+                    .map_or(0, |d| d.as_nanos().min(i64::MAX as u128) as i64),
+            },
+            leader: String::new(),
+        }
+    }
+
+    /// Directory of a stream of the global account.
+    pub fn stream_dir(&self, name: &str) -> PathBuf {
+        stream_dir(&self.dir, GLOBAL_ACCOUNT, name)
+    }
+
+    /// Directory holding the global account's streams.
+    pub fn streams_dir(&self) -> PathBuf {
+        self.dir.join(GLOBAL_ACCOUNT).join("streams")
+    }
+}
+
+/// Usage of the streams of one core.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CoreUsage {
+    /// Bytes in memory streams.
+    pub memory: u64,
+    /// Bytes in file streams.
+    pub storage: u64,
+}
+
+/// One core's JetStream.
+pub struct JetStream {
+    /// Shared settings.
+    pub config: Arc<JsConfig>,
+    /// Streams this core owns, by name.
+    streams: RefCell<HashMap<String, Rc<Stream>>>,
+    /// The meta layer (core 0 only).
+    pub meta: std::cell::OnceCell<Rc<super::meta::Meta>>,
+}
+
+impl JetStream {
+    /// JetStream for one core.
+    pub fn new(config: Arc<JsConfig>) -> JetStream {
+        JetStream {
+            config,
+            streams: RefCell::new(HashMap::new()),
+            meta: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// A stream this core owns.
+    pub fn stream(&self, name: &str) -> Option<Rc<Stream>> {
+        self.streams.borrow().get(name).cloned()
+    }
+
+    /// Open (or create) a stream on this core. `persist` writes its `meta.json`
+    /// (creation; a restart reads the existing one).
+    pub async fn open_stream(
+        &self,
+        shard: &Rc<Shard>,
+        meta: StreamMeta,
+        persist: bool,
+    ) -> Result<Rc<Stream>, ApiError> {
+        let name = meta.config.name.clone();
+        if let Some(s) = self.stream(&name) {
+            return Ok(s);
+        }
+        let dir = self.config.stream_dir(&name);
+        let core = meta.core;
+        let stream = Stream::open(shard, &self.config, meta, dir).await?;
+        if persist {
+            if let Err(e) = stream.persist_meta(core) {
+                stream.close(true).await;
+                return Err(ApiError::stream_create(e));
+            }
+        }
+        self.streams.borrow_mut().insert(name, stream.clone());
+        Ok(stream)
+    }
+
+    /// Close and forget a stream; `remove` deletes its data.
+    pub async fn close_stream(&self, name: &str, remove: bool) -> bool {
+        let stream = self.streams.borrow_mut().remove(name);
+        match stream {
+            Some(s) => {
+                s.close(remove).await;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Bytes held by this core's streams.
+    pub fn usage(&self) -> CoreUsage {
+        let mut u = CoreUsage::default();
+        for s in self.streams.borrow().values() {
+            if s.is_memory() {
+                u.memory += s.bytes();
+            } else {
+                u.storage += s.bytes();
+            }
+        }
+        u
+    }
+
+    /// Close every stream (graceful shutdown): acknowledged data is durable after.
+    pub async fn close_all(&self) {
+        let streams: Vec<Rc<Stream>> = self.streams.borrow_mut().drain().map(|(_, s)| s).collect();
+        for s in streams {
+            s.close(false).await;
+        }
+    }
+}
+
+/// The JetStream of `shard`, or the API error for a server without it.
+pub fn of(shard: &Shard) -> Result<Rc<JetStream>, ApiError> {
+    shard
+        .jetstream
+        .get()
+        .cloned()
+        .ok_or_else(ApiError::not_enabled_for_account)
+}

@@ -1,0 +1,794 @@
+//! One stream on the core that owns it: its store, its subscriptions, and the
+//! publish path.
+//!
+//! A stream is an internal subscriber of its subjects. Publishes reach its inbox
+//! (from any core, through the router) and one task applies them in arrival
+//! order: Go's checks first (`check_publish`, nothing written if one fails), then
+//! one append. A batch of appends shares one durability wait: the PubAcks of the
+//! batch go out when the store says everything in it is durable (with the default
+//! `sync: always`, after the fdatasync that covers it).
+//!
+//! Everything else (info, purge, get, delete, update) is called by the meta layer
+//! through [`crate::shard::Shard::call_on`] and runs here, between publishes, so a
+//! stream's state is only ever touched by its own core.
+
+use std::cell::{Cell, RefCell};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use jetcore_router::notify::Notify;
+use jetcore_storage::{
+    FileStore, FileStoreConfig, MemStore, NewMessage, PurgeRequest, StoreError, StoreLimits,
+    StoredMessage,
+};
+use serde::{Deserialize, Serialize};
+
+use super::api_types::{go_quote, ApiRequest, MsgGetRequest, PubAckResponse, MAX_SUBJECT_DETAILS};
+use super::dedupe::Dedupe;
+use super::errors::ApiError;
+use super::gotime::GoTime;
+use super::publish::{self, PublishHeaders};
+use super::runtime::JsConfig;
+use super::store::Store;
+use super::stream_config::{DiscardPolicy, StorageType, StoreCompression, StreamConfig};
+use super::stream_info::{StreamInfo, StreamState};
+use crate::client::{InternalInbox, InternalMsg, Subscription};
+use crate::shard::Shard;
+
+/// What a stream keeps on disk beside its messages (`meta.json`): enough to bring
+/// it back, on the same core, after a restart.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StreamMeta {
+    /// The stream's configuration as last accepted.
+    pub config: StreamConfig,
+    /// When it was created.
+    pub created: GoTime,
+    /// The core that owns it.
+    pub core: usize,
+}
+
+/// Name of the metadata file in a stream's directory.
+pub const META_FILE: &str = "meta.json";
+
+/// The longest the expiry timer sleeps before looking at the store again; it is
+/// woken earlier when a message with a TTL arrives.
+const EXPIRY_MAX_WAIT: Duration = Duration::from_secs(60);
+
+/// Go's header-size limit for a stored message (`math.MaxUint16`).
+const MAX_HEADER_BYTES: usize = u16::MAX as usize;
+
+/// Queue group of the direct-get subscriptions (Go's `dgetGroup`).
+const DIRECT_GET_GROUP: &str = "_zz_";
+
+/// A stream owned by this core.
+pub struct Stream {
+    /// Its name (immutable).
+    pub name: String,
+    /// Its current configuration.
+    config: RefCell<StreamConfig>,
+    /// When it was created.
+    created: GoTime,
+    /// Its messages.
+    store: Store,
+    /// Its directory (file streams; memory streams keep nothing on disk, as in Go).
+    dir: Option<PathBuf>,
+    /// The shard it lives on (to publish PubAcks and subscribe).
+    shard: Rc<Shard>,
+    /// Publishes to its subjects.
+    inbox: Rc<InternalInbox>,
+    /// Direct-get requests.
+    direct_inbox: Rc<InternalInbox>,
+    /// Subscriptions on its subjects (and direct-get subjects), to undo on delete.
+    subs: RefCell<Vec<Rc<Subscription>>>,
+    /// `Nats-Msg-Id`s within the duplicate window.
+    dedupe: RefCell<Dedupe>,
+    /// The `Nats-Msg-Id` of the last stored message (for `Nats-Expected-Last-Msg-Id`).
+    last_msg_id: RefCell<String>,
+    /// `{"stream":"<name>",["domain":"<d>",]"seq":` — the start of every PubAck.
+    pub_ack_prefix: Vec<u8>,
+    /// Set on delete/shutdown: publishes are no longer applied.
+    closed: Cell<bool>,
+    /// Wakes the expiry timer (a message with a TTL arrived, or the config changed).
+    expiry_wake: Notify,
+}
+
+/// How one publish ended.
+enum Applied {
+    /// Stored at this sequence.
+    Stored(u64),
+    /// A `Nats-Msg-Id` seen within the window; the original's sequence.
+    Duplicate(u64),
+}
+
+/// A stream's directory under the JetStream root (Go's layout).
+pub fn stream_dir(root: &Path, account: &str, name: &str) -> PathBuf {
+    root.join(account).join("streams").join(name)
+}
+
+/// The store limits a configuration asks for.
+fn store_limits(cfg: &StreamConfig) -> StoreLimits {
+    StoreLimits {
+        max_msgs: cfg.max_msgs,
+        max_bytes: cfg.max_bytes,
+        max_age: Duration::from_nanos(cfg.max_age.max(0) as u64),
+        max_msgs_per_subject: cfg.max_msgs_per_subject,
+        discard: match cfg.discard {
+            DiscardPolicy::Old => jetcore_storage::DiscardPolicy::Old,
+            DiscardPolicy::New => jetcore_storage::DiscardPolicy::New,
+        },
+        discard_new_per_subject: cfg.discard_new_per_subject,
+    }
+}
+
+/// Go's time for a Unix-nanosecond timestamp, zero time for 0.
+fn go_time(nanos: i64) -> GoTime {
+    if nanos == 0 {
+        GoTime::ZERO
+    } else {
+        GoTime::from_unix_nanos(i128::from(nanos))
+    }
+}
+
+impl Stream {
+    /// Open (or create) a stream's store, subscribe its subjects and start its tasks.
+    /// `dir` is the stream's directory for file storage.
+    pub async fn open(
+        shard: &Rc<Shard>,
+        js: &JsConfig,
+        meta: StreamMeta,
+        dir: PathBuf,
+    ) -> Result<Rc<Stream>, ApiError> {
+        let cfg = meta.config;
+        let limits = store_limits(&cfg);
+        let (store, dir) = match cfg.storage {
+            StorageType::Memory => (Store::Mem(MemStore::new(limits)), None),
+            StorageType::File => {
+                let mut fc = FileStoreConfig::new(&dir);
+                fc.sync = js.sync;
+                fc.cipher = js.cipher.clone();
+                if cfg.compression == StoreCompression::S2 {
+                    fc.compression = jetcore_storage::Compression::Lz4;
+                }
+                let fs = FileStore::open(fc, limits)
+                    .await
+                    .map_err(ApiError::stream_create)?;
+                (Store::File(fs), Some(dir))
+            }
+        };
+        if cfg.first_seq > 0 && store.state().last_seq == 0 {
+            store
+                .compact(cfg.first_seq)
+                .map_err(ApiError::stream_create)?;
+        }
+        let mut prefix = format!("{{\"stream\":{}", go_quote(&cfg.name));
+        if !js.domain.is_empty() {
+            prefix.push_str(&format!(",\"domain\":{}", go_quote(&js.domain)));
+        }
+        prefix.push_str(",\"seq\":");
+        let stream = Rc::new(Stream {
+            name: cfg.name.clone(),
+            dedupe: RefCell::new(Dedupe::new(cfg.duplicate_window)),
+            config: RefCell::new(cfg),
+            created: meta.created,
+            store,
+            dir,
+            shard: shard.clone(),
+            inbox: InternalInbox::new(),
+            direct_inbox: InternalInbox::new(),
+            subs: RefCell::new(Vec::new()),
+            last_msg_id: RefCell::new(String::new()),
+            pub_ack_prefix: prefix.into_bytes(),
+            closed: Cell::new(false),
+            expiry_wake: Notify::new(),
+        });
+        stream.rebuild_dedupe().await;
+        stream.subscribe()?;
+        jetcore_router::spawn(stream.clone().run_publishes());
+        jetcore_router::spawn(stream.clone().run_direct_gets());
+        jetcore_router::spawn(stream.clone().run_expiry());
+        Ok(stream)
+    }
+
+    /// Subscribe the stream's subjects (and direct-get subjects when allowed).
+    fn subscribe(&self) -> Result<(), ApiError> {
+        let cfg = self.config.borrow();
+        let mut subs = Vec::new();
+        let subjects: Vec<String> = if cfg.subjects.is_empty() && cfg.mirror.is_none() {
+            vec![cfg.name.clone()]
+        } else {
+            cfg.subjects.clone()
+        };
+        for subject in subjects {
+            subs.push(Subscription::internal(
+                Bytes::from(subject),
+                None,
+                self.inbox.clone(),
+            ));
+        }
+        if cfg.allow_direct {
+            for subject in [
+                format!("$JS.API.DIRECT.GET.{}", cfg.name),
+                format!("$JS.API.DIRECT.GET.{}.>", cfg.name),
+            ] {
+                subs.push(Subscription::internal(
+                    Bytes::from(subject),
+                    Some(Bytes::from_static(DIRECT_GET_GROUP.as_bytes())),
+                    self.direct_inbox.clone(),
+                ));
+            }
+        }
+        drop(cfg);
+        let mut mine = self.subs.borrow_mut();
+        for s in subs {
+            let s = Rc::new(s);
+            self.shard
+                .add_sub(&s)
+                .map_err(|_| ApiError::stream_create("invalid subject"))?;
+            mine.push(s);
+        }
+        Ok(())
+    }
+
+    /// Drop every subscription of the stream.
+    fn unsubscribe(&self) {
+        for s in self.subs.borrow_mut().drain(..) {
+            self.shard.remove_sub(&s);
+        }
+    }
+
+    /// The current configuration.
+    pub fn config(&self) -> StreamConfig {
+        self.config.borrow().clone()
+    }
+
+    /// When the stream was created.
+    pub fn created(&self) -> GoTime {
+        self.created
+    }
+
+    /// True for a memory stream.
+    pub fn is_memory(&self) -> bool {
+        self.store.is_memory()
+    }
+
+    /// Bytes stored (for account usage).
+    pub fn bytes(&self) -> u64 {
+        self.store.state().bytes
+    }
+
+    // ---- publish path ----------------------------------------------------------
+
+    async fn run_publishes(self: Rc<Self>) {
+        while let Some(batch) = self.inbox.next_batch().await {
+            if self.closed.get() {
+                break;
+            }
+            let no_ack = self.config.borrow().no_ack;
+            let mut acks: Vec<(Bytes, Bytes)> = Vec::new();
+            for m in batch {
+                let outcome = self.apply_publish(&m);
+                let Some(reply) = m.reply.filter(|r| !r.is_empty() && !no_ack) else {
+                    continue;
+                };
+                match outcome {
+                    Ok(Applied::Stored(seq)) => acks.push((reply, self.pub_ack(seq, false))),
+                    Ok(Applied::Duplicate(seq)) => acks.push((reply, self.pub_ack(seq, true))),
+                    Err(e) => {
+                        let body = self.pub_ack_error(&e);
+                        self.shard.publish_internal(&reply, None, None, &body);
+                    }
+                }
+            }
+            if !acks.is_empty() {
+                let durable = self.store.durable();
+                let stream = self.clone();
+                jetcore_router::spawn(async move {
+                    let result = durable.await;
+                    for (reply, ack) in acks {
+                        let body = match &result {
+                            Ok(()) => ack,
+                            Err(e) => stream.pub_ack_error(&ApiError::stream_store_failed(e)),
+                        };
+                        stream.shard.publish_internal(&reply, None, None, &body);
+                    }
+                });
+            }
+            jetcore_router::yield_if_needed().await;
+        }
+    }
+
+    /// `{"stream":"S","seq":N}` (Go writes the duplicate flag with a space).
+    fn pub_ack(&self, seq: u64, duplicate: bool) -> Bytes {
+        let mut b = BytesMut::with_capacity(self.pub_ack_prefix.len() + 32);
+        b.extend_from_slice(&self.pub_ack_prefix);
+        b.extend_from_slice(seq.to_string().as_bytes());
+        if duplicate {
+            b.extend_from_slice(b",\"duplicate\": true}");
+        } else {
+            b.extend_from_slice(b"}");
+        }
+        b.freeze()
+    }
+
+    /// `{"error":{...},"stream":"S","seq":0}`.
+    fn pub_ack_error(&self, err: &ApiError) -> Bytes {
+        Bytes::from(PubAckResponse::error(&self.name, err.clone()).to_bytes())
+    }
+
+    /// Go's checks for one publish, in Go's order, then the append. An error
+    /// changes nothing.
+    fn apply_publish(&self, m: &InternalMsg) -> Result<Applied, ApiError> {
+        let cfg = self.config.borrow();
+        if cfg.sealed {
+            return Err(ApiError::stream_sealed());
+        }
+        let hdr = m.headers.as_deref().unwrap_or_default();
+        let h = PublishHeaders::parse(Some(hdr));
+        let ttl = publish::parse_ttl(&h.ttl);
+        let mut rollup_subject = false;
+        let mut rollup_all = false;
+        if !hdr.is_empty() {
+            if h.incr {
+                return Err(ApiError::message_incr_disabled());
+            }
+            if !h.expected_stream.is_empty() && h.expected_stream != cfg.name {
+                return Err(ApiError::stream_not_match());
+            }
+            if matches!(ttl, Ok(t) if t != 0) && !cfg.allow_msg_ttl {
+                return Err(ApiError::message_ttl_disabled());
+            }
+            if let Some(want) = h.expected_last_subject_seq {
+                let subject: &[u8] = if h.expected_last_subject_seq_subject.is_empty() {
+                    &m.subject
+                } else {
+                    h.expected_last_subject_seq_subject.as_bytes()
+                };
+                let last = self.last_seq_for(subject);
+                if last != want {
+                    return Err(ApiError::stream_wrong_last_sequence(last));
+                }
+            } else if !h.expected_last_subject_seq_subject.is_empty() {
+                return Err(ApiError::stream_expected_last_seq_per_subject_invalid());
+            }
+            if let Some(want) = h.expected_last_seq {
+                let last = self.store.state().last_seq;
+                if want != last {
+                    return Err(ApiError::stream_wrong_last_sequence(last));
+                }
+            }
+            if h.stream_source {
+                return Err(ApiError::message_source_hdr_not_allowed());
+            }
+            if !h.msg_id.is_empty() {
+                let now = jetcore_storage::now_nanos();
+                if let Some(seq) = self.dedupe.borrow_mut().seen(&h.msg_id, now) {
+                    return Ok(Applied::Duplicate(seq));
+                }
+            }
+            if !h.expected_last_msg_id.is_empty() {
+                let last = self.last_msg_id.borrow();
+                if *last != h.expected_last_msg_id {
+                    return Err(ApiError::stream_wrong_last_msg_id(&last));
+                }
+            }
+            if !h.rollup.is_empty() {
+                if !cfg.allow_rollup_hdrs || cfg.deny_purge {
+                    return Err(ApiError::stream_rollup_failed("rollup not permitted"));
+                }
+                match h.rollup.as_str() {
+                    publish::ROLLUP_SUBJECT => rollup_subject = true,
+                    publish::ROLLUP_ALL => rollup_all = true,
+                    other => {
+                        return Err(ApiError::stream_rollup_failed(format!(
+                            "rollup value invalid: {}",
+                            go_quote(other)
+                        )))
+                    }
+                }
+            }
+        }
+        let max = cfg.max_msg_size;
+        if max >= 0 {
+            let max = max as usize;
+            if hdr.len() > max || m.payload.len() > max - hdr.len().min(max) {
+                return Err(ApiError::stream_message_exceeds_maximum());
+            }
+        }
+        if hdr.len() > MAX_HEADER_BYTES {
+            return Err(ApiError::stream_header_exceeds_maximum());
+        }
+        let ttl = ttl.map_err(|_| ApiError::message_ttl_invalid())?;
+        drop(cfg);
+        let appended = self
+            .store
+            .append(NewMessage {
+                subject: m.subject.clone(),
+                headers: m.headers.clone().unwrap_or_default(),
+                payload: m.payload.clone(),
+                timestamp: None,
+                ttl,
+            })
+            .map_err(ApiError::stream_store_failed)?;
+        let seq = appended.seq;
+        *self.last_msg_id.borrow_mut() = h.msg_id.clone();
+        if !h.msg_id.is_empty() {
+            let now = jetcore_storage::now_nanos();
+            self.dedupe
+                .borrow_mut()
+                .insert(&h.msg_id, seq, appended.timestamp, now);
+        }
+        if rollup_subject || rollup_all {
+            let req = PurgeRequest {
+                filter: rollup_subject.then(|| m.subject.clone()),
+                up_to_seq: None,
+                keep: Some(1),
+            };
+            if let Err(e) = self.store.purge(&req) {
+                tracing::warn!("stream {}: rollup purge failed: {e}", self.name);
+            }
+        }
+        if ttl > 0 {
+            self.expiry_wake.notify();
+        }
+        Ok(Applied::Stored(seq))
+    }
+
+    /// The last sequence stored on `subject` (wildcards allowed), 0 for none.
+    fn last_seq_for(&self, subject: &[u8]) -> u64 {
+        self.store
+            .subjects_state(subject)
+            .values()
+            .map(|s| s.last_seq)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// After a restart, remember the `Nats-Msg-Id`s of messages still inside the
+    /// duplicate window, newest first, as Go's `rebuildDedupe` does.
+    async fn rebuild_dedupe(&self) {
+        let window = self.config.borrow().duplicate_window;
+        let state = self.store.state();
+        if window <= 0 || state.messages == 0 {
+            return;
+        }
+        let now = jetcore_storage::now_nanos();
+        let oldest = now.saturating_sub(window);
+        let mut seq = state.last_seq;
+        let mut found: Vec<(String, u64, i64)> = Vec::new();
+        while seq >= state.first_seq && seq > 0 {
+            match self.store.load(seq).await {
+                Ok(m) => {
+                    if m.timestamp < oldest {
+                        break;
+                    }
+                    if let Some(id) = super::headers::get(&m.headers, publish::MSG_ID) {
+                        found.push((String::from_utf8_lossy(id).into_owned(), m.seq, m.timestamp));
+                    }
+                    if seq == state.last_seq {
+                        if let Some(id) = super::headers::get(&m.headers, publish::MSG_ID) {
+                            *self.last_msg_id.borrow_mut() =
+                                String::from_utf8_lossy(id).into_owned();
+                        }
+                    }
+                }
+                Err(StoreError::NotFound) | Err(StoreError::Corrupt { .. }) => {}
+                Err(_) => break,
+            }
+            seq -= 1;
+            jetcore_router::yield_if_needed().await;
+        }
+        let mut d = self.dedupe.borrow_mut();
+        for (id, seq, ts) in found.into_iter().rev() {
+            d.insert(&id, seq, ts, now);
+        }
+    }
+
+    // ---- expiry ------------------------------------------------------------------
+
+    async fn run_expiry(self: Rc<Self>) {
+        loop {
+            if self.closed.get() {
+                return;
+            }
+            let now = jetcore_storage::now_nanos();
+            let wait = match self.store.next_expiry() {
+                Some(at) if at <= now => Duration::ZERO,
+                Some(at) => Duration::from_nanos((at - now) as u64).min(EXPIRY_MAX_WAIT),
+                None => EXPIRY_MAX_WAIT,
+            };
+            if !wait.is_zero() {
+                futures_lite::future::or(jetcore_router::time::sleep(wait), async {
+                    self.expiry_wake.notified().await
+                })
+                .await;
+                continue;
+            }
+            if self.closed.get() {
+                return;
+            }
+            if let Err(e) = self.store.expire(jetcore_storage::now_nanos()) {
+                tracing::error!("stream {}: expiring messages failed: {e}", self.name);
+                jetcore_router::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+
+    // ---- requests from the meta layer ---------------------------------------------
+
+    /// The stream's info. `subjects_filter` fills `state.subjects` (from `offset`
+    /// into the sorted list, at most Go's page size); the second value is how many
+    /// subjects matched.
+    pub fn info(
+        &self,
+        deleted_details: bool,
+        subjects_filter: Option<&str>,
+        offset: usize,
+    ) -> (StreamInfo, usize) {
+        let st = self.store.state();
+        // Go reports an empty stream that never held a message as 0/0; the store
+        // says where the next message would go (1).
+        let first_seq = if st.last_seq == 0 && st.messages == 0 {
+            0
+        } else {
+            st.first_seq
+        };
+        let mut state = StreamState {
+            messages: st.messages,
+            bytes: st.bytes,
+            first_seq,
+            first_ts: go_time(st.first_ts),
+            last_seq: st.last_seq,
+            last_ts: go_time(st.last_ts),
+            num_subjects: st.num_subjects as i64,
+            num_deleted: st.num_deleted as i64,
+            ..StreamState::default()
+        };
+        if deleted_details {
+            state.deleted = self.store.deleted();
+        }
+        let mut total = 0;
+        if let Some(filter) = subjects_filter.filter(|f| !f.is_empty()) {
+            let all = self.store.subjects_state(filter.as_bytes());
+            total = all.len();
+            state.subjects = all
+                .into_iter()
+                .skip(offset)
+                .take(MAX_SUBJECT_DETAILS)
+                .map(|(s, ss)| (String::from_utf8_lossy(&s).into_owned(), ss.messages))
+                .collect();
+        }
+        let info = StreamInfo {
+            config: self.config(),
+            created: self.created,
+            state,
+            ts: GoTime::now(),
+            ..StreamInfo::default()
+        };
+        (info, total)
+    }
+
+    /// Wait until every mutation so far is durable (errors are logged: the store
+    /// poisons itself and later calls report it).
+    pub async fn durable(&self) {
+        if let Err(e) = self.store.durable().await {
+            tracing::error!("stream {}: store failed: {e}", self.name);
+        }
+    }
+
+    /// `STREAM.PURGE`: how many messages went.
+    pub fn purge(&self, req: &PurgeRequest) -> Result<u64, ApiError> {
+        {
+            let cfg = self.config.borrow();
+            if cfg.sealed {
+                return Err(ApiError::stream_sealed());
+            }
+            if cfg.deny_purge {
+                return Err(ApiError::stream_purge_failed("stream purge not permitted"));
+            }
+        }
+        self.store.purge(req).map_err(ApiError::stream_general)
+    }
+
+    /// `STREAM.MSG.DELETE`.
+    pub fn delete_msg(&self, seq: u64, no_erase: bool) -> Result<(), ApiError> {
+        {
+            let cfg = self.config.borrow();
+            if cfg.sealed {
+                return Err(ApiError::stream_sealed());
+            }
+            if cfg.deny_delete {
+                return Err(ApiError::stream_msg_delete_failed(
+                    "message delete not permitted",
+                ));
+            }
+        }
+        let st = self.store.state();
+        if seq > st.last_seq {
+            // Go's store answers a sequence past the end with ErrStoreEOF...
+            return Err(ApiError::stream_msg_delete_failed("stream store EOF"));
+        }
+        if seq < st.first_seq {
+            // ...and one below the first with ErrStoreMsgNotFound.
+            return Err(ApiError::stream_msg_delete_failed("no message found"));
+        }
+        match self.store.remove(seq, !no_erase) {
+            Ok(true) => Ok(()),
+            Ok(false) | Err(StoreError::NotFound) => Err(ApiError::sequence_not_found(seq)),
+            Err(e) => Err(ApiError::stream_msg_delete_failed(e)),
+        }
+    }
+
+    /// `STREAM.MSG.GET` by sequence, next-by-subject or last-by-subject.
+    pub async fn get_msg(&self, q: &MsgGetRequest) -> Result<StoredMessage, ApiError> {
+        let found = if !q.next_by_subj.is_empty() {
+            self.store
+                .load_next(q.next_by_subj.as_bytes(), q.seq.max(1))
+                .await
+                .ok()
+                .flatten()
+        } else if q.seq > 0 {
+            self.store.load(q.seq).await.ok()
+        } else {
+            self.store.load_last(q.last_by_subj.as_bytes()).await.ok()
+        };
+        found.ok_or_else(ApiError::no_message_found)
+    }
+
+    /// Apply an accepted configuration change (the caller validated it).
+    pub fn update(&self, cfg: StreamConfig) -> Result<(), ApiError> {
+        let subjects_changed = {
+            let old = self.config.borrow();
+            old.subjects != cfg.subjects || old.allow_direct != cfg.allow_direct
+        };
+        self.store
+            .set_limits(store_limits(&cfg))
+            .map_err(ApiError::stream_update)?;
+        self.dedupe.borrow_mut().set_window(cfg.duplicate_window);
+        *self.config.borrow_mut() = cfg;
+        if subjects_changed {
+            self.unsubscribe();
+            self.subscribe()?;
+        }
+        self.expiry_wake.notify();
+        Ok(())
+    }
+
+    /// Stop taking publishes and close the store. `remove` also deletes its files.
+    pub async fn close(&self, remove: bool) {
+        self.closed.set(true);
+        self.unsubscribe();
+        self.inbox.close();
+        self.direct_inbox.close();
+        self.expiry_wake.notify();
+        // Let publishes already applied be acknowledged before the store goes.
+        let _ = self.store.durable().await;
+        if let Err(e) = self.store.close().await {
+            tracing::warn!("stream {}: closing its store failed: {e}", self.name);
+        }
+        if remove {
+            if let Some(dir) = &self.dir {
+                if let Err(e) = std::fs::remove_dir_all(dir) {
+                    tracing::warn!(
+                        "stream {}: removing {} failed: {e}",
+                        self.name,
+                        dir.display()
+                    );
+                }
+            }
+        }
+    }
+
+    /// Write `meta.json` (file streams only), atomically.
+    pub fn persist_meta(&self, core: usize) -> std::io::Result<()> {
+        let Some(dir) = &self.dir else {
+            return Ok(());
+        };
+        let meta = StreamMeta {
+            config: self.config(),
+            created: self.created,
+            core,
+        };
+        write_meta(dir, &meta)
+    }
+
+    // ---- direct get -----------------------------------------------------------------
+
+    async fn run_direct_gets(self: Rc<Self>) {
+        while let Some(batch) = self.direct_inbox.next_batch().await {
+            for m in batch {
+                let Some(reply) = m.reply.clone().filter(|r| !r.is_empty()) else {
+                    continue;
+                };
+                let (headers, payload) = self.direct_get(&m).await;
+                self.shard
+                    .publish_internal(&reply, None, Some(&headers), &payload);
+            }
+        }
+    }
+
+    /// Answer one direct-get request: the message with Go's headers, or a status.
+    async fn direct_get(&self, m: &InternalMsg) -> (Bytes, Bytes) {
+        let prefix = format!("$JS.API.DIRECT.GET.{}.", self.name);
+        let query = if let Some(subject) = m.subject.strip_prefix(prefix.as_bytes()) {
+            if !m.payload.is_empty() {
+                return status(408, "Bad Request");
+            }
+            MsgGetRequest {
+                last_by_subj: String::from_utf8_lossy(subject).into_owned(),
+                ..MsgGetRequest::default()
+            }
+        } else {
+            if m.payload.is_empty() {
+                return status(408, "Empty Request");
+            }
+            match MsgGetRequest::parse(&m.payload) {
+                Ok(q) if q.batch <= 0 && q.max_bytes <= 0 && q.options_valid() => q,
+                Ok(_) => return status(408, "Bad Request"),
+                Err(_) => return status(408, "Malformed Request"),
+            }
+        };
+        match self.get_msg(&query).await {
+            Ok(mut sm) => {
+                if query.no_hdr {
+                    sm.headers = Bytes::new();
+                }
+                (self.direct_headers(&sm), sm.payload)
+            }
+            Err(_) => status(404, "Message Not Found"),
+        }
+    }
+
+    /// The stored headers plus Go's `Nats-Stream`, `Nats-Subject`, `Nats-Sequence`,
+    /// `Nats-Time-Stamp`.
+    fn direct_headers(&self, sm: &StoredMessage) -> Bytes {
+        let ts = go_time(sm.timestamp).to_string();
+        let mut b = BytesMut::new();
+        if sm.headers.len() > 4 && sm.headers.ends_with(b"\r\n\r\n") {
+            b.extend_from_slice(&sm.headers[..sm.headers.len() - 2]);
+        } else {
+            b.extend_from_slice(b"NATS/1.0\r\n");
+        }
+        b.extend_from_slice(
+            format!(
+                "Nats-Stream: {}\r\nNats-Subject: {}\r\nNats-Sequence: {}\r\nNats-Time-Stamp: {}\r\n\r\n",
+                self.name,
+                String::from_utf8_lossy(&sm.subject),
+                sm.seq,
+                ts
+            )
+            .as_bytes(),
+        );
+        b.freeze()
+    }
+}
+
+/// A status-only reply (`NATS/1.0 404 Message Not Found`).
+fn status(code: u16, text: &str) -> (Bytes, Bytes) {
+    (
+        Bytes::from(format!("NATS/1.0 {code} {text}\r\n\r\n")),
+        Bytes::new(),
+    )
+}
+
+/// Write a stream's `meta.json` atomically (temp file, fsync, rename, fsync dir).
+pub fn write_meta(dir: &Path, meta: &StreamMeta) -> std::io::Result<()> {
+    use std::io::Write;
+    std::fs::create_dir_all(dir)?;
+    let body = serde_json::to_vec_pretty(meta).map_err(std::io::Error::other)?;
+    let tmp = dir.join(format!("{META_FILE}.tmp"));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&body)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, dir.join(META_FILE))?;
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// Read a stream's `meta.json`.
+pub fn read_meta(dir: &Path) -> std::io::Result<StreamMeta> {
+    let body = std::fs::read(dir.join(META_FILE))?;
+    serde_json::from_slice(&body).map_err(std::io::Error::other)
+}
