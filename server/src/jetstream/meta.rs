@@ -20,6 +20,7 @@ use bytes::Bytes;
 
 use jetcore_storage::PurgeRequest;
 
+use super::advisory::{self, Action};
 use super::api::{self, Response};
 use super::api_types::{
     is_empty_request, is_json_object_or_array, AccountInfoResponse, AccountLimits, AccountStats,
@@ -94,14 +95,22 @@ impl Meta {
             subs: RefCell::new(Vec::new()),
         });
         meta.recover().await;
+        let domain = meta.config.domain.clone();
         for s in API_SUBJECTS {
-            let sub = Rc::new(Subscription::internal(
-                Bytes::from_static(s.as_bytes()),
-                None,
-                meta.inbox.clone(),
-            ));
-            if shard.add_sub(&sub).is_ok() {
-                meta.subs.borrow_mut().push(sub);
+            let mut subjects = vec![s.to_string()];
+            if !domain.is_empty() {
+                // `$JS.<domain>.API.>` is the same API, reachable by domain-aware clients.
+                subjects.push(s.replacen("$JS.API.", &format!("$JS.{domain}.API."), 1));
+            }
+            for subject in subjects {
+                let sub = Rc::new(Subscription::internal(
+                    Bytes::from(subject),
+                    None,
+                    meta.inbox.clone(),
+                ));
+                if shard.add_sub(&sub).is_ok() {
+                    meta.subs.borrow_mut().push(sub);
+                }
             }
         }
         shard.interest_barrier().await;
@@ -204,7 +213,13 @@ impl Meta {
         let Some(reply) = m.reply.clone().filter(|r| !r.is_empty()) else {
             return;
         };
-        let subject = String::from_utf8_lossy(&m.subject).into_owned();
+        let mut subject = String::from_utf8_lossy(&m.subject).into_owned();
+        if !self.config.domain.is_empty() {
+            let with_domain = format!("$JS.{}.API.", self.config.domain);
+            if let Some(rest) = subject.strip_prefix(&with_domain) {
+                subject = format!("$JS.API.{rest}");
+            }
+        }
         let Some(req) = api::Request::parse(&subject) else {
             return;
         };
@@ -310,6 +325,7 @@ impl Meta {
                 self.streams
                     .borrow_mut()
                     .insert(name.to_string(), Entry { core, config: cfg });
+                advisory::stream_action(&self.shard, name, Action::Create, &self.config.domain);
                 core
             }
         };
@@ -388,6 +404,7 @@ impl Meta {
         if let Some(e) = self.streams.borrow_mut().get_mut(name) {
             e.config = cfg;
         }
+        advisory::stream_action(&self.shard, name, Action::Modify, &self.config.domain);
         match self.stream_info(name, core, InfoOptions::response()).await {
             Ok((info, _)) => Response::ok(&StreamUpdateResponse::new(info)),
             Err(e) => fail(e),
@@ -415,6 +432,7 @@ impl Meta {
             return Response::err(&StreamDeleteResponse::error(e));
         }
         self.streams.borrow_mut().remove(name);
+        advisory::stream_action(&self.shard, name, Action::Delete, &self.config.domain);
         Response::ok(&StreamDeleteResponse::ok())
     }
 

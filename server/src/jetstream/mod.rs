@@ -4,6 +4,7 @@
 //! - [`runtime`] — one core's JetStream: shared settings, the streams it owns.
 //! - [`meta`] — core 0's meta layer: stream directory, placement, recovery at start,
 //!   the API request loop.
+//! - [`advisory`] — stream created/updated/deleted events.
 //! - [`api`] — which request an `$JS.API.*` subject is; response shapes.
 //! - [`stream`] — one stream: store, subscriptions, the publish path, direct get.
 //! - [`publish`] — the headers a publish carries (`Nats-Msg-Id`, `Nats-Expected-*`...).
@@ -18,6 +19,7 @@
 //! - [`api_types`] — the other `$JS.API` request/response bodies, PubAck, Go's JSON encoding.
 //! - [`headers`] — NATS header blocks: Go's lookup, removal, append; a builder.
 
+pub mod advisory;
 pub mod api;
 pub mod api_types;
 pub mod dedupe;

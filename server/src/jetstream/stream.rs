@@ -86,6 +86,8 @@ pub struct Stream {
     dedupe: RefCell<Dedupe>,
     /// The `Nats-Msg-Id` of the last stored message (for `Nats-Expected-Last-Msg-Id`).
     last_msg_id: RefCell<String>,
+    /// The JetStream domain (empty for none), for the domain API prefix.
+    domain: String,
     /// `{"stream":"<name>",["domain":"<d>",]"seq":` — the start of every PubAck.
     pub_ack_prefix: Vec<u8>,
     /// Set on delete/shutdown: publishes are no longer applied.
@@ -180,6 +182,7 @@ impl Stream {
             subs: RefCell::new(Vec::new()),
             last_msg_id: RefCell::new(String::new()),
             pub_ack_prefix: prefix.into_bytes(),
+            domain: js.domain.clone(),
             closed: Cell::new(false),
             expiry_wake: Notify::new(),
         });
@@ -208,10 +211,17 @@ impl Stream {
             ));
         }
         if cfg.allow_direct {
-            for subject in [
-                format!("$JS.API.DIRECT.GET.{}", cfg.name),
-                format!("$JS.API.DIRECT.GET.{}.>", cfg.name),
-            ] {
+            let mut prefixes = vec!["$JS.API".to_string()];
+            if !self.domain.is_empty() {
+                prefixes.push(format!("$JS.{}.API", self.domain));
+            }
+            let subjects = prefixes.iter().flat_map(|p| {
+                [
+                    format!("{p}.DIRECT.GET.{}", cfg.name),
+                    format!("{p}.DIRECT.GET.{}.>", cfg.name),
+                ]
+            });
+            for subject in subjects {
                 subs.push(Subscription::internal(
                     Bytes::from(subject),
                     Some(Bytes::from_static(DIRECT_GET_GROUP.as_bytes())),
@@ -711,7 +721,13 @@ impl Stream {
     /// Answer one direct-get request: the message with Go's headers, or a status.
     async fn direct_get(&self, m: &InternalMsg) -> (Bytes, Bytes) {
         let prefix = format!("$JS.API.DIRECT.GET.{}.", self.name);
-        let query = if let Some(subject) = m.subject.strip_prefix(prefix.as_bytes()) {
+        let domain_prefix = format!("$JS.{}.API.DIRECT.GET.{}.", self.domain, self.name);
+        let by_subject = m.subject.strip_prefix(prefix.as_bytes()).or_else(|| {
+            (!self.domain.is_empty())
+                .then(|| m.subject.strip_prefix(domain_prefix.as_bytes()))
+                .flatten()
+        });
+        let query = if let Some(subject) = by_subject {
             if !m.payload.is_empty() {
                 return status(408, "Bad Request");
             }
