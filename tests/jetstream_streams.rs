@@ -1615,3 +1615,38 @@ async fn streams_survive_sigkill() {
     s.restart();
     check_after_restart(&client(&s).await, &before).await;
 }
+
+/// A publisher that never waits for PubAcks (no reply subject) outruns the disk; the
+/// stream must slow it down, not drop messages: every one is stored, in order.
+#[tokio::test]
+async fn fire_and_forget_publishes_are_all_stored_in_order() {
+    const N: u64 = 100_000;
+    let s = js_server();
+    let nc = client(&s).await;
+    create_stream(&nc, json!({"name": "FF", "subjects": ["ff.>"]})).await;
+    let payload = bytes::Bytes::from(vec![b'x'; 128]);
+    for i in 0..N {
+        nc.publish(format!("ff.{}", i % 7), payload.clone())
+            .await
+            .expect("publish");
+    }
+    nc.flush().await.expect("flush");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let st = stream_state(&nc, "FF").await;
+        if st["messages"] == json!(N) {
+            assert_eq!(st["last_seq"], json!(N), "{st}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "not all stored: {st}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Order: the last message is the last one published.
+    let v = api(
+        &nc,
+        "$JS.API.STREAM.MSG.GET.FF",
+        json!({"last_by_subj": format!("ff.{}", (N - 1) % 7)}),
+    )
+    .await;
+    assert_eq!(v["message"]["seq"], json!(N), "{v}");
+}

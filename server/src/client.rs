@@ -152,6 +152,25 @@ pub struct InternalMsg {
     pub payload: Bytes,
 }
 
+/// Messages an internal inbox may hold before the publishers feeding it wait (the
+/// reader of a local connection, or the receiver of a peer core's batches). A stream
+/// applies a batch of this size in a few milliseconds; the bound keeps a publisher
+/// that ignores its PubAcks from growing the queue without limit when the disk is
+/// slower than the network. Nothing is dropped: the publisher is slowed down.
+pub const INBOX_HIGH_WATER: usize = 16 * 1024;
+
+thread_local! {
+    /// An internal inbox that went over its high-water mark during the operation
+    /// being processed on this thread's shard; the reader (or peer receiver) takes it
+    /// and waits for it to drain (see [`take_inbox_stall`]).
+    static INBOX_STALL: RefCell<Option<Rc<InternalInbox>>> = const { RefCell::new(None) };
+}
+
+/// The inbox the current publisher should wait for, if any.
+pub fn take_inbox_stall() -> Option<Rc<InternalInbox>> {
+    INBOX_STALL.with(|s| s.borrow_mut().take())
+}
+
 /// The queue between publishers and an internal subscriber's task. Publishers only
 /// push (delivery stays synchronous and cannot re-enter the subscriber); the task
 /// drains in arrival order, which is the order the stream must apply publishes in.
@@ -161,6 +180,8 @@ pub struct InternalInbox {
     queue: RefCell<std::collections::VecDeque<InternalMsg>>,
     /// Wakes the task when the queue becomes non-empty.
     wake: Notify,
+    /// Fired each time the task takes a batch (stalled publishers wait on it).
+    drained: Event,
     /// Set when the subscriber is gone; later deliveries are refused.
     closed: Cell<bool>,
 }
@@ -172,7 +193,7 @@ impl InternalInbox {
     }
 
     fn push(
-        &self,
+        self: &Rc<Self>,
         subject: &Bytes,
         reply: Option<&Bytes>,
         headers: Option<&Bytes>,
@@ -191,7 +212,19 @@ impl InternalInbox {
         if q.len() == 1 {
             self.wake.notify();
         }
+        if q.len() > INBOX_HIGH_WATER {
+            INBOX_STALL.with(|s| {
+                s.borrow_mut().get_or_insert_with(|| self.clone());
+            });
+        }
         true
+    }
+
+    /// Wait until the queue is at or below its high-water mark (or closed).
+    pub async fn wait_below_high_water(&self) {
+        while self.len() > INBOX_HIGH_WATER && !self.closed.get() {
+            self.drained.wait().await;
+        }
     }
 
     /// Everything queued now, oldest first; waits while the queue is empty. `None`
@@ -200,6 +233,7 @@ impl InternalInbox {
         loop {
             let batch: Vec<InternalMsg> = self.queue.borrow_mut().drain(..).collect();
             if !batch.is_empty() {
+                self.drained.notify_all();
                 return Some(batch);
             }
             if self.closed.get() {
@@ -223,6 +257,7 @@ impl InternalInbox {
     pub fn close(&self) {
         self.closed.set(true);
         self.wake.notify();
+        self.drained.notify_all();
     }
 }
 
@@ -583,6 +618,9 @@ async fn run_reader(client: Rc<Client>, mut rd: ReadHalf) {
                     }
                     if let Some(slow) = client.shard.take_stall() {
                         stalled += stall_for(&slow, stalled).await;
+                    }
+                    if let Some(inbox) = take_inbox_stall() {
+                        inbox.wait_below_high_water().await;
                     }
                 }
                 Ok(None) => break,

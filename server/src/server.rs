@@ -320,6 +320,11 @@ fn start_peer_tasks(shard: &Rc<Shard>, mesh: Mesh<Vec<DataItem>>) {
                     if let Some(slow) = shard.take_stall() {
                         stalled += client::stall_for(&slow, stalled).await;
                     }
+                    // A stream here behind on its publishes: wait for it (this peer's
+                    // channel then fills and its publishers wait at their outbox).
+                    if let Some(inbox) = client::take_inbox_stall() {
+                        inbox.wait_below_high_water().await;
+                    }
                 }
                 jetcore_router::yield_if_needed().await;
             }
