@@ -330,10 +330,14 @@ impl Meta {
             }
         };
         match self.stream_info(name, core, InfoOptions::response()).await {
-            Ok((info, _)) => Response::ok(&StreamCreateResponse {
+            Ok((mut info, _)) => Response::ok(&StreamCreateResponse {
                 kind: STREAM_CREATE_RESPONSE_TYPE.to_string(),
                 error: None,
-                info: Some(info),
+                // Go's create reply leaves out the domain (update and info have it).
+                info: Some({
+                    info.domain.clear();
+                    info
+                }),
                 did_create: true,
             }),
             Err(e) => fail(e),

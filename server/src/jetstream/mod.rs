@@ -10,6 +10,7 @@
 //! - [`publish`] — the headers a publish carries (`Nats-Msg-Id`, `Nats-Expected-*`...).
 //! - [`dedupe`] — the `Nats-Msg-Id` window.
 //! - [`store`] — memory or file store behind one type.
+//! - [`transform`] — subject transforms (`subject_transform`, republish, mappings).
 //!
 //! Vocabulary (Go's JSON shapes, checked against captured 2.15.1 responses):
 //! - [`errors`] — `ApiError` and the errors.json constructors.
@@ -33,3 +34,4 @@ pub mod store;
 pub mod stream;
 pub mod stream_config;
 pub mod stream_info;
+pub mod transform;

@@ -34,6 +34,7 @@ use super::runtime::JsConfig;
 use super::store::Store;
 use super::stream_config::{DiscardPolicy, StorageType, StoreCompression, StreamConfig};
 use super::stream_info::{StreamInfo, StreamState};
+use super::transform::SubjectTransform;
 use crate::client::{InternalInbox, InternalMsg, Subscription};
 use crate::shard::Shard;
 
@@ -94,6 +95,45 @@ pub struct Stream {
     closed: Cell<bool>,
     /// Wakes the expiry timer (a message with a TTL arrived, or the config changed).
     expiry_wake: Notify,
+    /// Compiled `subject_transform` and `republish` of the current config.
+    transforms: RefCell<Transforms>,
+    /// The deadline the expiry timer sleeps until (None while it runs).
+    expiry_target: Cell<Option<i64>>,
+    /// Sequences of the subject delete markers this stream stored, so that a
+    /// marker's own expiry places no new marker. Kept in memory: after a restart
+    /// an old marker's expiry may place one more marker on its subject.
+    markers: RefCell<std::collections::HashSet<u64>>,
+}
+
+/// A config's transforms, compiled once per config.
+#[derive(Default)]
+struct Transforms {
+    /// `subject_transform`: rewrites the subject a message is stored under.
+    input: Option<SubjectTransform>,
+    /// `republish`: where a stored message is published again.
+    republish: Option<SubjectTransform>,
+    /// `republish.headers_only`.
+    headers_only: bool,
+}
+
+impl Transforms {
+    /// Compile the transforms of `cfg` (validated at create/update, so an error
+    /// here only means "no transform").
+    fn of(cfg: &StreamConfig) -> Transforms {
+        let input = cfg
+            .subject_transform
+            .as_ref()
+            .and_then(|t| SubjectTransform::new(&t.src, &t.dest).ok().flatten());
+        let republish = cfg
+            .republish
+            .as_ref()
+            .and_then(|r| SubjectTransform::new(&r.src, &r.dest).ok().flatten());
+        Transforms {
+            input,
+            republish,
+            headers_only: cfg.republish.as_ref().is_some_and(|r| r.headers_only),
+        }
+    }
 }
 
 /// How one publish ended.
@@ -185,7 +225,11 @@ impl Stream {
             domain: js.domain.clone(),
             closed: Cell::new(false),
             expiry_wake: Notify::new(),
+            transforms: RefCell::new(Transforms::default()),
+            expiry_target: Cell::new(None),
+            markers: RefCell::new(std::collections::HashSet::new()),
         });
+        *stream.transforms.borrow_mut() = Transforms::of(&stream.config.borrow());
         stream.rebuild_dedupe().await;
         stream.subscribe()?;
         jetcore_router::spawn(stream.clone().run_publishes());
@@ -334,6 +378,16 @@ impl Stream {
         if cfg.sealed {
             return Err(ApiError::stream_sealed());
         }
+        let transforms = self.transforms.borrow();
+        // `subject_transform` first: every check below sees the stored subject.
+        let subject: Bytes = match transforms
+            .input
+            .as_ref()
+            .and_then(|t| t.apply_bytes(&m.subject))
+        {
+            Some(t) => Bytes::from(t),
+            None => m.subject.clone(),
+        };
         let hdr = m.headers.as_deref().unwrap_or_default();
         let h = PublishHeaders::parse(Some(hdr));
         let ttl = publish::parse_ttl(&h.ttl);
@@ -351,7 +405,7 @@ impl Stream {
             }
             if let Some(want) = h.expected_last_subject_seq {
                 let subject: &[u8] = if h.expected_last_subject_seq_subject.is_empty() {
-                    &m.subject
+                    &subject
                 } else {
                     h.expected_last_subject_seq_subject.as_bytes()
                 };
@@ -387,7 +441,7 @@ impl Stream {
                 if !cfg.allow_rollup_hdrs || cfg.deny_purge {
                     return Err(ApiError::stream_rollup_failed("rollup not permitted"));
                 }
-                match h.rollup.as_str() {
+                match h.rollup.to_ascii_lowercase().as_str() {
                     publish::ROLLUP_SUBJECT => rollup_subject = true,
                     publish::ROLLUP_ALL => rollup_all = true,
                     other => {
@@ -410,11 +464,18 @@ impl Stream {
             return Err(ApiError::stream_header_exceeds_maximum());
         }
         let ttl = ttl.map_err(|_| ApiError::message_ttl_invalid())?;
+        let republish = transforms.republish.as_ref().and_then(|t| {
+            t.apply_bytes(&subject)
+                .filter(|d| crate::subject::is_valid_publish_subject(d))
+                .map(|dest| (Bytes::from(dest), self.last_seq_for(&subject)))
+        });
+        let headers_only = transforms.headers_only;
+        drop(transforms);
         drop(cfg);
         let appended = self
             .store
             .append(NewMessage {
-                subject: m.subject.clone(),
+                subject: subject.clone(),
                 headers: m.headers.clone().unwrap_or_default(),
                 payload: m.payload.clone(),
                 timestamp: None,
@@ -431,7 +492,7 @@ impl Stream {
         }
         if rollup_subject || rollup_all {
             let req = PurgeRequest {
-                filter: rollup_subject.then(|| m.subject.clone()),
+                filter: rollup_subject.then(|| subject.clone()),
                 up_to_seq: None,
                 keep: Some(1),
             };
@@ -439,8 +500,17 @@ impl Stream {
                 tracing::warn!("stream {}: rollup purge failed: {e}", self.name);
             }
         }
-        if ttl > 0 {
-            self.expiry_wake.notify();
+        self.check_expiry_timer();
+        if let Some((dest, last_seq)) = republish {
+            let republished = Republished {
+                stream: &self.name,
+                subject: &subject,
+                seq,
+                timestamp: appended.timestamp,
+                last_seq,
+            };
+            let (h, p) = republished.message(hdr, &m.payload, headers_only);
+            self.shard.publish_internal(&dest, None, Some(&h), &p);
         }
         Ok(Applied::Stored(seq))
     }
@@ -503,24 +573,78 @@ impl Stream {
                 return;
             }
             let now = jetcore_storage::now_nanos();
-            let wait = match self.store.next_expiry() {
+            let next = self.store.next_expiry();
+            let wait = match next {
                 Some(at) if at <= now => Duration::ZERO,
                 Some(at) => Duration::from_nanos((at - now) as u64).min(EXPIRY_MAX_WAIT),
                 None => EXPIRY_MAX_WAIT,
             };
             if !wait.is_zero() {
+                self.expiry_target
+                    .set(Some(now.saturating_add(wait.as_nanos() as i64)));
                 futures_lite::future::or(jetcore_router::time::sleep(wait), async {
                     self.expiry_wake.notified().await
                 })
                 .await;
+                self.expiry_target.set(None);
                 continue;
             }
             if self.closed.get() {
                 return;
             }
-            if let Err(e) = self.store.expire(jetcore_storage::now_nanos()) {
-                tracing::error!("stream {}: expiring messages failed: {e}", self.name);
-                jetcore_router::time::sleep(Duration::from_secs(1)).await;
+            match self.store.expire(jetcore_storage::now_nanos()) {
+                Ok(expired) => self.place_delete_markers(&expired),
+                Err(e) => {
+                    tracing::error!("stream {}: expiring messages failed: {e}", self.name);
+                    jetcore_router::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+
+    /// After an append: wake the expiry timer if the store's next deadline is now
+    /// earlier than what the timer sleeps until (a first message under `max_age`,
+    /// or a short `Nats-TTL`).
+    fn check_expiry_timer(&self) {
+        if let (Some(next), Some(target)) = (self.store.next_expiry(), self.expiry_target.get()) {
+            if next < target {
+                self.expiry_wake.notify();
+            }
+        }
+    }
+
+    /// `subject_delete_marker_ttl`: when expiry removed a subject's last message,
+    /// store a marker on that subject (Go's headers: reason, the marker's own TTL,
+    /// and a subject rollup). A marker that expires leaves no marker behind.
+    fn place_delete_markers(&self, expired: &[jetcore_storage::Expired]) {
+        let sdm_ttl = self.config.borrow().subject_delete_marker_ttl;
+        if sdm_ttl <= 0 {
+            return;
+        }
+        let secs = (sdm_ttl / 1_000_000_000).max(1);
+        let headers = Bytes::from(format!(
+            "NATS/1.0\r\nNats-Marker-Reason: MaxAge\r\nNats-TTL: {}\r\nNats-Rollup: sub\r\n\r\n",
+            super::stream_config::go_duration_string(secs * 1_000_000_000)
+        ));
+        for e in expired {
+            if self.markers.borrow_mut().remove(&e.seq) || !e.was_last_for_subject {
+                continue;
+            }
+            let marker = NewMessage {
+                subject: e.subject.clone(),
+                headers: headers.clone(),
+                payload: Bytes::new(),
+                timestamp: None,
+                ttl: secs,
+            };
+            match self.store.append(marker) {
+                Ok(a) => {
+                    self.markers.borrow_mut().insert(a.seq);
+                }
+                Err(err) => tracing::warn!(
+                    "stream {}: subject delete marker not stored: {err}",
+                    self.name
+                ),
             }
         }
     }
@@ -539,7 +663,8 @@ impl Stream {
         let st = self.store.state();
         // Go reports an empty stream that never held a message as 0/0; the store
         // says where the next message would go (1).
-        let first_seq = if st.last_seq == 0 && st.messages == 0 {
+        let never_held = st.last_seq == 0 && st.messages == 0;
+        let first_seq = if never_held && self.config.borrow().first_seq == 0 {
             0
         } else {
             st.first_seq
@@ -656,6 +781,7 @@ impl Stream {
             .set_limits(store_limits(&cfg))
             .map_err(ApiError::stream_update)?;
         self.dedupe.borrow_mut().set_window(cfg.duplicate_window);
+        *self.transforms.borrow_mut() = Transforms::of(&cfg);
         *self.config.borrow_mut() = cfg;
         if subjects_changed {
             self.unsubscribe();
@@ -777,6 +903,55 @@ impl Stream {
             .as_bytes(),
         );
         b.freeze()
+    }
+}
+
+/// What a republished message says about the stored one.
+struct Republished<'a> {
+    /// The stream.
+    stream: &'a str,
+    /// The subject it was stored under.
+    subject: &'a [u8],
+    /// Its sequence.
+    seq: u64,
+    /// Its timestamp (Unix nanoseconds).
+    timestamp: i64,
+    /// The previous sequence on the same subject (0 for none), for gap detection.
+    last_seq: u64,
+}
+
+impl Republished<'_> {
+    /// The republished message: the stored headers with Go's `Nats-Stream`,
+    /// `Nats-Subject`, `Nats-Sequence`, `Nats-Time-Stamp`, `Nats-Last-Sequence`
+    /// (and `Nats-Msg-Size` for headers-only) added before the final CRLF.
+    fn message(&self, stored_hdr: &[u8], payload: &Bytes, headers_only: bool) -> (Bytes, Bytes) {
+        let mut b = BytesMut::new();
+        if stored_hdr.len() >= 4 && stored_hdr.ends_with(b"\r\n\r\n") {
+            b.extend_from_slice(&stored_hdr[..stored_hdr.len() - 2]);
+        } else {
+            b.extend_from_slice(b"NATS/1.0\r\n");
+        }
+        b.extend_from_slice(
+            format!(
+                "Nats-Stream: {}\r\nNats-Subject: {}\r\nNats-Sequence: {}\r\nNats-Time-Stamp: {}\r\nNats-Last-Sequence: {}\r\n",
+                self.stream,
+                String::from_utf8_lossy(self.subject),
+                self.seq,
+                go_time(self.timestamp),
+                self.last_seq
+            )
+            .as_bytes(),
+        );
+        if headers_only {
+            b.extend_from_slice(format!("Nats-Msg-Size: {}\r\n", payload.len()).as_bytes());
+        }
+        b.extend_from_slice(b"\r\n");
+        let body = if headers_only {
+            Bytes::new()
+        } else {
+            payload.clone()
+        };
+        (b.freeze(), body)
     }
 }
 

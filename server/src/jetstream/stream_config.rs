@@ -26,6 +26,7 @@ use serde_json::{Map, Value};
 
 use super::errors::{ApiError, ERR_BAD_SUBJECT};
 use super::gotime::GoTime;
+use super::transform::{validate_mapping, SubjectTransform};
 use crate::subject::{
     is_literal, is_subset_match, is_valid_publish_subject, is_valid_subject, subjects_collide,
 };
@@ -712,6 +713,8 @@ impl StreamConfig {
                     tr.src
                 )));
             }
+            validate_mapping(&tr.src, &tr.dest)
+                .map_err(ApiError::stream_transform_invalid_destination)?;
         }
 
         if let Some(mut rp) = cfg.republish.take() {
@@ -744,6 +747,12 @@ impl StreamConfig {
                 return Err(invalid(
                     "stream configuration for republish destination forms a cycle",
                 ));
+            }
+            if SubjectTransform::new(&rp.src, &rp.dest).is_err() {
+                return Err(invalid(format!(
+                    "stream configuration for republish with transform from '{}' to '{}' not valid",
+                    rp.src, rp.dest
+                )));
             }
             cfg.republish = Some(rp);
         }

@@ -1053,8 +1053,9 @@ fn pedantic_mode() {
         ),
         (
             |c| {
+                // `>` (the implied source) needs a destination with `>` too.
                 c.republish = Some(RePublish {
-                    dest: "o".into(),
+                    dest: "o.>".into(),
                     ..Default::default()
                 })
             },
