@@ -150,6 +150,8 @@ pub struct InternalMsg {
     pub headers: Option<Bytes>,
     /// Its payload.
     pub payload: Bytes,
+    /// Who published it, for `$JS.` subjects.
+    pub origin: Option<std::sync::Arc<RequestInfo>>,
 }
 
 /// Messages an internal inbox may hold before the publishers feeding it wait (the
@@ -169,6 +171,56 @@ thread_local! {
 /// The inbox the current publisher should wait for, if any.
 pub fn take_inbox_stall() -> Option<Rc<InternalInbox>> {
     INBOX_STALL.with(|s| s.borrow_mut().take())
+}
+
+/// Who published a request to the JetStream API (Go's `ClientInfo`, as it appears in
+/// the API audit advisory). Built only for `$JS.` subjects, and carried with the
+/// message across cores, so the meta layer on core 0 knows the requester.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RequestInfo {
+    /// When the connection was accepted.
+    pub start: crate::jetstream::gotime::GoTime,
+    /// The client's IP address.
+    pub host: String,
+    /// The connection id.
+    pub id: u64,
+    /// The account.
+    pub acc: String,
+    /// The client's name from CONNECT.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// The client library language from CONNECT.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub lang: String,
+    /// The client library version from CONNECT.
+    #[serde(rename = "ver", skip_serializing_if = "String::is_empty")]
+    pub version: String,
+    /// The server the client is connected to.
+    pub server: String,
+    /// Always `Client` here.
+    pub kind: &'static str,
+    /// Always `nats` here.
+    pub client_type: &'static str,
+}
+
+/// Subjects whose publishes carry a [`RequestInfo`] to internal subscribers.
+pub const REQUEST_INFO_PREFIX: &[u8] = b"$JS.";
+
+thread_local! {
+    /// The requester of the message being delivered right now on this thread (set
+    /// by the shard around one delivery, read by [`InternalInbox::push`]).
+    static DELIVERING_FOR: RefCell<Option<std::sync::Arc<RequestInfo>>> = const { RefCell::new(None) };
+}
+
+/// Run `f` with `info` as the requester of the message it delivers.
+pub fn delivering_for<T>(info: Option<std::sync::Arc<RequestInfo>>, f: impl FnOnce() -> T) -> T {
+    if info.is_none() {
+        return f();
+    }
+    let previous = DELIVERING_FOR.with(|d| d.replace(info));
+    let out = f();
+    DELIVERING_FOR.with(|d| *d.borrow_mut() = previous);
+    out
 }
 
 /// The queue between publishers and an internal subscriber's task. Publishers only
@@ -208,6 +260,7 @@ impl InternalInbox {
             reply: reply.cloned(),
             headers: headers.cloned(),
             payload: payload.clone(),
+            origin: DELIVERING_FOR.with(|d| d.borrow().clone()),
         });
         if q.len() == 1 {
             self.wake.notify();
@@ -315,6 +368,10 @@ pub struct Client {
     /// Fired by the writer after each completed socket write: a stalled fast producer
     /// waits on it (see [`stall_for`]).
     drained: Event,
+    /// When the connection was accepted (for `ClientInfo.start`).
+    started: crate::jetstream::gotime::GoTime,
+    /// `name`, `lang` and `version` from CONNECT (for `ClientInfo`).
+    identity: RefCell<(String, String, String)>,
 }
 
 impl Client {
@@ -344,6 +401,25 @@ impl Client {
             interest_dirty: Cell::new(false),
             output_held: Cell::new(false),
             drained: Event::new(),
+            started: crate::jetstream::gotime::GoTime::now(),
+            identity: RefCell::new(Default::default()),
+        }
+    }
+
+    /// This client as the requester of a JetStream API call.
+    pub fn request_info(&self) -> RequestInfo {
+        let (name, lang, version) = self.identity.borrow().clone();
+        RequestInfo {
+            start: self.started,
+            host: self.peer.ip().to_string(),
+            id: self.cid,
+            acc: GLOBAL_ACCOUNT.to_string(),
+            name,
+            lang,
+            version,
+            server: self.shard.info.server_id.clone(),
+            kind: "Client",
+            client_type: "nats",
         }
     }
 
@@ -818,6 +894,11 @@ fn on_connect(client: &Rc<Client>, json: &[u8]) -> Result<(), Closed> {
         no_responders: opts.no_responders,
     });
     client.protocol.set(opts.protocol);
+    *client.identity.borrow_mut() = (
+        opts.name.clone().unwrap_or_default(),
+        opts.lang.clone().unwrap_or_default(),
+        opts.version.clone().unwrap_or_default(),
+    );
     client.connected.set(true);
     client.ok();
     Ok(())

@@ -54,6 +54,8 @@ pub struct RoutedMsg {
     /// Times this message was passed on because the chosen shard's queue members had
     /// left meanwhile (bounded, see `Shard::deliver_routed`).
     pub hops: u8,
+    /// Who published it, for `$JS.` subjects (the JetStream API needs the requester).
+    pub origin: Option<std::sync::Arc<crate::client::RequestInfo>>,
 }
 
 /// Work sent to another shard: run there, on its thread, with its `Shard`.

@@ -296,6 +296,9 @@ impl Shard {
         let origin = Origin {
             cid: Some(from.cid),
             echo: from.echo(),
+            info: subject
+                .starts_with(crate::client::REQUEST_INFO_PREFIX)
+                .then(|| Arc::new(from.request_info())),
         };
         self.route(origin, subject, reply, headers, payload)
     }
@@ -312,11 +315,26 @@ impl Shard {
         let origin = Origin {
             cid: None,
             echo: true,
+            info: None,
         };
         self.route(origin, subject, reply, headers, payload)
     }
 
     fn route(
+        &self,
+        origin: Origin,
+        subject: &Bytes,
+        reply: Option<&Bytes>,
+        headers: Option<&Bytes>,
+        payload: &Bytes,
+    ) -> bool {
+        let info = origin.info.clone();
+        crate::client::delivering_for(info, || {
+            self.route_with(origin, subject, reply, headers, payload)
+        })
+    }
+
+    fn route_with(
         &self,
         origin: Origin,
         subject: &Bytes,
@@ -369,7 +387,17 @@ impl Shard {
                 }
             }
         }
-        any | routes.send(self, subject, reply, headers, payload, 0)
+        any | routes.send(
+            self,
+            subject,
+            reply,
+            headers,
+            payload,
+            Forward {
+                hops: 0,
+                origin: origin.info,
+            },
+        )
     }
 
     /// Pick a queue member uniformly among `local` eligible local members and the
@@ -432,6 +460,11 @@ impl Shard {
     /// Go server never loses such a message, so we pass it on to another shard that
     /// still has members, a bounded number of times.
     fn deliver_routed(&self, m: RoutedMsg) {
+        let info = m.origin.clone();
+        crate::client::delivering_for(info, || self.deliver_routed_with(m))
+    }
+
+    fn deliver_routed_with(&self, m: RoutedMsg) {
         let local = self.subs.borrow_mut().matches(&m.subject);
         let reply = m.reply.as_ref();
         let headers = m.headers.as_ref();
@@ -480,7 +513,10 @@ impl Shard {
             m.reply.as_ref(),
             m.headers.as_ref(),
             &m.payload,
-            m.hops + 1,
+            Forward {
+                hops: m.hops + 1,
+                origin: m.origin.clone(),
+            },
         );
     }
 
@@ -529,6 +565,16 @@ impl Shard {
         for ob in &self.outboxes {
             ob.wait_below_high_water().await;
         }
+    }
+
+    /// Whether anyone, on any core, subscribes to `subject` (lets advisories skip
+    /// building a body nobody will read).
+    pub fn has_interest(&self, subject: &[u8]) -> bool {
+        let local = self.subs.borrow_mut().matches(subject);
+        if !local.plain.is_empty() || !local.queues.is_empty() {
+            return true;
+        }
+        self.shards > 1 && !self.remote.borrow_mut().matches(subject).is_empty()
     }
 
     /// Keep the control plane's senders (called once at start).
@@ -589,13 +635,24 @@ impl Shard {
     }
 }
 
-/// Who published a message, for the echo rule.
-#[derive(Clone, Copy)]
+/// Who published a message: for the echo rule, and (JetStream API subjects only)
+/// the requester's details.
+#[derive(Clone)]
 struct Origin {
     /// The publishing client; `None` for the server itself.
     cid: Option<u64>,
     /// Whether that client receives its own messages.
     echo: bool,
+    /// The requester, for `$JS.` subjects.
+    info: Option<Arc<crate::client::RequestInfo>>,
+}
+
+/// What travels with a forwarded message besides the message itself.
+struct Forward {
+    /// Times it was passed on already (0 from the origin).
+    hops: u8,
+    /// The requester, for `$JS.` subjects.
+    origin: Option<Arc<crate::client::RequestInfo>>,
 }
 
 /// Where a queue group's message goes.
@@ -655,7 +712,7 @@ impl Routes {
         reply: Option<&Bytes>,
         headers: Option<&Bytes>,
         payload: &Bytes,
-        hops: u8,
+        forward: Forward,
     ) -> bool {
         let mut any = false;
         for (peer, queues) in self.queues.into_iter().enumerate() {
@@ -671,7 +728,8 @@ impl Routes {
                 payload: payload.clone(),
                 plain,
                 queues,
-                hops,
+                hops: forward.hops,
+                origin: forward.origin.clone(),
             }));
         }
         any

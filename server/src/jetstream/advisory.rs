@@ -21,6 +21,37 @@ pub const STREAM_DELETED: &str = "$JS.EVENT.ADVISORY.STREAM.DELETED";
 /// `JSStreamActionAdvisoryType`.
 pub const STREAM_ACTION_TYPE: &str = "io.nats.jetstream.advisory.v1.stream_action";
 
+/// `JSAuditAdvisory` subject: one event per JetStream API request.
+pub const API_AUDIT: &str = "$JS.EVENT.ADVISORY.API";
+/// `JSAPIAuditType`.
+pub const API_AUDIT_TYPE: &str = "io.nats.jetstream.advisory.v1.api_audit";
+
+/// `JSAPIAudit`: who asked what, and the exact answer.
+#[derive(Debug, Serialize)]
+pub struct ApiAudit {
+    /// [`API_AUDIT_TYPE`].
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// A unique id.
+    pub id: String,
+    /// When.
+    pub timestamp: GoTime,
+    /// This server's id.
+    pub server: String,
+    /// The requester (`None` for the server's own requests).
+    pub client: Option<crate::client::RequestInfo>,
+    /// The API subject.
+    pub subject: String,
+    /// The request body (left out when empty).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub request: String,
+    /// The reply body.
+    pub response: String,
+    /// The JetStream domain, when configured.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub domain: String,
+}
+
 /// What happened to a stream (Go's `ActionAdvisoryType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

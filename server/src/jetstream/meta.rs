@@ -210,9 +210,9 @@ impl Meta {
 
     /// Answer one API request.
     async fn handle(&self, m: InternalMsg) {
-        let Some(reply) = m.reply.clone().filter(|r| !r.is_empty()) else {
-            return;
-        };
+        // Go handles (and audits) a request without a reply subject too: a create
+        // sent with a plain publish creates the stream.
+        let reply = m.reply.clone().filter(|r| !r.is_empty());
         let mut subject = String::from_utf8_lossy(&m.subject).into_owned();
         if !self.config.domain.is_empty() {
             let with_domain = format!("$JS.{}.API.", self.config.domain);
@@ -228,8 +228,33 @@ impl Meta {
         if body.is_error {
             self.api_errors.set(self.api_errors.get() + 1);
         }
-        self.shard
-            .publish_internal(&reply, None, None, &Bytes::from(body.json));
+        let json = Bytes::from(body.json);
+        self.audit(&m, &json);
+        if let Some(reply) = reply {
+            self.shard.publish_internal(&reply, None, None, &json);
+        }
+    }
+
+    /// The `$JS.EVENT.ADVISORY.API` audit of one request (built only when someone
+    /// listens).
+    fn audit(&self, m: &InternalMsg, response: &[u8]) {
+        let subject = Bytes::from_static(advisory::API_AUDIT.as_bytes());
+        if !self.shard.has_interest(&subject) {
+            return;
+        }
+        let audit = advisory::ApiAudit {
+            kind: advisory::API_AUDIT_TYPE,
+            id: advisory::nuid(),
+            timestamp: GoTime::now(),
+            server: self.shard.info.server_id.clone(),
+            client: m.origin.as_deref().cloned(),
+            subject: String::from_utf8_lossy(&m.subject).into_owned(),
+            request: String::from_utf8_lossy(&m.payload).into_owned(),
+            response: String::from_utf8_lossy(response).into_owned(),
+            domain: self.config.domain.clone(),
+        };
+        let body = Bytes::from(super::api_types::go_json_bytes(&audit));
+        self.shard.publish_internal(&subject, None, None, &body);
     }
 
     async fn respond(&self, req: api::Request, m: &InternalMsg) -> Response {

@@ -25,7 +25,7 @@ use jetcore_storage::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::api_types::{go_quote, ApiRequest, MsgGetRequest, PubAckResponse, MAX_SUBJECT_DETAILS};
+use super::api_types::{go_quote, MsgGetRequest, PubAckResponse, MAX_SUBJECT_DETAILS};
 use super::dedupe::Dedupe;
 use super::errors::ApiError;
 use super::gotime::GoTime;
@@ -37,6 +37,9 @@ use super::stream_info::{StreamInfo, StreamState};
 use super::transform::SubjectTransform;
 use crate::client::{InternalInbox, InternalMsg, Subscription};
 use crate::shard::Shard;
+
+#[path = "direct.rs"]
+mod direct;
 
 /// What a stream keeps on disk beside its messages (`meta.json`): enough to bring
 /// it back, on the same core, after a restart.
@@ -165,7 +168,7 @@ fn store_limits(cfg: &StreamConfig) -> StoreLimits {
 }
 
 /// Go's time for a Unix-nanosecond timestamp, zero time for 0.
-fn go_time(nanos: i64) -> GoTime {
+pub(super) fn go_time(nanos: i64) -> GoTime {
     if nanos == 0 {
         GoTime::ZERO
     } else {
@@ -828,82 +831,6 @@ impl Stream {
         };
         write_meta(dir, &meta)
     }
-
-    // ---- direct get -----------------------------------------------------------------
-
-    async fn run_direct_gets(self: Rc<Self>) {
-        while let Some(batch) = self.direct_inbox.next_batch().await {
-            for m in batch {
-                let Some(reply) = m.reply.clone().filter(|r| !r.is_empty()) else {
-                    continue;
-                };
-                let (headers, payload) = self.direct_get(&m).await;
-                self.shard
-                    .publish_internal(&reply, None, Some(&headers), &payload);
-            }
-        }
-    }
-
-    /// Answer one direct-get request: the message with Go's headers, or a status.
-    async fn direct_get(&self, m: &InternalMsg) -> (Bytes, Bytes) {
-        let prefix = format!("$JS.API.DIRECT.GET.{}.", self.name);
-        let domain_prefix = format!("$JS.{}.API.DIRECT.GET.{}.", self.domain, self.name);
-        let by_subject = m.subject.strip_prefix(prefix.as_bytes()).or_else(|| {
-            (!self.domain.is_empty())
-                .then(|| m.subject.strip_prefix(domain_prefix.as_bytes()))
-                .flatten()
-        });
-        let query = if let Some(subject) = by_subject {
-            if !m.payload.is_empty() {
-                return status(408, "Bad Request");
-            }
-            MsgGetRequest {
-                last_by_subj: String::from_utf8_lossy(subject).into_owned(),
-                ..MsgGetRequest::default()
-            }
-        } else {
-            if m.payload.is_empty() {
-                return status(408, "Empty Request");
-            }
-            match MsgGetRequest::parse(&m.payload) {
-                Ok(q) if q.batch <= 0 && q.max_bytes <= 0 && q.options_valid() => q,
-                Ok(_) => return status(408, "Bad Request"),
-                Err(_) => return status(408, "Malformed Request"),
-            }
-        };
-        match self.get_msg(&query).await {
-            Ok(mut sm) => {
-                if query.no_hdr {
-                    sm.headers = Bytes::new();
-                }
-                (self.direct_headers(&sm), sm.payload)
-            }
-            Err(_) => status(404, "Message Not Found"),
-        }
-    }
-
-    /// The stored headers plus Go's `Nats-Stream`, `Nats-Subject`, `Nats-Sequence`,
-    /// `Nats-Time-Stamp`.
-    fn direct_headers(&self, sm: &StoredMessage) -> Bytes {
-        let ts = go_time(sm.timestamp).to_string();
-        let mut b = BytesMut::new();
-        if sm.headers.len() > 4 && sm.headers.ends_with(b"\r\n\r\n") {
-            b.extend_from_slice(&sm.headers[..sm.headers.len() - 2]);
-        } else {
-            b.extend_from_slice(b"NATS/1.0\r\n");
-        }
-        b.extend_from_slice(
-            format!(
-                "Nats-Stream: {}\r\nNats-Subject: {}\r\nNats-Sequence: {}\r\nNats-Time-Stamp: {}\r\n\r\n",
-                self.name,
-                String::from_utf8_lossy(&sm.subject),
-                sm.seq,
-                ts
-            )
-            .as_bytes(),
-        );
-        b.freeze()
-    }
 }
 
 /// What a republished message says about the stored one.
@@ -956,7 +883,7 @@ impl Republished<'_> {
 }
 
 /// A status-only reply (`NATS/1.0 404 Message Not Found`).
-fn status(code: u16, text: &str) -> (Bytes, Bytes) {
+pub(super) fn status(code: u16, text: &str) -> (Bytes, Bytes) {
     (
         Bytes::from(format!("NATS/1.0 {code} {text}\r\n\r\n")),
         Bytes::new(),
