@@ -1,6 +1,6 @@
 //! The nats-py client (`pip install nats-py`) works against the server: runs
 //! `clients/smoke.py` (connect, pub/sub, request/reply, no responders, headers, queue
-//! group, flush, drain/close). Skipped with a notice if nats-py is missing, unless `CI`
+//! group, flush, drain/close) and `clients/kv.py` (JetStream streams, KV, object put). Skipped with a notice if nats-py is missing, unless `CI`
 //! is set. The interpreter is `$PYTHON` or `python3`.
 
 use std::process::Command;
@@ -20,6 +20,27 @@ fn nats_py_smoke_script_passes() {
     let server = ServerBuilder::new().cores(cores_under_test()).start();
     let mut cmd = Command::new(&python);
     cmd.arg(clients_dir().join("smoke.py"));
+    let out = run_client_script(cmd, &server, Duration::from_secs(60));
+    assert!(out.contains("all checks passed"), "{out}");
+}
+
+/// nats-py's JetStream API: streams, publish/PubAck, dedupe, KV put/get/create/
+/// update/delete/purge and a multi-chunk object put (`clients/kv.py`).
+#[test]
+fn nats_py_jetstream_and_kv_script_passes() {
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    if !command_succeeds(Command::new(&python).args(["-c", "import nats.js.kv"])) {
+        skip_unless_ci(&format!(
+            "`{python}` cannot import nats (pip install nats-py)"
+        ));
+        return;
+    }
+    let server = ServerBuilder::new()
+        .cores(cores_under_test())
+        .jetstream()
+        .start();
+    let mut cmd = Command::new(&python);
+    cmd.arg(clients_dir().join("kv.py"));
     let out = run_client_script(cmd, &server, Duration::from_secs(60));
     assert!(out.contains("all checks passed"), "{out}");
 }
