@@ -1,7 +1,8 @@
 //! The nats-py client (`pip install nats-py`) works against the server: runs
 //! `clients/smoke.py` (connect, pub/sub, request/reply, no responders, headers, queue
-//! group, flush, drain/close) and `clients/kv.py` (JetStream streams, KV, object put). Skipped with a notice if nats-py is missing, unless `CI`
-//! is set. The interpreter is `$PYTHON` or `python3`.
+//! group, flush, drain/close) and `clients/kv.py` (JetStream streams, KV, object put).
+//! Skipped with a notice if nats-py is missing, unless `CI` is set. The interpreter is
+//! `$PYTHON` or `python3`.
 
 use std::process::Command;
 use std::time::Duration;
