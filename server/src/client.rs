@@ -230,6 +230,12 @@ pub fn delivering_for<T>(info: Option<std::sync::Arc<RequestInfo>>, f: impl FnOn
 pub struct InternalInbox {
     /// Messages not yet taken by the task.
     queue: RefCell<std::collections::VecDeque<InternalMsg>>,
+    /// Payload + header bytes in `queue`.
+    queued_bytes: Cell<usize>,
+    /// Past this, messages are refused (Go's per-stream ingest limit); `None`: never.
+    limit: Option<InboxLimit>,
+    /// Reply subjects of refused messages, for the task to answer (429).
+    refused: RefCell<Vec<Bytes>>,
     /// Wakes the task when the queue becomes non-empty.
     wake: Notify,
     /// Fired each time the task takes a batch (stalled publishers wait on it).
@@ -238,10 +244,39 @@ pub struct InternalInbox {
     closed: Cell<bool>,
 }
 
+/// How much an internal inbox holds before it refuses messages. Local publishers are
+/// slowed down well before this (see [`INBOX_HIGH_WATER`]); the limit is for traffic
+/// from other cores, whose receivers never wait on an inbox (a receiver that waited
+/// could hold up the interest barrier the inbox's own task is waiting for).
+#[derive(Debug, Clone, Copy)]
+pub struct InboxLimit {
+    /// Most queued messages.
+    pub msgs: usize,
+    /// Most queued payload + header bytes.
+    pub bytes: usize,
+}
+
+/// Most refusals remembered between two batches (each is answered with a 429; past
+/// this, a refused message with a reply subject goes unanswered, as Go's do).
+const MAX_REFUSALS_PENDING: usize = 64 * 1024;
+
 impl InternalInbox {
-    /// A new, empty inbox.
+    /// A new, empty inbox without a limit.
     pub fn new() -> Rc<Self> {
         Rc::new(InternalInbox::default())
+    }
+
+    /// A new, empty inbox that refuses messages past `limit`.
+    pub fn with_limit(limit: InboxLimit) -> Rc<Self> {
+        Rc::new(InternalInbox {
+            limit: Some(limit),
+            ..InternalInbox::default()
+        })
+    }
+
+    /// Reply subjects of messages refused since the last call.
+    pub fn take_refused(&self) -> Vec<Bytes> {
+        std::mem::take(&mut *self.refused.borrow_mut())
     }
 
     fn push(
@@ -254,6 +289,20 @@ impl InternalInbox {
         if self.closed.get() {
             return false;
         }
+        let size = payload.len() + headers.map_or(0, |h| h.len());
+        if let Some(limit) = self.limit {
+            let len = self.queue.borrow().len();
+            if len >= limit.msgs || self.queued_bytes.get() + size > limit.bytes {
+                let mut refused = self.refused.borrow_mut();
+                if let Some(r) = reply.filter(|r| !r.is_empty()) {
+                    if refused.len() < MAX_REFUSALS_PENDING {
+                        refused.push(r.clone());
+                    }
+                }
+                return true;
+            }
+        }
+        self.queued_bytes.set(self.queued_bytes.get() + size);
         let mut q = self.queue.borrow_mut();
         q.push_back(InternalMsg {
             subject: subject.clone(),
@@ -285,6 +334,7 @@ impl InternalInbox {
     pub async fn next_batch(&self) -> Option<Vec<InternalMsg>> {
         loop {
             let batch: Vec<InternalMsg> = self.queue.borrow_mut().drain(..).collect();
+            self.queued_bytes.set(0);
             if !batch.is_empty() {
                 self.drained.notify_all();
                 return Some(batch);

@@ -17,6 +17,9 @@ pub struct Global {
     connections: AtomicI64,
     /// Raised on SIGTERM/SIGINT.
     pub shutdown: Shutdown,
+    /// Set by core 0 once JetStream has restored its streams and subscribed its API;
+    /// until then no core accepts clients (Go restores JetStream before it listens).
+    pub jetstream_ready: std::sync::atomic::AtomicBool,
 }
 
 impl Global {

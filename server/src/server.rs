@@ -250,6 +250,9 @@ impl StartLatch {
     }
 }
 
+/// How often a core checks whether JetStream finished restoring (start-up only).
+const JETSTREAM_READY_POLL: Duration = Duration::from_millis(2);
+
 /// How long shutdown waits for connections to flush before giving up.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
@@ -279,6 +282,25 @@ async fn shard_main(
         let meta = Meta::start(&shard, c.clone()).await;
         if let Some(j) = shard.jetstream.get() {
             let _ = j.meta.set(meta);
+        }
+    }
+    if js.is_some() {
+        if shard.id == 0 {
+            global
+                .jetstream_ready
+                .store(true, std::sync::atomic::Ordering::Release);
+        } else {
+            // A client accepted now could publish to a stream not restored yet and
+            // get "no responders" for a stream that exists.
+            while !global
+                .jetstream_ready
+                .load(std::sync::atomic::Ordering::Acquire)
+            {
+                if global.shutdown.is_raised() {
+                    break;
+                }
+                jetcore_router::time::sleep(JETSTREAM_READY_POLL).await;
+            }
         }
     }
     started.arrive();
@@ -320,11 +342,11 @@ fn start_peer_tasks(shard: &Rc<Shard>, mesh: Mesh<Vec<DataItem>>) {
                     if let Some(slow) = shard.take_stall() {
                         stalled += client::stall_for(&slow, stalled).await;
                     }
-                    // A stream here behind on its publishes: wait for it (this peer's
-                    // channel then fills and its publishers wait at their outbox).
-                    if let Some(inbox) = client::take_inbox_stall() {
-                        inbox.wait_below_high_water().await;
-                    }
+                    // A receiver never waits for an internal inbox: the inbox's task
+                    // may itself wait for an interest barrier whose ack comes through
+                    // this very channel. Inboxes bound traffic from other cores by
+                    // refusing past their limit instead (429, as Go's streams do).
+                    let _ = client::take_inbox_stall();
                 }
                 jetcore_router::yield_if_needed().await;
             }

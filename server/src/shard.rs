@@ -317,7 +317,11 @@ impl Shard {
             echo: true,
             info: None,
         };
-        self.route(origin, subject, reply, headers, payload)
+        let any = self.route(origin, subject, reply, headers, payload);
+        // The server's own publishes never wait for an inbox; don't leave the mark for
+        // an unrelated reader to find.
+        let _ = crate::client::take_inbox_stall();
+        any
     }
 
     fn route(

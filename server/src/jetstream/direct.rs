@@ -28,6 +28,8 @@ const MAX_BATCH: usize = 1024;
 impl Stream {
     pub(super) async fn run_direct_gets(self: Rc<Self>) {
         while let Some(batch) = self.direct_inbox.next_batch().await {
+            // Requests refused past the queue limit go unanswered, as in Go.
+            let _ = self.direct_inbox.take_refused();
             for m in batch {
                 let Some(reply) = m.reply.clone().filter(|r| !r.is_empty()) else {
                     continue;

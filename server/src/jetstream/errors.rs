@@ -71,6 +71,46 @@ impl ApiError {
         ApiError::new(503, 10039, "JetStream not enabled for account")
     }
 
+    /// `JSStreamTooManyRequests` (10167).
+    pub fn stream_too_many_requests() -> Self {
+        ApiError::new(429, 10167, "too many requests")
+    }
+
+    /// `JSInsufficientResourcesErr` (10023).
+    pub fn insufficient_resources() -> Self {
+        ApiError::new(503, 10023, "insufficient resources")
+    }
+
+    /// `JSMessageIncrInvalidErr` (10171).
+    pub fn message_incr_invalid() -> Self {
+        ApiError::new(400, 10171, "message counter increment is invalid")
+    }
+
+    /// `JSMessageIncrMissingErr` (10169).
+    pub fn message_incr_missing() -> Self {
+        ApiError::new(400, 10169, "message counter increment is missing")
+    }
+
+    /// `JSMessageIncrPayloadErr` (10170).
+    pub fn message_incr_payload() -> Self {
+        ApiError::new(400, 10170, "message counter has payload")
+    }
+
+    /// `JSMessageCounterBrokenErr` (10172).
+    pub fn message_counter_broken() -> Self {
+        ApiError::new(400, 10172, "message counter is broken")
+    }
+
+    /// `JSAtomicPublishDisabledErr` (10174).
+    pub fn atomic_publish_disabled() -> Self {
+        ApiError::new(400, 10174, "atomic publish is disabled")
+    }
+
+    /// `JSMessageSchedulesDisabledErr` (10188).
+    pub fn message_schedules_disabled() -> Self {
+        ApiError::new(400, 10188, "message schedules is disabled")
+    }
+
     /// `JSNotEmptyRequestErr` (10038).
     pub fn not_empty_request() -> Self {
         ApiError::new(400, 10038, "expected an empty request payload")

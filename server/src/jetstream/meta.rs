@@ -70,6 +70,13 @@ pub struct Meta {
     subs: RefCell<Vec<Rc<Subscription>>>,
 }
 
+/// Requests waiting for the meta layer before new ones are dropped (Go's
+/// `JSDefaultRequestQueueLimit`, 10k; Go drops them without a reply too).
+const API_QUEUE_LIMIT: crate::client::InboxLimit = crate::client::InboxLimit {
+    msgs: 10_000,
+    bytes: 256 * 1024 * 1024,
+};
+
 /// The API subjects core 0 subscribes. `$JS.API.>` would also catch the
 /// direct-get subjects that only a stream may answer, so the families are listed.
 const API_SUBJECTS: &[&str] = &[
@@ -91,7 +98,7 @@ impl Meta {
             streams: RefCell::new(BTreeMap::new()),
             api_total: Cell::new(0),
             api_errors: Cell::new(0),
-            inbox: InternalInbox::new(),
+            inbox: InternalInbox::with_limit(API_QUEUE_LIMIT),
             subs: RefCell::new(Vec::new()),
         });
         meta.recover().await;
@@ -133,6 +140,17 @@ impl Meta {
         for entry in entries.flatten() {
             let path = entry.path();
             if !path.is_dir() {
+                continue;
+            }
+            if entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(super::stream::DELETED_PREFIX)
+            {
+                // A delete interrupted by a crash: finish it.
+                if let Err(e) = std::fs::remove_dir_all(&path) {
+                    tracing::warn!("JetStream: cannot remove {}: {e}", path.display());
+                }
                 continue;
             }
             match read_meta(&path) {
@@ -201,6 +219,10 @@ impl Meta {
 
     async fn run(self: Rc<Self>) {
         while let Some(batch) = self.inbox.next_batch().await {
+            let dropped = self.inbox.take_refused().len();
+            if dropped > 0 {
+                tracing::warn!("JetStream API queue limit reached, dropped {dropped} requests");
+            }
             for m in batch {
                 self.handle(m).await;
                 jetcore_router::yield_if_needed().await;
@@ -330,6 +352,9 @@ impl Meta {
             Ok(c) => c,
             Err(e) => return fail(e),
         };
+        if let Err(e) = unsupported(&cfg) {
+            return fail(e);
+        }
         let core = match self.entry(name) {
             // Go answers an identical create like the first one (did_create again).
             Some(existing) if existing.config == cfg => existing.core,
@@ -406,7 +431,7 @@ impl Meta {
             return fail(ApiError::stream_not_found());
         };
         cfg.set_static_metadata();
-        if let Err(e) = update_check(&existing.config, &mut cfg) {
+        if let Err(e) = update_check(&existing.config, &mut cfg).and_then(|()| unsupported(&cfg)) {
             return fail(e);
         }
         if let Err(e) = self.check_overlap(name, &cfg) {
@@ -419,8 +444,7 @@ impl Meta {
             .call_on(core, move |shard| async move {
                 let js = runtime::of(&shard)?;
                 let s = js.stream(&n).ok_or_else(ApiError::stream_not_found)?;
-                s.update(new_cfg)?;
-                s.persist_meta(core).map_err(ApiError::stream_update)?;
+                s.update(new_cfg, core)?;
                 shard.interest_barrier().await;
                 Ok::<(), ApiError>(())
             })
@@ -454,6 +478,9 @@ impl Meta {
                 if let Ok(js) = runtime::of(&shard) {
                     js.close_stream(&n, true).await;
                 }
+                // Until every core dropped the stream's interest, they would keep
+                // forwarding its subjects here, where nothing answers any more.
+                shard.interest_barrier().await;
             })
             .await;
         if r.is_err() {
@@ -820,6 +847,28 @@ fn update_check(old: &StreamConfig, cfg: &mut StreamConfig) -> Result<(), ApiErr
         cfg.allow_rollup_hdrs = false;
     }
     Ok(())
+}
+
+/// Stream features Go has and jetcore does not yet: refused at create and update
+/// rather than accepted and silently ignored (a client relying on them would
+/// otherwise lose its guarantees without knowing).
+fn unsupported(cfg: &StreamConfig) -> Result<(), ApiError> {
+    let missing = [
+        (cfg.allow_atomic, "atomic batch publish (allow_atomic)"),
+        (cfg.allow_batched, "fast batch publish (allow_batched)"),
+        (
+            cfg.allow_msg_schedules,
+            "message schedules (allow_msg_schedules)",
+        ),
+        (cfg.mirror.is_some(), "mirrors"),
+        (!cfg.sources.is_empty(), "sources"),
+    ];
+    match missing.iter().find(|(set, _)| *set) {
+        Some((_, what)) => Err(ApiError::stream_invalid_config(format!(
+            "{what} not supported by this server"
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// FNV-1a: a stable hash for placement ties (the same on every run and build).

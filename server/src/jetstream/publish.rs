@@ -25,6 +25,10 @@ pub const ROLLUP: &str = "Nats-Rollup";
 pub const TTL: &str = "Nats-TTL";
 /// `Nats-Incr` (counters, not supported yet: refused as disabled).
 pub const INCR: &str = "Nats-Incr";
+/// `Nats-Batch-Id` (atomic batch publish, not supported: refused as disabled).
+pub const BATCH_ID: &str = "Nats-Batch-Id";
+/// `Nats-Schedule` (message schedules, not supported: refused as disabled).
+pub const SCHEDULE: &str = "Nats-Schedule";
 /// `Nats-Stream-Source` (only sourcing may set it).
 pub const STREAM_SOURCE: &str = "Nats-Stream-Source";
 
@@ -53,8 +57,12 @@ pub struct PublishHeaders {
     pub rollup: String,
     /// `Nats-TTL`, unparsed.
     pub ttl: String,
-    /// `Nats-Incr` is present.
-    pub incr: bool,
+    /// `Nats-Incr`: `None` when absent, `Some(Err)` when not an integer.
+    pub incr: Option<Result<i128, InvalidIncr>>,
+    /// `Nats-Batch-Id` is present (atomic batch publish).
+    pub batch_id: bool,
+    /// `Nats-Schedule` is present (message schedules).
+    pub schedule: bool,
     /// `Nats-Stream-Source` is present.
     pub stream_source: bool,
 }
@@ -84,7 +92,11 @@ impl PublishHeaders {
             expected_last_msg_id: text(EXPECTED_LAST_MSG_ID),
             rollup: text(ROLLUP),
             ttl: text(TTL),
-            incr: headers::get(block, INCR).is_some_and(|v| !v.is_empty()),
+            incr: headers::get(block, INCR)
+                .filter(|v| !v.is_empty())
+                .map(parse_incr),
+            batch_id: headers::get(block, BATCH_ID).is_some_and(|v| !v.is_empty()),
+            schedule: headers::get(block, SCHEDULE).is_some_and(|v| !v.is_empty()),
             stream_source: headers::get(block, STREAM_SOURCE).is_some_and(|v| !v.is_empty()),
         }
     }
@@ -99,6 +111,21 @@ fn parse_seq(v: &[u8]) -> u64 {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(u64::MAX)
+}
+
+/// A `Nats-Incr` value that is not a base-10 integer (or does not fit 128 bits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvalidIncr;
+
+/// `Nats-Incr` as Go's `big.Int.SetString(v, 10)` reads it: an optional sign and
+/// digits. Go's integers are unbounded; jetcore's counters are 128-bit.
+pub fn parse_incr(v: &[u8]) -> Result<i128, InvalidIncr> {
+    let text = std::str::from_utf8(v).map_err(|_| InvalidIncr)?;
+    let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(InvalidIncr);
+    }
+    text.parse::<i128>().map_err(|_| InvalidIncr)
 }
 
 /// A `Nats-TTL` value Go would refuse.
@@ -146,7 +173,7 @@ Nats-Rollup: sub\r\nNats-TTL: 5s\r\n\r\n";
         assert_eq!(h.expected_last_subject_seq, Some(0));
         assert_eq!(h.rollup, "sub");
         assert_eq!(h.ttl, "5s");
-        assert!(!h.incr);
+        assert!(h.incr.is_none());
     }
 
     #[test]
@@ -154,6 +181,16 @@ Nats-Rollup: sub\r\nNats-TTL: 5s\r\n\r\n";
         let h = PublishHeaders::parse(Some(b"NATS/1.0\r\nNats-Expected-Last-Sequence: x\r\n\r\n"));
         assert_eq!(h.expected_last_seq, Some(u64::MAX));
         assert_eq!(PublishHeaders::parse(None), PublishHeaders::default());
+    }
+
+    #[test]
+    fn increments_as_go_reads_them() {
+        assert_eq!(parse_incr(b"5"), Ok(5));
+        assert_eq!(parse_incr(b"-12"), Ok(-12));
+        assert_eq!(parse_incr(b"+3"), Ok(3));
+        for bad in [&b"abc"[..], b"", b"-", b"1.5", b"1_000", b" 1"] {
+            assert_eq!(parse_incr(bad), Err(InvalidIncr), "{bad:?}");
+        }
     }
 
     #[test]

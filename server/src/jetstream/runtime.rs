@@ -41,6 +41,29 @@ pub struct JsConfig {
     pub check: CheckLimits,
     /// The name reported as `cluster.leader` in stream info (Go's server name).
     pub leader: String,
+    /// Bytes held by all streams of the server, per storage type, for the
+    /// `max_mem`/`max_file` limits (each stream adds its changes).
+    pub usage: Arc<StorageUsage>,
+}
+
+/// Server-wide bytes in memory and file streams (every core adds to it).
+#[derive(Debug, Default)]
+pub struct StorageUsage {
+    /// Bytes in memory streams.
+    pub memory: std::sync::atomic::AtomicI64,
+    /// Bytes in file streams.
+    pub file: std::sync::atomic::AtomicI64,
+}
+
+impl StorageUsage {
+    /// The counter of one storage type.
+    pub fn of(&self, memory: bool) -> &std::sync::atomic::AtomicI64 {
+        if memory {
+            &self.memory
+        } else {
+            &self.file
+        }
+    }
 }
 
 impl JsConfig {
@@ -77,7 +100,19 @@ impl JsConfig {
                     .map_or(0, |d| d.as_nanos().min(i64::MAX as u128) as i64),
             },
             leader: String::new(),
+            usage: Arc::new(StorageUsage::default()),
         }
+    }
+
+    /// The server limit for a storage type, when one is configured (`max_mem` /
+    /// `max_file`; -1 = not set, which Go sizes from the machine: not enforced here).
+    pub fn limit(&self, memory: bool) -> Option<i64> {
+        let l = if memory {
+            self.max_memory
+        } else {
+            self.max_store
+        };
+        (l >= 0).then_some(l)
     }
 
     /// Directory of a stream of the global account.

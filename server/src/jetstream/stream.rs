@@ -15,6 +15,7 @@
 use std::cell::{Cell, RefCell};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -25,17 +26,19 @@ use jetcore_storage::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::api_types::{go_quote, MsgGetRequest, PubAckResponse, MAX_SUBJECT_DETAILS};
+use super::api_types::{go_quote, MsgGetRequest, PubAck, PubAckResponse, MAX_SUBJECT_DETAILS};
 use super::dedupe::Dedupe;
 use super::errors::ApiError;
 use super::gotime::GoTime;
 use super::publish::{self, PublishHeaders};
 use super::runtime::JsConfig;
 use super::store::Store;
-use super::stream_config::{DiscardPolicy, StorageType, StoreCompression, StreamConfig};
+use super::stream_config::{
+    DiscardPolicy, RetentionPolicy, StorageType, StoreCompression, StreamConfig,
+};
 use super::stream_info::{StreamInfo, StreamState};
 use super::transform::SubjectTransform;
-use crate::client::{InternalInbox, InternalMsg, Subscription};
+use crate::client::{InboxLimit, InternalInbox, InternalMsg, Subscription};
 use crate::shard::Shard;
 
 #[path = "direct.rs"]
@@ -59,6 +62,17 @@ pub const META_FILE: &str = "meta.json";
 /// The longest the expiry timer sleeps before looking at the store again; it is
 /// woken earlier when a message with a TTL arrives.
 const EXPIRY_MAX_WAIT: Duration = Duration::from_secs(60);
+
+/// A stream's ingest queue: Go's `streamDefaultMaxQueueMsgs`/`Bytes`. Past it,
+/// publishes are refused with 429 (10167).
+const STREAM_INBOX_LIMIT: InboxLimit = InboxLimit {
+    msgs: 100_000,
+    bytes: 128 * 1024 * 1024,
+};
+
+/// How far appends may run ahead of the disk before the publish task waits for it.
+/// 32 MiB is a few group commits at full speed, so acked publishers never notice.
+const MAX_UNDURABLE_BYTES: usize = 32 * 1024 * 1024;
 
 /// Go's header-size limit for a stored message (`math.MaxUint16`).
 const MAX_HEADER_BYTES: usize = u16::MAX as usize;
@@ -100,6 +114,12 @@ pub struct Stream {
     expiry_wake: Notify,
     /// Compiled `subject_transform` and `republish` of the current config.
     transforms: RefCell<Transforms>,
+    /// Server-wide usage and limit of this stream's storage type.
+    usage: Arc<super::runtime::StorageUsage>,
+    /// The server limit for this storage type (`max_mem`/`max_file`), if set.
+    usage_limit: Option<i64>,
+    /// The bytes this stream last added to `usage`.
+    reported_bytes: Cell<u64>,
     /// The deadline the expiry timer sleeps until (None while it runs).
     expiry_target: Cell<Option<i64>>,
     /// Sequences of the subject delete markers this stream stored, so that a
@@ -145,6 +165,8 @@ enum Applied {
     Stored(u64),
     /// A `Nats-Msg-Id` seen within the window; the original's sequence.
     Duplicate(u64),
+    /// A counter increment stored at this sequence, with the counter's new value.
+    Counted(u64, String),
 }
 
 /// A stream's directory under the JetStream root (Go's layout).
@@ -186,6 +208,7 @@ impl Stream {
         dir: PathBuf,
     ) -> Result<Rc<Stream>, ApiError> {
         let cfg = meta.config;
+        let cfg_is_memory = cfg.storage == StorageType::Memory;
         let limits = store_limits(&cfg);
         let (store, dir) = match cfg.storage {
             StorageType::Memory => (Store::Mem(MemStore::new(limits)), None),
@@ -220,8 +243,8 @@ impl Stream {
             store,
             dir,
             shard: shard.clone(),
-            inbox: InternalInbox::new(),
-            direct_inbox: InternalInbox::new(),
+            inbox: InternalInbox::with_limit(STREAM_INBOX_LIMIT),
+            direct_inbox: InternalInbox::with_limit(STREAM_INBOX_LIMIT),
             subs: RefCell::new(Vec::new()),
             last_msg_id: RefCell::new(String::new()),
             pub_ack_prefix: prefix.into_bytes(),
@@ -229,10 +252,14 @@ impl Stream {
             closed: Cell::new(false),
             expiry_wake: Notify::new(),
             transforms: RefCell::new(Transforms::default()),
+            usage: js.usage.clone(),
+            usage_limit: js.limit(cfg_is_memory),
+            reported_bytes: Cell::new(0),
             expiry_target: Cell::new(None),
             markers: RefCell::new(std::collections::HashSet::new()),
         });
         *stream.transforms.borrow_mut() = Transforms::of(&stream.config.borrow());
+        stream.report_usage();
         stream.rebuild_dedupe().await;
         stream.subscribe()?;
         jetcore_router::spawn(stream.clone().run_publishes());
@@ -243,49 +270,72 @@ impl Stream {
 
     /// Subscribe the stream's subjects (and direct-get subjects when allowed).
     fn subscribe(&self) -> Result<(), ApiError> {
-        let cfg = self.config.borrow();
-        let mut subs = Vec::new();
-        let subjects: Vec<String> = if cfg.subjects.is_empty() && cfg.mirror.is_none() {
-            vec![cfg.name.clone()]
-        } else {
-            cfg.subjects.clone()
-        };
-        for subject in subjects {
-            subs.push(Subscription::internal(
-                Bytes::from(subject),
-                None,
-                self.inbox.clone(),
-            ));
+        let wanted = self.wanted_subscriptions();
+        let mut mine = self.subs.borrow_mut();
+        // Keep what stays, add what is new, then drop what went: a subject kept across
+        // an update never leaves the other cores' view, even for a moment.
+        let mut keep = Vec::with_capacity(wanted.len());
+        let mut added = Vec::new();
+        for (subject, direct) in wanted {
+            let found = mine
+                .iter()
+                .position(|s| s.subject == subject && s.queue.is_some() == direct);
+            match found {
+                Some(i) => keep.push(mine.swap_remove(i)),
+                None => {
+                    let (queue, inbox) = if direct {
+                        (
+                            Some(Bytes::from_static(DIRECT_GET_GROUP.as_bytes())),
+                            self.direct_inbox.clone(),
+                        )
+                    } else {
+                        (None, self.inbox.clone())
+                    };
+                    let sub = Rc::new(Subscription::internal(subject, queue, inbox));
+                    if self.shard.add_sub(&sub).is_err() {
+                        // Roll back what this call added; keep the rest as it was.
+                        for s in &added {
+                            self.shard.remove_sub(s);
+                        }
+                        keep.retain(|k| !added.iter().any(|a| Rc::ptr_eq(a, k)));
+                        mine.extend(keep);
+                        return Err(ApiError::stream_create("invalid subject"));
+                    }
+                    added.push(sub.clone());
+                    keep.push(sub);
+                }
+            }
         }
+        for gone in mine.drain(..) {
+            self.shard.remove_sub(&gone);
+        }
+        *mine = keep;
+        Ok(())
+    }
+
+    /// The subjects the current config captures (`false`), and the direct-get
+    /// subjects when allowed (`true`).
+    fn wanted_subscriptions(&self) -> Vec<(Bytes, bool)> {
+        let cfg = self.config.borrow();
+        let mut out: Vec<(Bytes, bool)> = if cfg.subjects.is_empty() && cfg.mirror.is_none() {
+            vec![(Bytes::from(cfg.name.clone()), false)]
+        } else {
+            cfg.subjects
+                .iter()
+                .map(|s| (Bytes::from(s.clone()), false))
+                .collect()
+        };
         if cfg.allow_direct {
             let mut prefixes = vec!["$JS.API".to_string()];
             if !self.domain.is_empty() {
                 prefixes.push(format!("$JS.{}.API", self.domain));
             }
-            let subjects = prefixes.iter().flat_map(|p| {
-                [
-                    format!("{p}.DIRECT.GET.{}", cfg.name),
-                    format!("{p}.DIRECT.GET.{}.>", cfg.name),
-                ]
-            });
-            for subject in subjects {
-                subs.push(Subscription::internal(
-                    Bytes::from(subject),
-                    Some(Bytes::from_static(DIRECT_GET_GROUP.as_bytes())),
-                    self.direct_inbox.clone(),
-                ));
+            for p in prefixes {
+                out.push((Bytes::from(format!("{p}.DIRECT.GET.{}", cfg.name)), true));
+                out.push((Bytes::from(format!("{p}.DIRECT.GET.{}.>", cfg.name)), true));
             }
         }
-        drop(cfg);
-        let mut mine = self.subs.borrow_mut();
-        for s in subs {
-            let s = Rc::new(s);
-            self.shard
-                .add_sub(&s)
-                .map_err(|_| ApiError::stream_create("invalid subject"))?;
-            mine.push(s);
-        }
-        Ok(())
+        out
     }
 
     /// Drop every subscription of the stream.
@@ -318,20 +368,40 @@ impl Stream {
     // ---- publish path ----------------------------------------------------------
 
     async fn run_publishes(self: Rc<Self>) {
+        // Bytes appended since the store last confirmed durability.
+        let mut undurable = 0usize;
         while let Some(batch) = self.inbox.next_batch().await {
             if self.closed.get() {
                 break;
             }
             let no_ack = self.config.borrow().no_ack;
+            if !no_ack {
+                let busy = ApiError::stream_too_many_requests();
+                for reply in self.inbox.take_refused() {
+                    let body = self.pub_ack_error(&busy);
+                    self.shard.publish_internal(&reply, None, None, &body);
+                }
+            }
             let mut acks: Vec<(Bytes, Bytes)> = Vec::new();
             for m in batch {
-                let outcome = self.apply_publish(&m);
+                undurable += m.payload.len() + m.headers.as_ref().map_or(0, |h| h.len());
+                let counter = if self.config.borrow().allow_msg_counter && m.headers.is_some() {
+                    Some(self.counter_base(&m).await)
+                } else {
+                    None
+                };
+                let outcome = self.apply_publish(&m, counter);
                 let Some(reply) = m.reply.filter(|r| !r.is_empty() && !no_ack) else {
                     continue;
                 };
                 match outcome {
                     Ok(Applied::Stored(seq)) => acks.push((reply, self.pub_ack(seq, false))),
                     Ok(Applied::Duplicate(seq)) => acks.push((reply, self.pub_ack(seq, true))),
+                    Ok(Applied::Counted(seq, value)) => {
+                        let mut ack = PubAck::new(&self.name, seq, &self.domain);
+                        ack.val = Some(value);
+                        acks.push((reply, Bytes::from(ack.to_bytes())))
+                    }
                     Err(e) => {
                         let body = self.pub_ack_error(&e);
                         self.shard.publish_internal(&reply, None, None, &body);
@@ -351,6 +421,15 @@ impl Stream {
                         stream.shard.publish_internal(&reply, None, None, &body);
                     }
                 });
+            }
+            self.report_usage();
+            // Publishers that never wait for PubAcks would otherwise let appends run
+            // arbitrarily far ahead of the disk (each one holding its bytes in the
+            // writer's queue). Past the lag, wait for the disk: the inbox then fills,
+            // local publishers wait and remote ones get 429s.
+            if undurable > MAX_UNDURABLE_BYTES {
+                self.durable().await;
+                undurable = 0;
             }
             jetcore_router::yield_if_needed().await;
         }
@@ -376,7 +455,11 @@ impl Stream {
 
     /// Go's checks for one publish, in Go's order, then the append. An error
     /// changes nothing.
-    fn apply_publish(&self, m: &InternalMsg) -> Result<Applied, ApiError> {
+    fn apply_publish(
+        &self,
+        m: &InternalMsg,
+        counter: Option<Result<i128, ApiError>>,
+    ) -> Result<Applied, ApiError> {
         let cfg = self.config.borrow();
         if cfg.sealed {
             return Err(ApiError::stream_sealed());
@@ -393,12 +476,34 @@ impl Stream {
         };
         let hdr = m.headers.as_deref().unwrap_or_default();
         let h = PublishHeaders::parse(Some(hdr));
+        if h.batch_id {
+            // Atomic batches are not supported (streams cannot enable them), so every
+            // batch message meets a stream with atomic publish disabled.
+            return Err(ApiError::atomic_publish_disabled());
+        }
         let ttl = publish::parse_ttl(&h.ttl);
         let mut rollup_subject = false;
         let mut rollup_all = false;
         if !hdr.is_empty() {
-            if h.incr {
-                return Err(ApiError::message_incr_disabled());
+            match h.incr {
+                Some(Err(_)) => return Err(ApiError::message_incr_invalid()),
+                Some(Ok(_)) if !cfg.allow_msg_counter => {
+                    return Err(ApiError::message_incr_disabled())
+                }
+                Some(Ok(_)) if !m.payload.is_empty() => {
+                    return Err(ApiError::message_incr_payload())
+                }
+                Some(Ok(_))
+                    if !h.rollup.is_empty()
+                        || !h.expected_stream.is_empty()
+                        || !h.expected_last_msg_id.is_empty()
+                        || !h.expected_last_subject_seq_subject.is_empty()
+                        || h.expected_last_seq.is_some()
+                        || h.expected_last_subject_seq.is_some() =>
+                {
+                    return Err(ApiError::message_incr_invalid())
+                }
+                _ => {}
             }
             if !h.expected_stream.is_empty() && h.expected_stream != cfg.name {
                 return Err(ApiError::stream_not_match());
@@ -424,6 +529,9 @@ impl Stream {
                 if want != last {
                     return Err(ApiError::stream_wrong_last_sequence(last));
                 }
+            }
+            if h.schedule {
+                return Err(ApiError::message_schedules_disabled());
             }
             if h.stream_source {
                 return Err(ApiError::message_source_hdr_not_allowed());
@@ -456,10 +564,28 @@ impl Stream {
                 }
             }
         }
+        let mut payload = m.payload.clone();
+        let mut counter_value = None;
+        if cfg.allow_msg_counter {
+            let Some(Ok(incr)) = h.incr else {
+                return Err(ApiError::message_incr_missing());
+            };
+            let base = match counter {
+                Some(Ok(v)) => v,
+                Some(Err(e)) => return Err(e),
+                None => 0,
+            };
+            let value = base
+                .checked_add(incr)
+                .ok_or_else(ApiError::message_counter_broken)?
+                .to_string();
+            payload = Bytes::from(format!("{{\"val\":{}}}", go_quote(&value)));
+            counter_value = Some(value);
+        }
         let max = cfg.max_msg_size;
         if max >= 0 {
             let max = max as usize;
-            if hdr.len() > max || m.payload.len() > max - hdr.len().min(max) {
+            if hdr.len() > max || payload.len() > max - hdr.len().min(max) {
                 return Err(ApiError::stream_message_exceeds_maximum());
             }
         }
@@ -467,6 +593,17 @@ impl Stream {
             return Err(ApiError::stream_header_exceeds_maximum());
         }
         let ttl = ttl.map_err(|_| ApiError::message_ttl_invalid())?;
+        if let Some(limit) = self.usage_limit {
+            // Go's `limitsExceeded`: the server's storage of this type is full.
+            self.report_usage();
+            let used = self
+                .usage
+                .of(self.store.is_memory())
+                .load(std::sync::atomic::Ordering::Relaxed);
+            if used + (subject.len() + hdr.len() + payload.len()) as i64 > limit {
+                return Err(ApiError::insufficient_resources());
+            }
+        }
         let republish = transforms.republish.as_ref().and_then(|t| {
             t.apply_bytes(&subject)
                 .filter(|d| crate::subject::is_valid_publish_subject(d))
@@ -480,12 +617,22 @@ impl Stream {
             .append(NewMessage {
                 subject: subject.clone(),
                 headers: m.headers.clone().unwrap_or_default(),
-                payload: m.payload.clone(),
+                payload: payload.clone(),
                 timestamp: None,
                 ttl,
             })
             .map_err(ApiError::stream_store_failed)?;
         let seq = appended.seq;
+        if self.config.borrow().retention == RetentionPolicy::Interest {
+            // No consumer can exist yet (consumers are the next issue), so nobody is
+            // interested: Go keeps only the sequence, and so does this.
+            if let Err(e) = self.store.remove(seq, false) {
+                tracing::warn!(
+                    "stream {}: dropping an uninterested message failed: {e}",
+                    self.name
+                );
+            }
+        }
         *self.last_msg_id.borrow_mut() = h.msg_id.clone();
         if !h.msg_id.is_empty() {
             let now = jetcore_storage::now_nanos();
@@ -512,10 +659,62 @@ impl Stream {
                 timestamp: appended.timestamp,
                 last_seq,
             };
-            let (h, p) = republished.message(hdr, &m.payload, headers_only);
+            let (h, p) = republished.message(hdr, &payload, headers_only);
             self.shard.publish_internal(&dest, None, Some(&h), &p);
         }
-        Ok(Applied::Stored(seq))
+        match counter_value {
+            Some(v) => Ok(Applied::Counted(seq, v)),
+            None => Ok(Applied::Stored(seq)),
+        }
+    }
+
+    /// The current value of the counter on `m`'s subject, read before the publish is
+    /// applied (a read may wait for the disk; the publish path never does). Re-read
+    /// when the subject changed meanwhile, so the value and the append that uses it
+    /// meet with no wait in between.
+    async fn counter_base(&self, m: &InternalMsg) -> Result<i128, ApiError> {
+        let subject = {
+            let transforms = self.transforms.borrow();
+            match transforms
+                .input
+                .as_ref()
+                .and_then(|t| t.apply_bytes(&m.subject))
+            {
+                Some(t) => Bytes::from(t),
+                None => m.subject.clone(),
+            }
+        };
+        loop {
+            let last = self.last_seq_for(&subject);
+            if last == 0 {
+                return Ok(0);
+            }
+            let loaded = self.store.load(last).await;
+            if self.last_seq_for(&subject) != last {
+                continue;
+            }
+            let stored = loaded.map_err(|_| ApiError::message_counter_broken())?;
+            #[derive(serde::Deserialize)]
+            struct Value {
+                val: String,
+            }
+            let v: Value = serde_json::from_slice(&stored.payload)
+                .map_err(|_| ApiError::message_counter_broken())?;
+            return publish::parse_incr(v.val.as_bytes())
+                .map_err(|_| ApiError::message_counter_broken());
+        }
+    }
+
+    /// Bring the server-wide usage up to date with this stream's bytes.
+    pub fn report_usage(&self) {
+        let now = self.store.state().bytes;
+        let before = self.reported_bytes.replace(now);
+        if now != before {
+            let delta = now as i64 - before as i64;
+            self.usage
+                .of(self.store.is_memory())
+                .fetch_add(delta, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 
     /// The last sequence stored on `subject` (wildcards allowed), 0 for none.
@@ -596,7 +795,10 @@ impl Stream {
                 return;
             }
             match self.store.expire(jetcore_storage::now_nanos()) {
-                Ok(expired) => self.place_delete_markers(&expired),
+                Ok(expired) => {
+                    self.place_delete_markers(&expired);
+                    self.report_usage();
+                }
                 Err(e) => {
                     tracing::error!("stream {}: expiring messages failed: {e}", self.name);
                     jetcore_router::time::sleep(Duration::from_secs(1)).await;
@@ -726,7 +928,9 @@ impl Stream {
                 return Err(ApiError::stream_purge_failed("stream purge not permitted"));
             }
         }
-        self.store.purge(req).map_err(ApiError::stream_general)
+        let purged = self.store.purge(req).map_err(ApiError::stream_general)?;
+        self.report_usage();
+        Ok(purged)
     }
 
     /// `STREAM.MSG.DELETE`.
@@ -751,7 +955,9 @@ impl Stream {
             // ...and one below the first with ErrStoreMsgNotFound.
             return Err(ApiError::stream_msg_delete_failed("no message found"));
         }
-        match self.store.remove(seq, !no_erase) {
+        let removed = self.store.remove(seq, !no_erase);
+        self.report_usage();
+        match removed {
             Ok(true) => Ok(()),
             Ok(false) | Err(StoreError::NotFound) => Err(ApiError::sequence_not_found(seq)),
             Err(e) => Err(ApiError::stream_msg_delete_failed(e)),
@@ -760,36 +966,79 @@ impl Stream {
 
     /// `STREAM.MSG.GET` by sequence, next-by-subject or last-by-subject.
     pub async fn get_msg(&self, q: &MsgGetRequest) -> Result<StoredMessage, ApiError> {
+        // `start_time` stands for the first sequence stored at or after that time.
+        let seq = match &q.start_time {
+            Some(t) => {
+                let nanos = t.unix_nanos().clamp(0, i128::from(i64::MAX)) as i64;
+                self.seq_from_time(nanos)
+                    .await
+                    .ok_or_else(ApiError::no_message_found)?
+            }
+            None => q.seq,
+        };
         let found = if !q.next_by_subj.is_empty() {
             self.store
-                .load_next(q.next_by_subj.as_bytes(), q.seq.max(1))
+                .load_next(q.next_by_subj.as_bytes(), seq.max(1))
                 .await
                 .ok()
                 .flatten()
-        } else if q.seq > 0 {
-            self.store.load(q.seq).await.ok()
+        } else if seq > 0 {
+            self.store.load(seq).await.ok()
         } else {
             self.store.load_last(q.last_by_subj.as_bytes()).await.ok()
         };
         found.ok_or_else(ApiError::no_message_found)
     }
 
+    /// The first sequence whose message was stored at or after `nanos` (Go's
+    /// `GetSeqFromTime`): a binary search over sequences, timestamps growing with them.
+    async fn seq_from_time(&self, nanos: i64) -> Option<u64> {
+        let st = self.store.state();
+        if st.messages == 0 || st.last_ts < nanos {
+            return None;
+        }
+        let (mut lo, mut hi) = (st.first_seq, st.last_seq);
+        let mut best = None;
+        while lo <= hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.store.load_next(b">", mid).await {
+                Ok(Some(m)) if m.seq <= hi => {
+                    if m.timestamp >= nanos {
+                        best = Some(m.seq);
+                        if mid == 0 {
+                            break;
+                        }
+                        hi = mid - 1;
+                    } else {
+                        lo = m.seq + 1;
+                    }
+                }
+                // Nothing stored in [mid, hi]: look below.
+                _ => {
+                    if mid == 0 {
+                        break;
+                    }
+                    hi = mid - 1;
+                }
+            }
+        }
+        best
+    }
+
     /// Apply an accepted configuration change (the caller validated it).
-    pub fn update(&self, cfg: StreamConfig) -> Result<(), ApiError> {
-        let subjects_changed = {
-            let old = self.config.borrow();
-            old.subjects != cfg.subjects || old.allow_direct != cfg.allow_direct
-        };
+    /// The new config is written to `meta.json` first, so a failure leaves the
+    /// stream, the directory and the disk all on the old config.
+    pub fn update(&self, cfg: StreamConfig, core: usize) -> Result<(), ApiError> {
+        self.write_meta_for(&cfg, core)
+            .map_err(ApiError::stream_update)?;
         self.store
             .set_limits(store_limits(&cfg))
             .map_err(ApiError::stream_update)?;
         self.dedupe.borrow_mut().set_window(cfg.duplicate_window);
         *self.transforms.borrow_mut() = Transforms::of(&cfg);
         *self.config.borrow_mut() = cfg;
-        if subjects_changed {
-            self.unsubscribe();
-            self.subscribe()?;
-        }
+        self.subscribe()?;
+        self.report_usage();
         self.expiry_wake.notify();
         Ok(())
     }
@@ -797,6 +1046,11 @@ impl Stream {
     /// Stop taking publishes and close the store. `remove` also deletes its files.
     pub async fn close(&self, remove: bool) {
         self.closed.set(true);
+        // The stream's bytes leave the server's usage (a restart counts them again).
+        let gone = self.reported_bytes.replace(0) as i64;
+        self.usage
+            .of(self.store.is_memory())
+            .fetch_sub(gone, std::sync::atomic::Ordering::Relaxed);
         self.unsubscribe();
         self.inbox.close();
         self.direct_inbox.close();
@@ -808,7 +1062,7 @@ impl Stream {
         }
         if remove {
             if let Some(dir) = &self.dir {
-                if let Err(e) = std::fs::remove_dir_all(dir) {
+                if let Err(e) = remove_stream_dir(dir) {
                     tracing::warn!(
                         "stream {}: removing {} failed: {e}",
                         self.name,
@@ -821,11 +1075,15 @@ impl Stream {
 
     /// Write `meta.json` (file streams only), atomically.
     pub fn persist_meta(&self, core: usize) -> std::io::Result<()> {
+        self.write_meta_for(&self.config(), core)
+    }
+
+    fn write_meta_for(&self, config: &StreamConfig, core: usize) -> std::io::Result<()> {
         let Some(dir) = &self.dir else {
             return Ok(());
         };
         let meta = StreamMeta {
-            config: self.config(),
+            config: config.clone(),
             created: self.created,
             core,
         };
@@ -903,6 +1161,28 @@ pub fn write_meta(dir: &Path, meta: &StreamMeta) -> std::io::Result<()> {
     }
     std::fs::rename(&tmp, dir.join(META_FILE))?;
     std::fs::File::open(dir)?.sync_all()
+}
+
+/// Prefix of a deleted stream's directory while its files are being removed.
+/// Stream names cannot contain `.`, so no live stream can have this name; recovery
+/// finishes removing any it finds.
+pub const DELETED_PREFIX: &str = ".deleted.";
+
+/// Delete a stream's files so that a crash at any point never brings it back: the
+/// directory is first renamed out of the way (and the rename made durable), then
+/// removed.
+pub fn remove_stream_dir(dir: &Path) -> std::io::Result<()> {
+    let (Some(parent), Some(name)) = (dir.parent(), dir.file_name()) else {
+        return std::fs::remove_dir_all(dir);
+    };
+    let tomb = parent.join(format!(
+        "{DELETED_PREFIX}{}.{}",
+        name.to_string_lossy(),
+        jetcore_storage::now_nanos()
+    ));
+    std::fs::rename(dir, &tomb)?;
+    std::fs::File::open(parent)?.sync_all()?;
+    std::fs::remove_dir_all(&tomb)
 }
 
 /// Read a stream's `meta.json`.
