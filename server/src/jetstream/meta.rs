@@ -32,7 +32,7 @@ use super::api_types::{
 use super::errors::ApiError;
 use super::gotime::GoTime;
 use super::runtime::{self, CoreUsage, JsConfig};
-use super::stream::{read_meta, StreamMeta};
+use super::stream::{read_meta, Stream, StreamMeta};
 use super::stream_config::{
     check_create, parse_create_request, StorageType, StreamConfig, JS_API_LEVEL,
 };
@@ -307,6 +307,25 @@ impl Meta {
         self.streams.borrow().get(name).cloned()
     }
 
+    /// Run `job` with the stream `name` on its core `core` (Go's "stream not found"
+    /// when it is gone there, or the core is).
+    async fn on_stream<T, J, F>(&self, name: &str, core: usize, job: J) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        J: FnOnce(Rc<Shard>, Rc<Stream>) -> F + Send + 'static,
+        F: std::future::Future<Output = Result<T, ApiError>> + 'static,
+    {
+        let name = name.to_string();
+        self.shard
+            .call_on(core, move |shard| async move {
+                let js = runtime::of(&shard)?;
+                let stream = js.stream(&name).ok_or_else(ApiError::stream_not_found)?;
+                job(shard, stream).await
+            })
+            .await
+            .map_err(|_| ApiError::stream_not_found())?
+    }
+
     /// A stream's info, gathered on its core. `response_config` adds the dynamic
     /// metadata Go puts in CREATE/UPDATE/INFO responses (LIST shows the stored
     /// config).
@@ -316,30 +335,24 @@ impl Meta {
         core: usize,
         opts: InfoOptions,
     ) -> Result<(StreamInfo, usize), ApiError> {
-        let name = name.to_string();
         let version = crate::server::GO_COMPAT_VERSION;
         let domain = self.config.domain.clone();
         let leader = self.config.leader.clone();
-        let r = self
-            .shard
-            .call_on(core, move |shard| async move {
-                let js = runtime::of(&shard)?;
-                let s = js.stream(&name).ok_or_else(ApiError::stream_not_found)?;
-                let filter =
-                    (!opts.subjects_filter.is_empty()).then_some(opts.subjects_filter.as_str());
-                let (mut info, total) = s.info(opts.deleted_details, filter, opts.offset);
-                if opts.response_config {
-                    info.config = info.config.with_dynamic_metadata(version);
-                }
-                info.domain = domain;
-                info.cluster = Some(ClusterInfo {
-                    leader,
-                    ..ClusterInfo::default()
-                });
-                Ok::<_, ApiError>((info, total))
-            })
-            .await;
-        r.map_err(|_| ApiError::stream_not_found())?
+        self.on_stream(name, core, move |_, s| async move {
+            let filter =
+                (!opts.subjects_filter.is_empty()).then_some(opts.subjects_filter.as_str());
+            let (mut info, total) = s.info(opts.deleted_details, filter, opts.offset);
+            if opts.response_config {
+                info.config = info.config.with_dynamic_metadata(version);
+            }
+            info.domain = domain;
+            info.cluster = Some(ClusterInfo {
+                leader,
+                ..ClusterInfo::default()
+            });
+            Ok((info, total))
+        })
+        .await
     }
 
     async fn create(&self, name: &str, body: &[u8]) -> Response {
@@ -438,21 +451,16 @@ impl Meta {
             return fail(e);
         }
         let core = existing.core;
-        let (n, new_cfg) = (name.to_string(), cfg.clone());
-        let r = self
-            .shard
-            .call_on(core, move |shard| async move {
-                let js = runtime::of(&shard)?;
-                let s = js.stream(&n).ok_or_else(ApiError::stream_not_found)?;
+        let new_cfg = cfg.clone();
+        let updated = self
+            .on_stream(name, core, move |shard, s| async move {
                 s.update(new_cfg, core)?;
                 shard.interest_barrier().await;
-                Ok::<(), ApiError>(())
+                Ok(())
             })
             .await;
-        match r {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return fail(e),
-            Err(_) => return fail(ApiError::stream_update("core unavailable")),
+        if let Err(e) = updated {
+            return fail(e);
         }
         if let Some(e) = self.streams.borrow_mut().get_mut(name) {
             e.config = cfg;
@@ -602,26 +610,21 @@ impl Meta {
         let Some(existing) = self.entry(name) else {
             return fail(ApiError::stream_not_found());
         };
-        let n = name.to_string();
         let store_req = PurgeRequest {
             filter: (!req.filter.is_empty()).then(|| Bytes::from(req.filter.clone())),
             up_to_seq: (req.seq > 0).then_some(req.seq),
             keep: (req.keep > 0).then_some(req.keep),
         };
-        let r = self
-            .shard
-            .call_on(existing.core, move |shard| async move {
-                let js = runtime::of(&shard)?;
-                let s = js.stream(&n).ok_or_else(ApiError::stream_not_found)?;
+        let purged = self
+            .on_stream(name, existing.core, move |_, s| async move {
                 let purged = s.purge(&store_req)?;
                 s.durable().await;
-                Ok::<u64, ApiError>(purged)
+                Ok(purged)
             })
             .await;
-        match r {
-            Ok(Ok(purged)) => Response::ok(&StreamPurgeResponse::ok(purged)),
-            Ok(Err(e)) => fail(e),
-            Err(_) => fail(ApiError::stream_not_found()),
+        match purged {
+            Ok(purged) => Response::ok(&StreamPurgeResponse::ok(purged)),
+            Err(e) => fail(e),
         }
     }
 
@@ -640,15 +643,11 @@ impl Meta {
         let Some(existing) = self.entry(name) else {
             return fail(ApiError::stream_not_found());
         };
-        let n = name.to_string();
-        let r = self
-            .shard
-            .call_on(existing.core, move |shard| async move {
-                let js = runtime::of(&shard)?;
-                let s = js.stream(&n).ok_or_else(ApiError::stream_not_found)?;
+        let got = self
+            .on_stream(name, existing.core, move |_, s| async move {
                 let m = s.get_msg(&q).await?;
                 let hdrs = if q.no_hdr { Bytes::new() } else { m.headers };
-                Ok::<_, ApiError>(StoredMsg::new(
+                Ok(StoredMsg::new(
                     &m.subject,
                     m.seq,
                     hdrs,
@@ -657,10 +656,9 @@ impl Meta {
                 ))
             })
             .await;
-        match r {
-            Ok(Ok(m)) => Response::ok(&MsgGetResponse::new(m)),
-            Ok(Err(e)) => fail(e),
-            Err(_) => fail(ApiError::stream_not_found()),
+        match got {
+            Ok(m) => Response::ok(&MsgGetResponse::new(m)),
+            Err(e) => fail(e),
         }
     }
 
@@ -676,21 +674,16 @@ impl Meta {
         let Some(existing) = self.entry(name) else {
             return fail(ApiError::stream_not_found());
         };
-        let n = name.to_string();
-        let r = self
-            .shard
-            .call_on(existing.core, move |shard| async move {
-                let js = runtime::of(&shard)?;
-                let s = js.stream(&n).ok_or_else(ApiError::stream_not_found)?;
+        let deleted = self
+            .on_stream(name, existing.core, move |_, s| async move {
                 s.delete_msg(req.seq, req.no_erase)?;
                 s.durable().await;
-                Ok::<(), ApiError>(())
+                Ok(())
             })
             .await;
-        match r {
-            Ok(Ok(())) => Response::ok(&MsgDeleteResponse::ok()),
-            Ok(Err(e)) => fail(e),
-            Err(_) => fail(ApiError::stream_not_found()),
+        match deleted {
+            Ok(()) => Response::ok(&MsgDeleteResponse::ok()),
+            Err(e) => fail(e),
         }
     }
 
