@@ -409,7 +409,21 @@ impl Stream {
                 }
             }
             if !acks.is_empty() {
-                let durable = self.store.durable();
+                let mut durable = self.store.durable();
+                // Already durable (a memory store, `sync: never`, or nothing new to
+                // write): answer now, without a task switch per batch.
+                if let Some(result) = futures_lite::future::poll_once(&mut durable).await {
+                    for (reply, ack) in acks {
+                        let body = match &result {
+                            Ok(()) => ack,
+                            Err(e) => self.pub_ack_error(&ApiError::stream_store_failed(e)),
+                        };
+                        self.shard.publish_internal(&reply, None, None, &body);
+                    }
+                    self.report_usage();
+                    jetcore_router::yield_if_needed().await;
+                    continue;
+                }
                 let stream = self.clone();
                 jetcore_router::spawn(async move {
                     let result = durable.await;
