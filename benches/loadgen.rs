@@ -13,6 +13,18 @@
 //! was lost, duplicated or reordered. Request/reply uses raw TCP (default) or
 //! async-nats (`--client async-nats`). Every run is bounded in time. `--help` lists
 //! the options; `docs/benchmarks.md` has the measured results.
+//!
+//! JetStream publish (`js-pub`, `js-pub-sync`, `js-pub-async`; `loadgen_js.rs`): every
+//! run starts the server with JetStream on a fresh store directory, creates one stream
+//! and publishes to it with a reply subject per message, one request at a time (sync:
+//! latency percentiles) or with a window of outstanding PubAcks (async: throughput).
+//!
+//! ```text
+//! jetcore-loadgen js-pub --storage file,memory --size 16,128,1024 --compare --cores 2
+//! ```
+
+#[path = "loadgen_js.rs"]
+mod js;
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -35,6 +47,15 @@ MODE:
            and a check that every message arrived once, in order per publisher
   reqrep   one requester doing sequential requests to one responder; latency
            percentiles (hdrhistogram)
+  js-pub   JetStream publish to one stream (servers started with -js on a fresh
+           store dir; stream BENCH, subjects bench.>), only acked messages counted,
+           every PubAck checked (success, sequence = publish order, no gaps):
+             sync:  one publish in flight; PubAck latency percentiles and msgs/s
+             async: a window of outstanding PubAcks (--window); msgs/s
+           js-pub runs --scenario (default sync,async) x --storage x --size, each
+           combination with its own rounds and summary, then one table of all
+  js-pub-sync, js-pub-async
+           js-pub with only that scenario
 
 Server (started by the load generator on 127.0.0.1, a free port, killed at the end):
   --server jetcore|go   which server (default jetcore)
@@ -58,8 +79,8 @@ Server (started by the load generator on 127.0.0.1, a free port, killed at the e
 Load generator:
   --gen-cpus LIST       pin the load generator to these CPUs
   --gen-threads N       tokio worker threads (default 1: a current-thread runtime)
-  --size BYTES          payload size (default 128)
-  --duration SECS       length of each run (default 5)
+  --size BYTES          payload size (default 128); js-pub: a list (16,128,1024)
+  --duration SECS       length of each run (default 5; js-pub: 2)
   --count N             instead of a duration: messages per publisher / requests
   --timeout SECS        hard limit of one run (default duration + 30, or 120 with --count)
 
@@ -69,7 +90,18 @@ pubsub:
 
 reqrep:
   --client raw|async-nats  client for both sides (default raw)
-  --warmup N            requests before measuring (default 1000)
+  --warmup N            requests before measuring (default 1000; js-pub: messages)
+
+js-pub:
+  --scenario LIST       sync, async or sync,async (default both; also js-pub-sync...)
+  --storage LIST        file, memory or file,memory (default file)
+  --window N            async: outstanding PubAcks (default 256)
+  --store-dir DIR       parent of the per-run store directories (default $TMPDIR or
+                        /tmp; each run gets its own, removed afterwards)
+  --jetcore-config FILE start jetcore with -c FILE (e.g. jetstream { sync_interval: 2m })
+  --go-config FILE      start Go with -c FILE (e.g. jetstream { sync_interval: always })
+  --long                long mode: --duration 20 --rounds 5 --warmup 10000 unless
+                        given (the default is a quick 2 s run, 3 rounds with --compare)
 ";
 
 /// What to measure.
@@ -77,6 +109,7 @@ reqrep:
 enum Mode {
     PubSub,
     ReqRep,
+    JsPub,
 }
 
 /// Client used for request/reply.
@@ -110,6 +143,9 @@ struct Opts {
     quiet_wait: Duration,
     busy_retries: usize,
     placement: Placement,
+    /// `--size` as given (js-pub runs each).
+    sizes: Vec<usize>,
+    js: js::JsOpts,
 }
 
 /// Where connections should sit relative to the subscriber / responder.
@@ -122,9 +158,15 @@ enum Placement {
 
 fn parse_args() -> Result<Opts, String> {
     let mut args = std::env::args().skip(1);
+    let mut js = js::JsOpts::default();
     let mode = match args.next().as_deref() {
         Some("pubsub") => Mode::PubSub,
         Some("reqrep") => Mode::ReqRep,
+        Some("js-pub") => Mode::JsPub,
+        Some(m @ ("js-pub-sync" | "js-pub-async")) => {
+            js.scenarios = js::parse_scenarios(m)?;
+            Mode::JsPub
+        }
         Some("-h") | Some("--help") | None => return Err(String::new()),
         Some(m) => return Err(format!("unknown mode {m:?}")),
     };
@@ -150,7 +192,11 @@ fn parse_args() -> Result<Opts, String> {
         quiet_wait: Duration::from_secs(60),
         busy_retries: 2,
         placement: Placement::Any,
+        sizes: vec![128],
+        js,
     };
+    // Which of the defaults that --long changes were given explicitly.
+    let (mut duration_set, mut warmup_set) = (false, false);
     fn num<T: std::str::FromStr>(flag: &str, v: Option<String>) -> Result<T, String> {
         let v = v.ok_or_else(|| format!("{flag} needs a value"))?;
         v.parse()
@@ -180,8 +226,18 @@ fn parse_args() -> Result<Opts, String> {
             "--port" => o.port = Some(num(&a, args.next())?),
             "--gen-cpus" => o.gen_cpus = Some(args.next().ok_or("--gen-cpus value")?),
             "--gen-threads" => o.gen_threads = num::<usize>(&a, args.next())?.max(1),
-            "--size" => o.size = num(&a, args.next())?,
-            "--duration" => o.duration = Duration::from_secs_f64(num(&a, args.next())?),
+            "--size" => {
+                let v = args.next().ok_or("--size needs a value")?;
+                o.sizes = v
+                    .split(',')
+                    .map(|c| c.parse::<usize>().ok())
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| format!("--size {v:?}: a number or a list of numbers"))?;
+            }
+            "--duration" => {
+                o.duration = Duration::from_secs_f64(num(&a, args.next())?);
+                duration_set = true;
+            }
             "--count" => o.count = Some(num(&a, args.next())?),
             "--timeout" => o.timeout = Duration::from_secs_f64(num(&a, args.next())?),
             "--pubs" => o.pubs = num::<usize>(&a, args.next())?.max(1),
@@ -193,7 +249,25 @@ fn parse_args() -> Result<Opts, String> {
                     other => return Err(format!("--client {other:?}: raw or async-nats")),
                 }
             }
-            "--warmup" => o.warmup = num(&a, args.next())?,
+            "--warmup" => {
+                o.warmup = num(&a, args.next())?;
+                warmup_set = true;
+            }
+            "--scenario" => {
+                o.js.scenarios = js::parse_scenarios(&args.next().ok_or("--scenario value")?)?
+            }
+            "--storage" => {
+                o.js.storages = js::parse_storages(&args.next().ok_or("--storage value")?)?
+            }
+            "--window" => o.js.window = num::<usize>(&a, args.next())?.max(1),
+            "--store-dir" => {
+                o.js.store_parent = Some(args.next().ok_or("--store-dir value")?.into())
+            }
+            "--jetcore-config" => {
+                o.js.jetcore_config = Some(args.next().ok_or("--jetcore-config value")?)
+            }
+            "--go-config" => o.js.go_config = Some(args.next().ok_or("--go-config value")?),
+            "--long" => o.js.long = true,
             "--quiet-wait" => o.quiet_wait = Duration::from_secs_f64(num(&a, args.next())?),
             "--busy-retries" => o.busy_retries = num(&a, args.next())?,
             "--placement" => {
@@ -208,6 +282,26 @@ fn parse_args() -> Result<Opts, String> {
             other => return Err(format!("unknown option {other:?}")),
         }
     }
+    if o.mode == Mode::JsPub {
+        if o.js.long {
+            if !duration_set {
+                o.duration = Duration::from_secs(20);
+            }
+            if !warmup_set {
+                o.warmup = 10_000;
+            }
+            if o.rounds == 0 {
+                o.rounds = 5;
+            }
+        } else if !duration_set {
+            o.duration = Duration::from_secs(2);
+        }
+    } else if o.sizes.len() != 1 {
+        return Err("--size: one size for pubsub and reqrep".into());
+    } else if o.js.long {
+        return Err("--long: js-pub only".into());
+    }
+    o.size = o.sizes[0];
     if o.rounds == 0 {
         o.rounds = if o.compare { 3 } else { 1 };
     }
@@ -274,9 +368,43 @@ fn main() -> ExitCode {
     } else {
         targets(&o)
     };
+    let cases: Vec<Option<js::JsCase>> = match o.mode {
+        Mode::JsPub => js::cases(&o).into_iter().map(Some).collect(),
+        _ => vec![None],
+    };
+    let mut failed = false;
+    let mut table = Vec::new();
+    for &case in &cases {
+        if let Some(c) = case {
+            println!("\n== {c} ==");
+        }
+        let results = run_case(&o, &rt, &targets, case, &mut failed);
+        match case {
+            Some(c) => table.extend(js::print_summary(&o, c, &results)),
+            None => print_summary(&o, &results),
+        }
+    }
+    if cases.len() > 1 {
+        js::print_table(&o, &table);
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// All rounds of one combination (for pubsub/reqrep: the only one); per server
+/// configuration, the results of its runs.
+fn run_case(
+    o: &Opts,
+    rt: &tokio::runtime::Runtime,
+    targets: &[ServerKind],
+    case: Option<js::JsCase>,
+    failed: &mut bool,
+) -> Vec<(ServerKind, Vec<RunResult>)> {
     let mut results: Vec<(ServerKind, Vec<RunResult>)> =
         targets.iter().map(|&t| (t, Vec::new())).collect();
-    let mut failed = false;
     for round in 0..o.rounds {
         // Rotate the order so that no configuration always runs first (or last).
         for k in 0..targets.len() {
@@ -293,7 +421,7 @@ fn main() -> ExitCode {
                         );
                     }
                 }
-                let res = rt.block_on(run_once(&o, target));
+                let res = rt.block_on(run_once(o, target, case));
                 match &res {
                     Ok(r) if r.busy() && tries < o.busy_retries => {
                         tries += 1;
@@ -315,22 +443,17 @@ fn main() -> ExitCode {
                         target.to_string(),
                         r.line()
                     );
-                    failed |= !r.ok();
+                    *failed |= !r.ok();
                     results[i].1.push(r);
                 }
                 Err(e) => {
                     println!("round {} {:<11} FAILED: {e}", round + 1, target.to_string());
-                    failed = true;
+                    *failed = true;
                 }
             }
         }
     }
-    print_summary(&o, &results);
-    if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    }
+    results
 }
 
 fn print_setup(o: &Opts) {
@@ -348,6 +471,7 @@ fn print_setup(o: &Opts) {
             length(o),
             o.warmup
         ),
+        Mode::JsPub => js::describe(o),
     };
     println!("{what}");
     println!(
@@ -374,6 +498,7 @@ fn length(o: &Opts) -> String {
 enum RunResult {
     PubSub(PubSubResult),
     ReqRep(ReqRepResult),
+    Js(js::JsResult),
 }
 
 #[derive(Clone, Debug)]
@@ -415,6 +540,7 @@ impl RunResult {
         match self {
             RunResult::PubSub(r) => &r.cpu,
             RunResult::ReqRep(r) => &r.cpu,
+            RunResult::Js(r) => &r.cpu,
         }
     }
 
@@ -427,6 +553,7 @@ impl RunResult {
         match self {
             RunResult::PubSub(r) => r.problem.is_none() && r.lost == 0 && r.out_of_order == 0,
             RunResult::ReqRep(_) => true,
+            RunResult::Js(r) => r.ok(),
         }
     }
 
@@ -456,6 +583,7 @@ impl RunResult {
                 cpu(&r.cpu),
                 placed(&r.placement)
             ),
+            RunResult::Js(r) => r.line(),
         }
     }
 }
@@ -567,6 +695,7 @@ fn print_summary(o: &Opts, results: &[(ServerKind, Vec<RunResult>)]) {
                 );
             }
         }
+        Mode::JsPub => unreachable!("js::print_summary"),
         Mode::ReqRep => {
             fn stat(rs: &[RunResult], f: fn(&ReqRepResult) -> f64) -> f64 {
                 median(
@@ -620,14 +749,26 @@ fn print_summary(o: &Opts, results: &[(ServerKind, Vec<RunResult>)]) {
 }
 
 /// Start (or attach to) the server, run the scenario once, stop the server.
-async fn run_once(o: &Opts, target: ServerKind) -> Result<RunResult, String> {
-    let server = match o.port {
+async fn run_once(
+    o: &Opts,
+    target: ServerKind,
+    case: Option<js::JsCase>,
+) -> Result<RunResult, String> {
+    // JetStream: a fresh store directory per run, removed when the run ends.
+    let store = match (case, o.port) {
+        (Some(_), None) => Some(js::StoreDir::create(&o.js, target)?),
+        _ => None,
+    };
+    let mut server = match o.port {
         Some(_) => None,
         None => {
             let spec = ServerSpec {
                 kind: target,
                 cpus: o.server_cpus.clone(),
                 go_procs: o.go_procs,
+                args: store
+                    .as_ref()
+                    .map_or_else(Vec::new, |s| s.server_args(&o.js, target)),
             };
             Some(block_in_place_or(|| Server::start(&spec))?)
         }
@@ -635,16 +776,36 @@ async fn run_once(o: &Opts, target: ServerKind) -> Result<RunResult, String> {
     let port = o.port.or(server.as_ref().map(|s| s.port)).expect("a port");
     let pid = server.as_ref().map(|s| s.pid());
     let run = async {
-        match o.mode {
-            Mode::PubSub => pubsub(o, port, pid).await.map(RunResult::PubSub),
-            Mode::ReqRep => reqrep(o, port, pid).await.map(RunResult::ReqRep),
+        match (o.mode, case) {
+            (Mode::PubSub, _) => pubsub(o, port, pid).await.map(RunResult::PubSub),
+            (Mode::ReqRep, _) => reqrep(o, port, pid).await.map(RunResult::ReqRep),
+            (Mode::JsPub, Some(c)) => js::run(o, c, port, pid).await.map(RunResult::Js),
+            (Mode::JsPub, None) => Err("js-pub without a combination".into()),
         }
     };
     // Setup (connecting) and the drain after the measured part get 30 s on top.
-    match tokio::time::timeout(o.timeout + Duration::from_secs(30), run).await {
+    let res = match tokio::time::timeout(o.timeout + Duration::from_secs(30), run).await {
         Ok(r) => r,
         Err(_) => Err(format!("did not finish within {:?}", o.timeout)),
+    };
+    // A failed run: say whether the server died, and show what it printed last.
+    if let Some(s) = server.as_mut() {
+        if res.as_ref().map_or(true, |r| !r.ok()) {
+            let status = match s.exited() {
+                Some(st) => format!("server EXITED ({st})"),
+                None => "server still running".to_string(),
+            };
+            let tail = s.log_tail();
+            let from = tail.len().saturating_sub(30);
+            println!(
+                "  [{target} run failed; {status}; last server output:]\n    {}",
+                tail[from..].join("\n    ")
+            );
+        }
     }
+    drop(server);
+    drop(store);
+    res
 }
 
 /// Run blocking work (starting a server takes a few milliseconds) without stalling a
