@@ -95,7 +95,7 @@ impl BlockHeader {
         let Some(raw) = buf.get(..BLOCK_HEADER_LEN) else {
             return Err(Bad::Invalid("short header"));
         };
-        if raw.iter().all(|&b| b == 0) {
+        if is_zero(raw) {
             return Err(Bad::Zero);
         }
         let mut b = raw;
@@ -208,12 +208,23 @@ fn frame_crc(seed: u32, head: &[u8], body: &[u8]) -> u32 {
     h.finalize()
 }
 
+/// A page of zeros to compare against.
+static ZERO_PAGE: [u8; 4096] = [0; 4096];
+
+/// True when every byte of `data` is zero. Compares page by page with slice
+/// equality (a `memcmp`), so scanning the zero-filled rest of an 8 MiB block at
+/// open costs microseconds even in a debug build, where a byte loop took ~0.4 s.
+pub(crate) fn is_zero(data: &[u8]) -> bool {
+    data.chunks(ZERO_PAGE.len())
+        .all(|c| c == &ZERO_PAGE[..c.len()])
+}
+
 /// Decodes the frame at the start of `buf`: its header and body. `buf` may
 /// extend past the frame. Checks magic, lengths and the CRC (with the block's
 /// CRC `seed`).
 pub(crate) fn decode_frame(buf: &[u8], seed: u32) -> Result<(FrameHeader, &[u8]), Bad> {
     let Some(head) = buf.get(..FRAME_HEADER_LEN) else {
-        return if buf.iter().all(|&b| b == 0) {
+        return if is_zero(buf) {
             Err(Bad::Zero)
         } else {
             Err(Bad::Invalid("short frame header"))
@@ -222,7 +233,7 @@ pub(crate) fn decode_frame(buf: &[u8], seed: u32) -> Result<(FrameHeader, &[u8])
     let mut b = head;
     let magic = b.get_u32_le();
     if magic != FRAME_MAGIC {
-        return if head.iter().all(|&x| x == 0) {
+        return if is_zero(head) {
             Err(Bad::Zero)
         } else {
             Err(Bad::Invalid("bad frame magic"))

@@ -80,13 +80,13 @@ fn shows_unwritten_sector(data: &[u8], from: usize, to: usize) -> bool {
     let unit = TORN_UNIT as usize;
     if data
         .get(from..from + format::FRAME_HEADER_LEN)
-        .is_some_and(|h| h.iter().all(|&b| b == 0))
+        .is_some_and(format::is_zero)
     {
         return true;
     }
     let mut s = from.div_ceil(unit) * unit;
     while s + unit <= to.min(data.len()) {
-        if data[s..s + unit].iter().all(|&b| b == 0) {
+        if format::is_zero(&data[s..s + unit]) {
             return true;
         }
         s += unit;
@@ -148,7 +148,7 @@ fn looks_damaged_not_torn(at: &[u8], file_pos: usize) -> bool {
     while s < extent_end {
         let from = s - file_pos;
         let to = (from + sector).min(at.len());
-        if at[from..to].iter().all(|&b| b == 0) {
+        if format::is_zero(&at[from..to]) {
             return false;
         }
         s += sector;
@@ -310,7 +310,7 @@ pub(crate) async fn recover(
                     pos += fh.total_len();
                 }
                 Err(bad) => {
-                    let rest_zero = data[pos..].iter().all(|&b| b == 0);
+                    let rest_zero = format::is_zero(&data[pos..]);
                     if bad == Bad::Zero && rest_zero {
                         break; // the normal end of the data
                     }
