@@ -70,7 +70,8 @@ Server (started by the load generator on 127.0.0.1, a free port, killed at the e
                         each is on the same shard as the subscriber (responder), or on
                         another one (default any: take what the kernel gives). The shard
                         of a connection is found by a burst of PINGs and the shard
-                        threads' CPU time; it is printed for every run
+                        threads' CPU time; it is printed for every run. js-pub: the
+                        publisher relative to the core that owns the stream
   --quiet-wait SECS     before each run, wait up to SECS for the machine to be idle
                         (< 0.1 CPU busy; default 60, 0 = don't wait)
   --busy-retries N      rerun a run during which other processes used > 0.15 CPU,
