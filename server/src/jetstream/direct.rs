@@ -11,10 +11,11 @@
 use std::collections::BTreeSet;
 use std::rc::Rc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use jetcore_storage::StoredMessage;
 
 use super::super::api_types::{ApiRequest, MsgGetRequest};
+use super::super::headers;
 use super::{go_time, status, Stream};
 use crate::client::InternalMsg;
 
@@ -86,7 +87,7 @@ impl Stream {
                 if query.no_hdr {
                     sm.headers = Bytes::new();
                 }
-                vec![(self.direct_headers(&sm, None), sm.payload)]
+                vec![(self.direct_headers(&sm, &[]), sm.payload)]
             }
             Err(_) => vec![status(404, "Message Not Found")],
         }
@@ -197,12 +198,13 @@ impl Stream {
             if no_hdr {
                 sm.headers = Bytes::new();
             }
-            let extra = format!(
-                "Nats-Num-Pending: {}\r\nNats-Last-Sequence: {previous}\r\n",
-                pending(i)
-            );
+            let (num_pending, last) = (pending(i).to_string(), previous.to_string());
+            let extra = [
+                (headers::NATS_NUM_PENDING, num_pending.as_str()),
+                (headers::NATS_LAST_SEQUENCE, last.as_str()),
+            ];
             previous = sm.seq;
-            out.push((self.direct_headers(&sm, Some(&extra)), sm.payload));
+            out.push((self.direct_headers(&sm, &extra), sm.payload));
         }
         let mut eob = format!(
             "NATS/1.0 204 EOB\r\nNats-Num-Pending: {}\r\nNats-Last-Sequence: {previous}\r\n",
@@ -250,28 +252,16 @@ impl Stream {
 
     /// The stored headers plus Go's `Nats-Stream`, `Nats-Subject`, `Nats-Sequence`,
     /// `Nats-Time-Stamp` (and the batch counters in `extra`).
-    fn direct_headers(&self, sm: &StoredMessage, extra: Option<&str>) -> Bytes {
-        let ts = go_time(sm.timestamp).to_string();
-        let mut b = BytesMut::new();
-        if sm.headers.len() > 4 && sm.headers.ends_with(b"\r\n\r\n") {
-            b.extend_from_slice(&sm.headers[..sm.headers.len() - 2]);
-        } else {
-            b.extend_from_slice(b"NATS/1.0\r\n");
-        }
-        b.extend_from_slice(
-            format!(
-                "Nats-Stream: {}\r\nNats-Subject: {}\r\nNats-Sequence: {}\r\nNats-Time-Stamp: {}\r\n",
-                self.name,
-                String::from_utf8_lossy(&sm.subject),
-                sm.seq,
-                ts
-            )
-            .as_bytes(),
-        );
-        if let Some(extra) = extra {
-            b.extend_from_slice(extra.as_bytes());
-        }
-        b.extend_from_slice(b"\r\n");
-        b.freeze()
+    fn direct_headers(&self, sm: &StoredMessage, extra: &[(&str, &str)]) -> Bytes {
+        let subject = String::from_utf8_lossy(&sm.subject);
+        let (seq, ts) = (sm.seq.to_string(), go_time(sm.timestamp).to_string());
+        let mut added = vec![
+            (headers::NATS_STREAM, self.name.as_str()),
+            (headers::NATS_SUBJECT, &*subject),
+            (headers::NATS_SEQUENCE, &*seq),
+            (headers::NATS_TIME_STAMP, &*ts),
+        ];
+        added.extend_from_slice(extra);
+        Bytes::from(headers::append(&sm.headers, &added))
     }
 }

@@ -30,6 +30,7 @@ use super::api_types::{go_quote, MsgGetRequest, PubAck, PubAckResponse, MAX_SUBJ
 use super::dedupe::Dedupe;
 use super::errors::ApiError;
 use super::gotime::GoTime;
+use super::headers;
 use super::publish::{self, PublishHeaders};
 use super::runtime::JsConfig;
 use super::store::Store;
@@ -1124,33 +1125,29 @@ impl Republished<'_> {
     /// `Nats-Subject`, `Nats-Sequence`, `Nats-Time-Stamp`, `Nats-Last-Sequence`
     /// (and `Nats-Msg-Size` for headers-only) added before the final CRLF.
     fn message(&self, stored_hdr: &[u8], payload: &Bytes, headers_only: bool) -> (Bytes, Bytes) {
-        let mut b = BytesMut::new();
-        if stored_hdr.len() >= 4 && stored_hdr.ends_with(b"\r\n\r\n") {
-            b.extend_from_slice(&stored_hdr[..stored_hdr.len() - 2]);
-        } else {
-            b.extend_from_slice(b"NATS/1.0\r\n");
-        }
-        b.extend_from_slice(
-            format!(
-                "Nats-Stream: {}\r\nNats-Subject: {}\r\nNats-Sequence: {}\r\nNats-Time-Stamp: {}\r\nNats-Last-Sequence: {}\r\n",
-                self.stream,
-                String::from_utf8_lossy(self.subject),
-                self.seq,
-                go_time(self.timestamp),
-                self.last_seq
-            )
-            .as_bytes(),
+        let subject = String::from_utf8_lossy(self.subject);
+        let (seq, ts, last) = (
+            self.seq.to_string(),
+            go_time(self.timestamp).to_string(),
+            self.last_seq.to_string(),
         );
+        let size = payload.len().to_string();
+        let mut added = vec![
+            (headers::NATS_STREAM, self.stream),
+            (headers::NATS_SUBJECT, &*subject),
+            (headers::NATS_SEQUENCE, &*seq),
+            (headers::NATS_TIME_STAMP, &*ts),
+            (headers::NATS_LAST_SEQUENCE, &*last),
+        ];
         if headers_only {
-            b.extend_from_slice(format!("Nats-Msg-Size: {}\r\n", payload.len()).as_bytes());
+            added.push((headers::NATS_MSG_SIZE, &*size));
         }
-        b.extend_from_slice(b"\r\n");
         let body = if headers_only {
             Bytes::new()
         } else {
             payload.clone()
         };
-        (b.freeze(), body)
+        (Bytes::from(headers::append(stored_hdr, &added)), body)
     }
 }
 
