@@ -22,7 +22,18 @@
 //! ```text
 //! jetcore-loadgen js-pub --storage file,memory --size 16,128,1024 --compare --cores 2
 //! ```
+//!
+//! JetStream consumers (`js-consume`: `js-pull-fetch`, `js-pull-consume`, `js-push`,
+//! `js-ordered`; `loadgen_consume.rs`): every run preloads a fresh stream (not timed),
+//! creates one consumer and times consuming (and acking) every message, checking that
+//! each stream sequence arrived exactly once and that the consumer ends fully acked.
+//!
+//! ```text
+//! jetcore-loadgen js-consume --storage memory,file --compare --cores 1
+//! ```
 
+#[path = "loadgen_consume.rs"]
+mod consume;
 #[path = "loadgen_js.rs"]
 mod js;
 
@@ -56,6 +67,25 @@ MODE:
            combination with its own rounds and summary, then one table of all
   js-pub-sync, js-pub-async
            js-pub with only that scenario
+  js-consume
+           JetStream consumers (fresh server and stream BENCH per run): preload
+           --count messages (default 100000; PubAck window --window, not timed),
+           create the consumer, time consuming all of them; check every stream
+           sequence arrives once and CONSUMER.INFO ends with num_pending 0,
+           num_ack_pending 0, ack_floor.stream_seq N. Runs --scenario (default all)
+           x --storage x --size:
+             pull-fetch:   durable pull, explicit ack; one MSG.NEXT {batch,expires}
+                           at a time, +ACK every message, next fetch; fetch round
+                           trip percentiles
+             pull-consume: durable pull, explicit ack, like consume(): keep --batch
+                           requested (expires 30s, idle_heartbeat 15s), ask again at
+                           half; +ACK every message
+             push:         durable push (deliver subject), explicit ack, flow control
+                           + idle_heartbeat 5s answered; +ACK every message
+             ordered:      ephemeral push as clients' ordered consumers: ack none,
+                           max_deliver 1, flow control, heartbeat 5s, mem_storage
+  js-pull-fetch, js-pull-consume, js-push, js-ordered
+           js-consume with only that scenario
 
 Server (started by the load generator on 127.0.0.1, a free port, killed at the end):
   --server jetcore|go   which server (default jetcore)
@@ -103,6 +133,14 @@ js-pub:
   --go-config FILE      start Go with -c FILE (e.g. jetstream { sync_interval: always })
   --long                long mode: --duration 20 --rounds 5 --warmup 10000 unless
                         given (the default is a quick 2 s run, 3 rounds with --compare)
+
+js-consume (also --storage, --size LIST, --window, --store-dir, --*-config):
+  --scenario LIST       pull-fetch, pull-consume, push, ordered (default all)
+  --count N             messages per run (default 100000; --long: 1000000)
+  --batch N             messages per pull request (default 100 pull-fetch, 500
+                        pull-consume)
+  --expires SECS        pull request expiry (default 5 pull-fetch, 30 pull-consume)
+  --long                --count 1000000 --rounds 5 unless given
 ";
 
 /// What to measure.
@@ -111,6 +149,7 @@ enum Mode {
     PubSub,
     ReqRep,
     JsPub,
+    JsConsume,
 }
 
 /// Client used for request/reply.
@@ -147,6 +186,7 @@ struct Opts {
     /// `--size` as given (js-pub runs each).
     sizes: Vec<usize>,
     js: js::JsOpts,
+    consume: consume::ConsumeOpts,
 }
 
 /// Where connections should sit relative to the subscriber / responder.
@@ -160,6 +200,7 @@ enum Placement {
 fn parse_args() -> Result<Opts, String> {
     let mut args = std::env::args().skip(1);
     let mut js = js::JsOpts::default();
+    let mut cons = consume::ConsumeOpts::default();
     let mode = match args.next().as_deref() {
         Some("pubsub") => Mode::PubSub,
         Some("reqrep") => Mode::ReqRep,
@@ -167,6 +208,11 @@ fn parse_args() -> Result<Opts, String> {
         Some(m @ ("js-pub-sync" | "js-pub-async")) => {
             js.scenarios = js::parse_scenarios(m)?;
             Mode::JsPub
+        }
+        Some("js-consume") => Mode::JsConsume,
+        Some(m @ ("js-pull-fetch" | "js-pull-consume" | "js-push" | "js-ordered")) => {
+            cons.scenarios = consume::parse_scenarios(m)?;
+            Mode::JsConsume
         }
         Some("-h") | Some("--help") | None => return Err(String::new()),
         Some(m) => return Err(format!("unknown mode {m:?}")),
@@ -195,9 +241,10 @@ fn parse_args() -> Result<Opts, String> {
         placement: Placement::Any,
         sizes: vec![128],
         js,
+        consume: cons,
     };
     // Which of the defaults that --long changes were given explicitly.
-    let (mut duration_set, mut warmup_set) = (false, false);
+    let (mut duration_set, mut warmup_set, mut batch_set) = (false, false, false);
     fn num<T: std::str::FromStr>(flag: &str, v: Option<String>) -> Result<T, String> {
         let v = v.ok_or_else(|| format!("{flag} needs a value"))?;
         v.parse()
@@ -242,7 +289,17 @@ fn parse_args() -> Result<Opts, String> {
             "--count" => o.count = Some(num(&a, args.next())?),
             "--timeout" => o.timeout = Duration::from_secs_f64(num(&a, args.next())?),
             "--pubs" => o.pubs = num::<usize>(&a, args.next())?.max(1),
-            "--batch" => o.batch = num::<usize>(&a, args.next())?.max(1),
+            "--batch" => {
+                o.batch = num::<usize>(&a, args.next())?.max(1);
+                batch_set = true;
+            }
+            "--expires" => {
+                let secs: f64 = num(&a, args.next())?;
+                if !(0.001..=3600.0).contains(&secs) {
+                    return Err("--expires: 0.001 to 3600 seconds".into());
+                }
+                o.consume.expires = Some(Duration::from_secs_f64(secs));
+            }
             "--client" => {
                 o.client = match args.next().as_deref() {
                     Some("raw") => ClientKind::Raw,
@@ -255,7 +312,12 @@ fn parse_args() -> Result<Opts, String> {
                 warmup_set = true;
             }
             "--scenario" => {
-                o.js.scenarios = js::parse_scenarios(&args.next().ok_or("--scenario value")?)?
+                let v = args.next().ok_or("--scenario value")?;
+                if o.mode == Mode::JsConsume {
+                    o.consume.scenarios = consume::parse_scenarios(&v)?;
+                } else {
+                    o.js.scenarios = js::parse_scenarios(&v)?;
+                }
             }
             "--storage" => {
                 o.js.storages = js::parse_storages(&args.next().ok_or("--storage value")?)?
@@ -283,7 +345,24 @@ fn parse_args() -> Result<Opts, String> {
             other => return Err(format!("unknown option {other:?}")),
         }
     }
-    if o.mode == Mode::JsPub {
+    if o.mode == Mode::JsConsume {
+        if batch_set {
+            o.consume.batch = Some(o.batch);
+        }
+        if o.count.is_none() {
+            o.count = Some(if o.js.long {
+                consume::LONG_COUNT
+            } else {
+                consume::DEFAULT_COUNT
+            });
+        }
+        if o.js.long && o.rounds == 0 {
+            o.rounds = 5;
+        }
+        if o.count == Some(0) {
+            return Err("--count: at least 1 message".into());
+        }
+    } else if o.mode == Mode::JsPub {
         if o.js.long {
             if !duration_set {
                 o.duration = Duration::from_secs(20);
@@ -300,14 +379,17 @@ fn parse_args() -> Result<Opts, String> {
     } else if o.sizes.len() != 1 {
         return Err("--size: one size for pubsub and reqrep".into());
     } else if o.js.long {
-        return Err("--long: js-pub only".into());
+        return Err("--long: js-pub and js-consume only".into());
     }
     o.size = o.sizes[0];
     if o.rounds == 0 {
         o.rounds = if o.compare { 3 } else { 1 };
     }
     if o.timeout.is_zero() {
-        o.timeout = if o.count.is_some() {
+        o.timeout = if o.mode == Mode::JsConsume {
+            // Preload and consume, both bounded by it.
+            Duration::from_secs(if o.js.long { 600 } else { 120 })
+        } else if o.count.is_some() {
             Duration::from_secs(120)
         } else {
             o.duration + Duration::from_secs(30)
@@ -369,8 +451,15 @@ fn main() -> ExitCode {
     } else {
         targets(&o)
     };
-    let cases: Vec<Option<js::JsCase>> = match o.mode {
-        Mode::JsPub => js::cases(&o).into_iter().map(Some).collect(),
+    let cases: Vec<Option<Case>> = match o.mode {
+        Mode::JsPub => js::cases(&o)
+            .into_iter()
+            .map(|c| Some(Case::Pub(c)))
+            .collect(),
+        Mode::JsConsume => consume::cases(&o)
+            .into_iter()
+            .map(|c| Some(Case::Consume(c)))
+            .collect(),
         _ => vec![None],
     };
     let mut failed = false;
@@ -381,17 +470,37 @@ fn main() -> ExitCode {
         }
         let results = run_case(&o, &rt, &targets, case, &mut failed);
         match case {
-            Some(c) => table.extend(js::print_summary(&o, c, &results)),
+            Some(Case::Pub(c)) => table.extend(js::print_summary(&o, c, &results)),
+            Some(Case::Consume(c)) => table.extend(consume::print_summary(&o, c, &results)),
             None => print_summary(&o, &results),
         }
     }
     if cases.len() > 1 {
-        js::print_table(&o, &table);
+        match o.mode {
+            Mode::JsConsume => consume::print_table(&o, &table),
+            _ => js::print_table(&o, &table),
+        }
     }
     if failed {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// One combination of a JetStream mode.
+#[derive(Clone, Copy, Debug)]
+enum Case {
+    Pub(js::JsCase),
+    Consume(consume::ConsumeCase),
+}
+
+impl std::fmt::Display for Case {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Case::Pub(c) => c.fmt(f),
+            Case::Consume(c) => c.fmt(f),
+        }
     }
 }
 
@@ -401,7 +510,7 @@ fn run_case(
     o: &Opts,
     rt: &tokio::runtime::Runtime,
     targets: &[ServerKind],
-    case: Option<js::JsCase>,
+    case: Option<Case>,
     failed: &mut bool,
 ) -> Vec<(ServerKind, Vec<RunResult>)> {
     let mut results: Vec<(ServerKind, Vec<RunResult>)> =
@@ -473,6 +582,7 @@ fn print_setup(o: &Opts) {
             o.warmup
         ),
         Mode::JsPub => js::describe(o),
+        Mode::JsConsume => consume::describe(o),
     };
     println!("{what}");
     println!(
@@ -500,6 +610,7 @@ enum RunResult {
     PubSub(PubSubResult),
     ReqRep(ReqRepResult),
     Js(js::JsResult),
+    Consume(consume::ConsumeResult),
 }
 
 #[derive(Clone, Debug)]
@@ -542,6 +653,7 @@ impl RunResult {
             RunResult::PubSub(r) => &r.cpu,
             RunResult::ReqRep(r) => &r.cpu,
             RunResult::Js(r) => &r.cpu,
+            RunResult::Consume(r) => &r.cpu,
         }
     }
 
@@ -555,6 +667,7 @@ impl RunResult {
             RunResult::PubSub(r) => r.problem.is_none() && r.lost == 0 && r.out_of_order == 0,
             RunResult::ReqRep(_) => true,
             RunResult::Js(r) => r.ok(),
+            RunResult::Consume(r) => r.ok(),
         }
     }
 
@@ -585,6 +698,7 @@ impl RunResult {
                 placed(&r.placement)
             ),
             RunResult::Js(r) => r.line(),
+            RunResult::Consume(r) => r.line(),
         }
     }
 }
@@ -696,7 +810,7 @@ fn print_summary(o: &Opts, results: &[(ServerKind, Vec<RunResult>)]) {
                 );
             }
         }
-        Mode::JsPub => unreachable!("js::print_summary"),
+        Mode::JsPub | Mode::JsConsume => unreachable!("js / consume print_summary"),
         Mode::ReqRep => {
             fn stat(rs: &[RunResult], f: fn(&ReqRepResult) -> f64) -> f64 {
                 median(
@@ -750,11 +864,7 @@ fn print_summary(o: &Opts, results: &[(ServerKind, Vec<RunResult>)]) {
 }
 
 /// Start (or attach to) the server, run the scenario once, stop the server.
-async fn run_once(
-    o: &Opts,
-    target: ServerKind,
-    case: Option<js::JsCase>,
-) -> Result<RunResult, String> {
+async fn run_once(o: &Opts, target: ServerKind, case: Option<Case>) -> Result<RunResult, String> {
     // JetStream: a fresh store directory per run, removed when the run ends.
     let store = match (case, o.port) {
         (Some(_), None) => Some(js::StoreDir::create(&o.js, target)?),
@@ -780,8 +890,13 @@ async fn run_once(
         match (o.mode, case) {
             (Mode::PubSub, _) => pubsub(o, port, pid).await.map(RunResult::PubSub),
             (Mode::ReqRep, _) => reqrep(o, port, pid).await.map(RunResult::ReqRep),
-            (Mode::JsPub, Some(c)) => js::run(o, c, port, pid).await.map(RunResult::Js),
-            (Mode::JsPub, None) => Err("js-pub without a combination".into()),
+            (Mode::JsPub, Some(Case::Pub(c))) => js::run(o, c, port, pid).await.map(RunResult::Js),
+            (Mode::JsConsume, Some(Case::Consume(c))) => {
+                consume::run(o, c, port, pid).await.map(RunResult::Consume)
+            }
+            (Mode::JsPub | Mode::JsConsume, _) => {
+                Err("JetStream mode without a combination".into())
+            }
         }
     };
     // Setup (connecting) and the drain after the measured part get 30 s on top.

@@ -36,7 +36,7 @@ use super::{
 use jetcore_benches::next_frame;
 
 /// The stream every run creates.
-const STREAM: &str = "BENCH";
+pub(crate) const STREAM: &str = "BENCH";
 /// Publishes per write at most (async).
 const MAX_BATCH: usize = 64;
 /// How long the reader waits for missing PubAcks once everything is sent.
@@ -59,7 +59,7 @@ pub enum Storage {
 }
 
 impl Storage {
-    fn json(self) -> &'static str {
+    pub(crate) fn json(self) -> &'static str {
         match self {
             Storage::File => "file",
             Storage::Memory => "memory",
@@ -180,7 +180,7 @@ pub fn describe(o: &Opts) -> String {
     )
 }
 
-fn store_parent(j: &JsOpts) -> PathBuf {
+pub(crate) fn store_parent(j: &JsOpts) -> PathBuf {
     j.store_parent.clone().unwrap_or_else(std::env::temp_dir)
 }
 
@@ -302,14 +302,14 @@ impl JsResult {
 
 /// The PubAck bookkeeping shared by both scenarios.
 #[derive(Default)]
-struct Acks {
+pub(crate) struct Acks {
     /// Successful PubAcks, all parts.
-    ok: u64,
-    errors: u64,
-    first_error: Option<String>,
-    bad_seq: u64,
+    pub(crate) ok: u64,
+    pub(crate) errors: u64,
+    pub(crate) first_error: Option<String>,
+    pub(crate) bad_seq: u64,
     /// Which publish indexes were answered.
-    seen: Vec<bool>,
+    pub(crate) seen: Vec<bool>,
 }
 
 impl Acks {
@@ -371,7 +371,7 @@ impl Acks {
 }
 
 /// The first `"key":<number>` in a JSON text.
-fn json_u64(body: &[u8], key: &str) -> Option<u64> {
+pub(crate) fn json_u64(body: &[u8], key: &str) -> Option<u64> {
     let pat = format!("\"{key}\":");
     let at = memchr::memmem::find(body, pat.as_bytes())? + pat.len();
     let digits: Vec<u8> = body[at..]
@@ -407,7 +407,7 @@ fn jetcore_stream_core(shards: usize) -> usize {
 }
 
 /// Send a request on `conn` (subscribed to `<inbox>.*`) and return the reply body.
-async fn request(
+pub(crate) async fn request(
     conn: &mut RawConn,
     subject: &str,
     inbox: &str,
@@ -453,55 +453,76 @@ async fn request(
     }
 }
 
-/// One js-pub run against the server on `port`.
-pub async fn run(o: &Opts, case: JsCase, port: u16, pid: Option<u32>) -> Result<JsResult, String> {
-    let tag = std::process::id();
-    let inbox = format!("_INBOX.jsb.{tag}");
-    let subject = format!("bench.js.{tag}");
-    let setup = format!("SUB {inbox}.* 1\r\n");
-    // jetcore with 2+ shards: the connection's shard relative to the stream's matters
-    // (a publish to a stream on another core crosses cores twice).
-    let probe = ShardProbe::new(pid);
-    let (mut conn, placement) = match &probe {
-        Some(p) => {
-            let shards = p.threads.iter().map(|&(s, _)| s).max().map_or(1, |m| m + 1);
-            let home = jetcore_stream_core(shards);
-            let (c, s) = p
-                .connect_placed(port, setup.as_bytes(), 64 * 1024, Some(home), o.placement)
-                .await?;
-            let rel = match s {
-                Some(s) if s == home => "same core",
-                Some(_) => "cross-core",
-                None => "?",
-            };
-            let fit = if o.placement != Placement::Any
-                && (o.placement == Placement::Same) != (s == Some(home))
-            {
-                " (WANTED PLACEMENT NOT REACHED)"
-            } else {
-                ""
-            };
-            (
-                c,
-                Some(format!(
-                    "stream on core {home}, publisher on {}: {rel}{fit}",
-                    shard_name(s)
-                )),
-            )
-        }
-        None => (
+/// Connect with `setup` (subscriptions); jetcore with 2+ shards: honour `--placement`
+/// relative to the core of the stream, and say where the connection (`who`) landed.
+pub(crate) async fn connect_near_stream(
+    o: &Opts,
+    port: u16,
+    probe: Option<&ShardProbe>,
+    setup: &str,
+    who: &str,
+) -> Result<(RawConn, Option<String>), String> {
+    let Some(p) = probe else {
+        return Ok((
             RawConn::connect(port, setup.as_bytes(), 64 * 1024).await?,
             None,
-        ),
+        ));
     };
+    let shards = p.threads.iter().map(|&(s, _)| s).max().map_or(1, |m| m + 1);
+    let home = jetcore_stream_core(shards);
+    let (c, s) = p
+        .connect_placed(port, setup.as_bytes(), 64 * 1024, Some(home), o.placement)
+        .await?;
+    let rel = match s {
+        Some(s) if s == home => "same core",
+        Some(_) => "cross-core",
+        None => "?",
+    };
+    let fit =
+        if o.placement != Placement::Any && (o.placement == Placement::Same) != (s == Some(home)) {
+            " (WANTED PLACEMENT NOT REACHED)"
+        } else {
+            ""
+        };
+    let label = format!(
+        "stream on core {home}, {who} on {}: {rel}{fit}",
+        shard_name(s)
+    );
+    Ok((c, Some(label)))
+}
+
+/// CPU per shard since `before` (taken with [`ShardProbe::cpu`] at the given time), in
+/// cores: `shard cpu 0.95/0.10`.
+pub(crate) fn shard_cpu_since(
+    probe: Option<&ShardProbe>,
+    before: Option<(Vec<Duration>, Instant)>,
+) -> Option<String> {
+    let (p, (before, t)) = (probe?, before?);
+    let wall = t.elapsed().as_secs_f64().max(1e-9);
+    let v: Vec<String> = p
+        .cpu()
+        .iter()
+        .zip(&before)
+        .map(|(a, b)| format!("{:.2}", a.saturating_sub(*b).as_secs_f64() / wall))
+        .collect();
+    Some(format!("shard cpu {}", v.join("/")))
+}
+
+/// Create the stream `BENCH` (subjects `bench.>`, one replica) with a request on
+/// `conn`, which is subscribed to `<inbox>.*`.
+pub(crate) async fn create_stream(
+    conn: &mut RawConn,
+    inbox: &str,
+    storage: Storage,
+) -> Result<(), String> {
     let create = format!(
         "{{\"name\":\"{STREAM}\",\"subjects\":[\"bench.>\"],\"storage\":\"{}\",\"num_replicas\":1}}",
-        case.storage.json()
+        storage.json()
     );
     let reply = request(
-        &mut conn,
+        conn,
         &format!("$JS.API.STREAM.CREATE.{STREAM}"),
-        &inbox,
+        inbox,
         "create",
         create.as_bytes(),
     )
@@ -512,25 +533,28 @@ pub async fn run(o: &Opts, case: JsCase, port: u16, pid: Option<u32>) -> Result<
             String::from_utf8_lossy(&reply)
         ));
     }
+    Ok(())
+}
+
+/// One js-pub run against the server on `port`.
+pub async fn run(o: &Opts, case: JsCase, port: u16, pid: Option<u32>) -> Result<JsResult, String> {
+    let tag = std::process::id();
+    let inbox = format!("_INBOX.jsb.{tag}");
+    let subject = format!("bench.js.{tag}");
+    let setup = format!("SUB {inbox}.* 1\r\n");
+    // jetcore with 2+ shards: the connection's shard relative to the stream's matters
+    // (a publish to a stream on another core crosses cores twice).
+    let probe = ShardProbe::new(pid);
+    let (mut conn, placement) =
+        connect_near_stream(o, port, probe.as_ref(), &setup, "publisher").await?;
+    create_stream(&mut conn, &inbox, case.storage).await?;
     let shard_cpu = probe.as_ref().map(|p| (p.cpu(), Instant::now()));
     let mut r = match case.scenario {
         Scenario::Sync => sync_pub(o, case, &mut conn, &subject, &inbox, pid).await?,
         Scenario::Async => async_pub(o, case, &mut conn, &subject, &inbox, pid).await?,
     };
     // Per-shard CPU over the run (warm-up included): which cores did the work.
-    let per_shard = match (&probe, shard_cpu) {
-        (Some(p), Some((before, t))) => {
-            let wall = t.elapsed().as_secs_f64().max(1e-9);
-            let v: Vec<String> = p
-                .cpu()
-                .iter()
-                .zip(&before)
-                .map(|(a, b)| format!("{:.2}", a.saturating_sub(*b).as_secs_f64() / wall))
-                .collect();
-            Some(format!("shard cpu {}", v.join("/")))
-        }
-        _ => None,
-    };
+    let per_shard = shard_cpu_since(probe.as_ref(), shard_cpu);
     r.placement = match (placement, per_shard) {
         (Some(a), Some(b)) => Some(format!("{a}; {b}")),
         (a, b) => a.or(b),
@@ -717,15 +741,15 @@ async fn sync_pub(
 }
 
 /// The read side of a connection, split off for the async scenario.
-struct Reader<'a> {
-    rd: ReadHalf<'a>,
-    buf: &'a mut Vec<u8>,
-    start: &'a mut usize,
-    end: &'a mut usize,
+pub(crate) struct Reader<'a> {
+    pub(crate) rd: ReadHalf<'a>,
+    pub(crate) buf: &'a mut Vec<u8>,
+    pub(crate) start: &'a mut usize,
+    pub(crate) end: &'a mut usize,
 }
 
 impl Reader<'_> {
-    async fn fill(&mut self) -> Result<(), String> {
+    pub(crate) async fn fill(&mut self) -> Result<(), String> {
         if *self.start > 0 {
             self.buf.copy_within(*self.start..*self.end, 0);
             *self.end -= *self.start;
@@ -749,19 +773,19 @@ impl Reader<'_> {
 }
 
 /// What one pipelined part did.
-struct Part {
-    sent: u64,
+pub(crate) struct Part {
+    pub(crate) sent: u64,
     /// Successful PubAcks in this part.
-    ok: u64,
+    pub(crate) ok: u64,
     /// When the last reply arrived.
-    last: Instant,
-    problem: Option<String>,
+    pub(crate) last: Instant,
+    pub(crate) problem: Option<String>,
 }
 
 /// Publish with up to `window` PubAcks outstanding, from index `first`, until `count`
 /// messages are sent or `until` has passed; then wait for the outstanding PubAcks.
 #[allow(clippy::too_many_arguments)]
-async fn pipelined(
+pub(crate) async fn pipelined(
     rd: &mut Reader<'_>,
     wr: &mut WriteHalf<'_>,
     acks: &mut Acks,

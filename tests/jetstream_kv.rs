@@ -238,10 +238,8 @@ async fn object_store_multi_chunk_put() {
     assert_eq!(v["state"]["messages"], 4);
 }
 
-/// Reading an object back needs an ordered consumer, which jetcore gets with the
-/// consumers issue; until then this runs only when asked (`-- --ignored`).
+/// Reading an object back goes through an ordered consumer.
 #[tokio::test]
-#[ignore = "object get uses an ordered consumer: needs consumers (issue 5)"]
 async fn object_store_get_and_replace() {
     let s = js_server();
     let nc = client(&s).await;

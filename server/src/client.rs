@@ -115,6 +115,8 @@ impl Subscription {
         headers: Option<&Bytes>,
         payload: &Bytes,
     ) -> bool {
+        let shown = shown_subject();
+        let subject = shown.as_ref().unwrap_or(subject);
         let c = match &self.sink {
             Sink::Client { client, .. } => client,
             Sink::Internal(inbox) => return inbox.push(subject, reply, headers, payload),
@@ -221,6 +223,33 @@ pub fn delivering_for<T>(info: Option<std::sync::Arc<RequestInfo>>, f: impl FnOn
     let out = f();
     DELIVERING_FOR.with(|d| *d.borrow_mut() = previous);
     out
+}
+
+thread_local! {
+    /// The subject clients see on the message being delivered right now on this
+    /// thread, when it differs from the subject it is routed by (see
+    /// [`delivering_as`]).
+    static SHOWN_SUBJECT: RefCell<Option<Bytes>> = const { RefCell::new(None) };
+}
+
+/// Run `f` with `shown` as the subject receivers see on the message it delivers.
+///
+/// A consumer routes a message by its deliver subject (or a pull request's reply
+/// subject) but, as in Go, the `MSG` line carries the subject the message was
+/// stored under. Internal subscribers see the shown subject too.
+pub fn delivering_as<T>(shown: Option<Bytes>, f: impl FnOnce() -> T) -> T {
+    if shown.is_none() {
+        return f();
+    }
+    let previous = SHOWN_SUBJECT.with(|d| d.replace(shown));
+    let out = f();
+    SHOWN_SUBJECT.with(|d| *d.borrow_mut() = previous);
+    out
+}
+
+/// The subject set by [`delivering_as`] for the delivery in progress, if any.
+pub fn shown_subject() -> Option<Bytes> {
+    SHOWN_SUBJECT.with(|d| d.borrow().clone())
 }
 
 /// The queue between publishers and an internal subscriber's task. Publishers only

@@ -56,6 +56,9 @@ pub struct RoutedMsg {
     pub hops: u8,
     /// Who published it, for `$JS.` subjects (the JetStream API needs the requester).
     pub origin: Option<std::sync::Arc<crate::client::RequestInfo>>,
+    /// The subject receivers see when it differs from `subject` (consumer
+    /// deliveries: routed by deliver subject, shown with the stored subject).
+    pub shown: Option<Bytes>,
 }
 
 /// Work sent to another shard: run there, on its thread, with its `Shard`.

@@ -324,6 +324,22 @@ impl Shard {
         any
     }
 
+    /// Publish as the server, routed by `route_to` but shown to receivers as
+    /// `shown` (how a consumer delivers a stored message to its deliver subject or a
+    /// pull request's reply subject). Returns whether anyone received it.
+    pub fn publish_internal_as(
+        &self,
+        route_to: &Bytes,
+        shown: &Bytes,
+        reply: Option<&Bytes>,
+        headers: Option<&Bytes>,
+        payload: &Bytes,
+    ) -> bool {
+        crate::client::delivering_as(Some(shown.clone()), || {
+            self.publish_internal(route_to, reply, headers, payload)
+        })
+    }
+
     fn route(
         &self,
         origin: Origin,
@@ -465,7 +481,10 @@ impl Shard {
     /// still has members, a bounded number of times.
     fn deliver_routed(&self, m: RoutedMsg) {
         let info = m.origin.clone();
-        crate::client::delivering_for(info, || self.deliver_routed_with(m))
+        let shown = m.shown.clone();
+        crate::client::delivering_for(info, || {
+            crate::client::delivering_as(shown, || self.deliver_routed_with(m))
+        })
     }
 
     fn deliver_routed_with(&self, m: RoutedMsg) {
@@ -734,6 +753,7 @@ impl Routes {
                 queues,
                 hops: forward.hops,
                 origin: forward.origin.clone(),
+                shown: crate::client::shown_subject(),
             }));
         }
         any

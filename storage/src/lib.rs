@@ -10,6 +10,7 @@
 //! - `ledger` — the in-memory state machine both stores share: sequences,
 //!   subjects, limits, purge, expiry. One copy of those rules, so the stores
 //!   cannot disagree.
+//! - [`consumer_file`] — a consumer's state file: two alternating checksummed slots.
 //! - [`durable`] — tickets that resolve when a mutation is durable.
 //! - [`expiry`] — driving `max_age`/TTL expiry from the store's next deadline.
 //! - [`config`], [`state`], [`message`], [`error`] — the vocabulary.
@@ -18,6 +19,7 @@
 //! A store lives on the core that owns its stream and is not `Send`.
 
 pub mod config;
+pub mod consumer_file;
 pub mod durable;
 pub mod error;
 pub mod expiry;
@@ -30,6 +32,7 @@ pub mod store;
 pub mod subject;
 
 pub use config::{Cipher, Compression, DiscardPolicy, FileStoreConfig, StoreLimits, SyncPolicy};
+pub use consumer_file::{ConsumerFileConfig, ConsumerStateFile};
 pub use durable::Durable;
 pub use error::{StoreError, StoreResult};
 pub use file::{FileStore, IoStats};

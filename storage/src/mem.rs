@@ -147,6 +147,22 @@ impl StreamStore for MemStore {
         self.ledger.borrow().subjects_state(filter)
     }
 
+    fn filtered_state(&self, filter: &[u8], start: u64) -> SubjectState {
+        let filter: &[u8] = if filter.is_empty() { b">" } else { filter };
+        let (messages, first_seq, last_seq) = self.ledger.borrow().filtered(filter, start);
+        SubjectState {
+            messages,
+            first_seq,
+            last_seq,
+        }
+    }
+
+    fn subject_at(&self, seq: u64) -> Option<Bytes> {
+        let l = &self.ledger.borrow();
+        let slot = l.slot(seq)?;
+        slot.is_live().then(|| l.subject_of(slot))
+    }
+
     fn durable(&self) -> Durable {
         Durable::ready()
     }

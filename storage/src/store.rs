@@ -98,6 +98,15 @@ pub trait StreamStore {
     /// Per-subject state of live subjects matching `filter`.
     fn subjects_state(&self, filter: &[u8]) -> BTreeMap<Bytes, SubjectState>;
 
+    /// Live messages at or after `start` whose subject matches `filter` (`>` or
+    /// empty = all): their count and first/last sequences (0 when none). What a
+    /// consumer reports as `num_pending`; linear in the messages after `start`
+    /// unless the filter is `>` and `start` is at or below the first sequence.
+    fn filtered_state(&self, filter: &[u8], start: u64) -> SubjectState;
+
+    /// The subject of the live message at `seq` (from the index: no disk read).
+    fn subject_at(&self, seq: u64) -> Option<Bytes>;
+
     /// Resolves when every mutation made so far is durable.
     fn durable(&self) -> Durable;
 }

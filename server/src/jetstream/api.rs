@@ -23,7 +23,20 @@ pub enum Request {
     StreamMsgGet(String),
     /// `$JS.API.STREAM.MSG.DELETE.<stream>`.
     StreamMsgDelete(String),
-    /// A request about a stream that this version does not handle yet (consumers):
+    /// `$JS.API.CONSUMER.CREATE.<stream>[.<consumer>[.<filter>]]` and
+    /// `$JS.API.CONSUMER.DURABLE.CREATE.<stream>.<durable>`.
+    ConsumerCreate(super::consumer_config::ConsumerCreateSubject),
+    /// `$JS.API.CONSUMER.INFO.<stream>.<consumer>`.
+    ConsumerInfo(String, String),
+    /// `$JS.API.CONSUMER.NAMES.<stream>`.
+    ConsumerNames(String),
+    /// `$JS.API.CONSUMER.LIST.<stream>`.
+    ConsumerList(String),
+    /// `$JS.API.CONSUMER.DELETE.<stream>.<consumer>`.
+    ConsumerDelete(String, String),
+    /// `$JS.API.CONSUMER.PAUSE.<stream>.<consumer>`.
+    ConsumerPause(String, String),
+    /// A consumer request this server does not handle (unpin, leader stepdown):
     /// the stream's existence decides the error. `kind` is the response type.
     ForStream {
         /// Response type to answer with.
@@ -77,6 +90,13 @@ pub const CONSUMER_NAMES: &str = "io.nats.jetstream.api.v1.consumer_names_respon
 pub const CONSUMER_LIST: &str = "io.nats.jetstream.api.v1.consumer_list_response";
 /// See [`CONSUMER_CREATE`].
 pub const CONSUMER_DELETE: &str = "io.nats.jetstream.api.v1.consumer_delete_response";
+/// See [`CONSUMER_CREATE`].
+pub const CONSUMER_PAUSE: &str = "io.nats.jetstream.api.v1.consumer_pause_response";
+/// See [`CONSUMER_CREATE`].
+pub const CONSUMER_UNPIN: &str = "io.nats.jetstream.api.v1.consumer_unpin_response";
+/// See [`CONSUMER_CREATE`].
+pub const CONSUMER_LEADER_STEPDOWN: &str =
+    "io.nats.jetstream.api.v1.consumer_leader_stepdown_response";
 
 impl Request {
     /// Which request `subject` is; `None` for subjects core 0 must not answer:
@@ -104,25 +124,32 @@ impl Request {
             ["STREAM", "LIST"] => Some(Request::StreamList),
             ["STREAM", "MSG", "GET", name] => Some(Request::StreamMsgGet(name.to_string())),
             ["STREAM", "MSG", "DELETE", name] => Some(Request::StreamMsgDelete(name.to_string())),
-            ["CONSUMER", op, stream, ..] => {
-                let kind = match *op {
-                    "CREATE" | "DURABLE" => CONSUMER_CREATE,
-                    "INFO" => CONSUMER_INFO,
-                    "NAMES" => CONSUMER_NAMES,
-                    "LIST" => CONSUMER_LIST,
-                    "DELETE" => CONSUMER_DELETE,
-                    _ => return None,
-                };
-                let stream = if *op == "DURABLE" {
-                    tokens.get(3).copied().unwrap_or_default()
-                } else {
-                    stream
-                };
-                Some(Request::ForStream {
-                    kind,
-                    stream: stream.to_string(),
-                })
+            ["CONSUMER", "CREATE", ..] | ["CONSUMER", "DURABLE", "CREATE", ..] => {
+                super::consumer_config::ConsumerCreateSubject::parse(subject)
+                    .map(Request::ConsumerCreate)
             }
+            ["CONSUMER", "INFO", stream, consumer] => Some(Request::ConsumerInfo(
+                stream.to_string(),
+                consumer.to_string(),
+            )),
+            ["CONSUMER", "DELETE", stream, consumer] => Some(Request::ConsumerDelete(
+                stream.to_string(),
+                consumer.to_string(),
+            )),
+            ["CONSUMER", "PAUSE", stream, consumer] => Some(Request::ConsumerPause(
+                stream.to_string(),
+                consumer.to_string(),
+            )),
+            ["CONSUMER", "NAMES", stream] => Some(Request::ConsumerNames(stream.to_string())),
+            ["CONSUMER", "LIST", stream] => Some(Request::ConsumerList(stream.to_string())),
+            ["CONSUMER", "UNPIN", stream, _] => Some(Request::ForStream {
+                kind: CONSUMER_UNPIN,
+                stream: stream.to_string(),
+            }),
+            ["CONSUMER", "LEADER", "STEPDOWN", stream, _] => Some(Request::ForStream {
+                kind: CONSUMER_LEADER_STEPDOWN,
+                stream: stream.to_string(),
+            }),
             _ => None,
         }
     }
@@ -130,6 +157,7 @@ impl Request {
 
 #[cfg(test)]
 mod tests {
+    use super::super::consumer_config::ConsumerCreateSubject;
     use super::*;
 
     #[test]
@@ -175,17 +203,17 @@ mod tests {
             ("$JS.API.NOPE", None),
             (
                 "$JS.API.CONSUMER.INFO.S.C",
-                Some(Request::ForStream {
-                    kind: CONSUMER_INFO,
-                    stream: "S".into(),
-                }),
+                Some(Request::ConsumerInfo("S".into(), "C".into())),
             ),
             (
                 "$JS.API.CONSUMER.DURABLE.CREATE.S.C",
-                Some(Request::ForStream {
-                    kind: CONSUMER_CREATE,
-                    stream: "S".into(),
-                }),
+                ConsumerCreateSubject::parse("$JS.API.CONSUMER.DURABLE.CREATE.S.C")
+                    .map(Request::ConsumerCreate),
+            ),
+            ("$JS.API.CONSUMER.MSG.NEXT.S.C", None),
+            (
+                "$JS.API.CONSUMER.NAMES.S",
+                Some(Request::ConsumerNames("S".into())),
             ),
             ("foo", None),
         ];

@@ -569,6 +569,614 @@ impl ApiError {
             "stream source must have max message size >= target",
         )
     }
+
+    // ---- consumers -------------------------------------------------------------
+    // Every errors.json entry named JSConsumer*, plus the stream/account errors the
+    // consumer create path returns (10026, 10096, 10118, 10120, 10194).
+
+    /// `JSConsumerCreateErrF` (10012).
+    pub fn consumer_create(err: impl fmt::Display) -> Self {
+        let err = err.to_string();
+        ApiError::templated(500, 10012, "{err}", &[("{err}", &err)])
+    }
+
+    /// `JSConsumerNameExistErr` (10013).
+    pub fn consumer_name_exist() -> Self {
+        ApiError::new(400, 10013, "consumer name already in use")
+    }
+
+    /// `JSConsumerNotFoundErr` (10014).
+    pub fn consumer_not_found() -> Self {
+        ApiError::new(404, 10014, "consumer not found")
+    }
+
+    /// `JSConsumerDurableNameNotInSubjectErr` (10016).
+    pub fn consumer_durable_name_not_in_subject() -> Self {
+        ApiError::new(
+            400,
+            10016,
+            "consumer expected to be durable but no durable name set in subject",
+        )
+    }
+
+    /// `JSConsumerDurableNameNotMatchSubjectErr` (10017).
+    pub fn consumer_durable_name_not_match_subject() -> Self {
+        ApiError::new(
+            400,
+            10017,
+            "consumer name in subject does not match durable name in request",
+        )
+    }
+
+    /// `JSConsumerDurableNameNotSetErr` (10018).
+    pub fn consumer_durable_name_not_set() -> Self {
+        ApiError::new(
+            400,
+            10018,
+            "consumer expected to be durable but a durable name was not set",
+        )
+    }
+
+    /// `JSConsumerEphemeralWithDurableInSubjectErr` (10019).
+    pub fn consumer_ephemeral_with_durable_in_subject() -> Self {
+        ApiError::new(
+            400,
+            10019,
+            "consumer expected to be ephemeral but detected a durable name set in subject",
+        )
+    }
+
+    /// `JSConsumerEphemeralWithDurableNameErr` (10020).
+    pub fn consumer_ephemeral_with_durable_name() -> Self {
+        ApiError::new(
+            400,
+            10020,
+            "consumer expected to be ephemeral but a durable name was set in request",
+        )
+    }
+
+    /// `JSMaximumConsumersLimitErr` (10026).
+    pub fn maximum_consumers_limit() -> Self {
+        ApiError::new(400, 10026, "maximum consumers limit reached")
+    }
+
+    /// `JSConsumerConfigRequiredErr` (10078).
+    pub fn consumer_config_required() -> Self {
+        ApiError::new(400, 10078, "consumer config required")
+    }
+
+    /// `JSConsumerDeliverToWildcardsErr` (10079).
+    pub fn consumer_deliver_to_wildcards() -> Self {
+        ApiError::new(400, 10079, "consumer deliver subject has wildcards")
+    }
+
+    /// `JSConsumerPushMaxWaitingErr` (10080).
+    pub fn consumer_push_max_waiting() -> Self {
+        ApiError::new(400, 10080, "consumer in push mode can not set max waiting")
+    }
+
+    /// `JSConsumerDeliverCycleErr` (10081).
+    pub fn consumer_deliver_cycle() -> Self {
+        ApiError::new(400, 10081, "consumer deliver subject forms a cycle")
+    }
+
+    /// `JSConsumerMaxPendingAckPolicyRequiredErr` (10082).
+    pub fn consumer_max_pending_ack_policy_required() -> Self {
+        ApiError::new(
+            400,
+            10082,
+            "consumer requires ack policy for max ack pending",
+        )
+    }
+
+    /// `JSConsumerSmallHeartbeatErr` (10083).
+    pub fn consumer_small_heartbeat() -> Self {
+        ApiError::new(400, 10083, "consumer idle heartbeat needs to be >= 100ms")
+    }
+
+    /// `JSConsumerPullRequiresAckErr` (10084).
+    pub fn consumer_pull_requires_ack() -> Self {
+        ApiError::new(
+            400,
+            10084,
+            "consumer in pull mode requires explicit ack policy on workqueue stream",
+        )
+    }
+
+    /// `JSConsumerPullNotDurableErr` (10085).
+    pub fn consumer_pull_not_durable() -> Self {
+        ApiError::new(400, 10085, "consumer in pull mode requires a durable name")
+    }
+
+    /// `JSConsumerPullWithRateLimitErr` (10086).
+    pub fn consumer_pull_with_rate_limit() -> Self {
+        ApiError::new(
+            400,
+            10086,
+            "consumer in pull mode can not have rate limit set",
+        )
+    }
+
+    /// `JSConsumerMaxWaitingNegativeErr` (10087).
+    pub fn consumer_max_waiting_negative() -> Self {
+        ApiError::new(400, 10087, "consumer max waiting needs to be positive")
+    }
+
+    /// `JSConsumerHBRequiresPushErr` (10088).
+    pub fn consumer_hb_requires_push() -> Self {
+        ApiError::new(
+            400,
+            10088,
+            "consumer idle heartbeat requires a push based consumer",
+        )
+    }
+
+    /// `JSConsumerFCRequiresPushErr` (10089).
+    pub fn consumer_fc_requires_push() -> Self {
+        ApiError::new(
+            400,
+            10089,
+            "consumer flow control requires a push based consumer",
+        )
+    }
+
+    /// `JSConsumerDirectRequiresPushErr` (10090).
+    pub fn consumer_direct_requires_push() -> Self {
+        ApiError::new(400, 10090, "consumer direct requires a push based consumer")
+    }
+
+    /// `JSConsumerDirectRequiresEphemeralErr` (10091).
+    pub fn consumer_direct_requires_ephemeral() -> Self {
+        ApiError::new(400, 10091, "consumer direct requires an ephemeral consumer")
+    }
+
+    /// `JSConsumerOnMappedErr` (10092).
+    pub fn consumer_on_mapped() -> Self {
+        ApiError::new(400, 10092, "consumer direct on a mapped consumer")
+    }
+
+    /// `JSConsumerFilterNotSubsetErr` (10093).
+    pub fn consumer_filter_not_subset() -> Self {
+        ApiError::new(
+            400,
+            10093,
+            "consumer filter subject is not a valid subset of the interest subjects",
+        )
+    }
+
+    /// `JSConsumerInvalidPolicyErrF` (10094).
+    pub fn consumer_invalid_policy(err: impl fmt::Display) -> Self {
+        let err = err.to_string();
+        ApiError::templated(400, 10094, "{err}", &[("{err}", &err)])
+    }
+
+    /// `JSConsumerInvalidSamplingErrF` (10095).
+    pub fn consumer_invalid_sampling(err: impl fmt::Display) -> Self {
+        let err = err.to_string();
+        ApiError::templated(
+            400,
+            10095,
+            "failed to parse consumer sampling configuration: {err}",
+            &[("{err}", &err)],
+        )
+    }
+
+    /// `JSStreamInvalidErr` (10096).
+    pub fn stream_invalid() -> Self {
+        ApiError::new(500, 10096, "stream not valid")
+    }
+
+    /// `JSConsumerWQRequiresExplicitAckErr` (10098).
+    pub fn consumer_wq_requires_explicit_ack() -> Self {
+        ApiError::new(400, 10098, "workqueue stream requires explicit ack")
+    }
+
+    /// `JSConsumerWQMultipleUnfilteredErr` (10099).
+    pub fn consumer_wq_multiple_unfiltered() -> Self {
+        ApiError::new(
+            400,
+            10099,
+            "multiple non-filtered consumers not allowed on workqueue stream",
+        )
+    }
+
+    /// `JSConsumerWQConsumerNotUniqueErr` (10100).
+    pub fn consumer_wq_consumer_not_unique() -> Self {
+        ApiError::new(
+            400,
+            10100,
+            "filtered consumer not unique on workqueue stream",
+        )
+    }
+
+    /// `JSConsumerWQConsumerNotDeliverAllErr` (10101).
+    pub fn consumer_wq_consumer_not_deliver_all() -> Self {
+        ApiError::new(
+            400,
+            10101,
+            "consumer must be deliver all on workqueue stream",
+        )
+    }
+
+    /// `JSConsumerNameTooLongErrF` (10102).
+    pub fn consumer_name_too_long(max: impl fmt::Display) -> Self {
+        let max = max.to_string();
+        ApiError::templated(
+            400,
+            10102,
+            "consumer name is too long, maximum allowed is {max}",
+            &[("{max}", &max)],
+        )
+    }
+
+    /// `JSConsumerBadDurableNameErr` (10103).
+    pub fn consumer_bad_durable_name() -> Self {
+        ApiError::new(400, 10103, "durable name can not contain '.', '*', '>'")
+    }
+
+    /// `JSConsumerStoreFailedErrF` (10104).
+    pub fn consumer_store_failed(err: impl fmt::Display) -> Self {
+        let err = err.to_string();
+        ApiError::templated(
+            500,
+            10104,
+            "error creating store for consumer: {err}",
+            &[("{err}", &err)],
+        )
+    }
+
+    /// `JSConsumerExistingActiveErr` (10105).
+    pub fn consumer_existing_active() -> Self {
+        ApiError::new(400, 10105, "consumer already exists and is still active")
+    }
+
+    /// `JSConsumerReplacementWithDifferentNameErr` (10106).
+    pub fn consumer_replacement_with_different_name() -> Self {
+        ApiError::new(
+            400,
+            10106,
+            "consumer replacement durable config not the same",
+        )
+    }
+
+    /// `JSConsumerDescriptionTooLongErrF` (10107).
+    pub fn consumer_description_too_long(max: impl fmt::Display) -> Self {
+        let max = max.to_string();
+        ApiError::templated(
+            400,
+            10107,
+            "consumer description is too long, maximum allowed is {max}",
+            &[("{max}", &max)],
+        )
+    }
+
+    /// `JSConsumerWithFlowControlNeedsHeartbeats` (10108).
+    pub fn consumer_with_flow_control_needs_heartbeats() -> Self {
+        ApiError::new(
+            400,
+            10108,
+            "consumer with flow control also needs heartbeats",
+        )
+    }
+
+    /// `JSConsumerInvalidDeliverSubject` (10112).
+    pub fn consumer_invalid_deliver_subject() -> Self {
+        ApiError::new(400, 10112, "invalid push consumer deliver subject")
+    }
+
+    /// `JSConsumerMaxRequestBatchNegativeErr` (10114).
+    pub fn consumer_max_request_batch_negative() -> Self {
+        ApiError::new(400, 10114, "consumer max request batch needs to be > 0")
+    }
+
+    /// `JSConsumerMaxRequestExpiresTooSmall` (10115).
+    pub fn consumer_max_request_expires_too_small() -> Self {
+        ApiError::new(
+            400,
+            10115,
+            "consumer max request expires needs to be >= 1ms",
+        )
+    }
+
+    /// `JSConsumerMaxDeliverBackoffErr` (10116).
+    pub fn consumer_max_deliver_backoff() -> Self {
+        ApiError::new(
+            400,
+            10116,
+            "max deliver is required to be > length of backoff values",
+        )
+    }
+
+    /// `JSStreamOfflineErr` (10118).
+    pub fn stream_offline() -> Self {
+        ApiError::new(500, 10118, "stream is offline")
+    }
+
+    /// `JSConsumerOfflineErr` (10119).
+    pub fn consumer_offline() -> Self {
+        ApiError::new(500, 10119, "consumer is offline")
+    }
+
+    /// `JSNoLimitsErr` (10120).
+    pub fn no_limits() -> Self {
+        ApiError::new(
+            400,
+            10120,
+            "no JetStream default or applicable tiered limit present",
+        )
+    }
+
+    /// `JSConsumerMaxPendingAckExcessErrF` (10121).
+    pub fn consumer_max_pending_ack_excess(limit: impl fmt::Display) -> Self {
+        let limit = limit.to_string();
+        ApiError::templated(
+            400,
+            10121,
+            "consumer max ack pending exceeds system limit of {limit}",
+            &[("{limit}", &limit)],
+        )
+    }
+
+    /// `JSConsumerMaxRequestBatchExceededF` (10125).
+    pub fn consumer_max_request_batch_exceeded(limit: impl fmt::Display) -> Self {
+        let limit = limit.to_string();
+        ApiError::templated(
+            400,
+            10125,
+            "consumer max request batch exceeds server limit of {limit}",
+            &[("{limit}", &limit)],
+        )
+    }
+
+    /// `JSConsumerReplicasExceedsStream` (10126).
+    pub fn consumer_replicas_exceeds_stream() -> Self {
+        ApiError::new(
+            400,
+            10126,
+            "consumer config replica count exceeds parent stream",
+        )
+    }
+
+    /// `JSConsumerNameContainsPathSeparatorsErr` (10127).
+    pub fn consumer_name_contains_path_separators() -> Self {
+        ApiError::new(400, 10127, "Consumer name can not contain path separators")
+    }
+
+    /// `JSConsumerCreateFilterSubjectMismatchErr` (10131).
+    pub fn consumer_create_filter_subject_mismatch() -> Self {
+        ApiError::new(
+            400,
+            10131,
+            "Consumer create request did not match filtered subject from create subject",
+        )
+    }
+
+    /// `JSConsumerCreateDurableAndNameMismatch` (10132).
+    pub fn consumer_create_durable_and_name_mismatch() -> Self {
+        ApiError::new(
+            400,
+            10132,
+            "Consumer Durable and Name have to be equal if both are provided",
+        )
+    }
+
+    /// `JSConsumerReplicasShouldMatchStream` (10134).
+    pub fn consumer_replicas_should_match_stream() -> Self {
+        ApiError::new(
+            400,
+            10134,
+            "consumer config replicas must match interest retention stream's replicas",
+        )
+    }
+
+    /// `JSConsumerMetadataLengthErrF` (10135).
+    pub fn consumer_metadata_length(limit: impl fmt::Display) -> Self {
+        let limit = limit.to_string();
+        ApiError::templated(
+            400,
+            10135,
+            "consumer metadata exceeds maximum size of {limit}",
+            &[("{limit}", &limit)],
+        )
+    }
+
+    /// `JSConsumerDuplicateFilterSubjects` (10136).
+    pub fn consumer_duplicate_filter_subjects() -> Self {
+        ApiError::new(
+            400,
+            10136,
+            "consumer cannot have both FilterSubject and FilterSubjects specified",
+        )
+    }
+
+    /// `JSConsumerMultipleFiltersNotAllowed` (10137).
+    pub fn consumer_multiple_filters_not_allowed() -> Self {
+        ApiError::new(
+            400,
+            10137,
+            "consumer with multiple subject filters cannot use subject based API",
+        )
+    }
+
+    /// `JSConsumerOverlappingSubjectFilters` (10138).
+    pub fn consumer_overlapping_subject_filters() -> Self {
+        ApiError::new(400, 10138, "consumer subject filters cannot overlap")
+    }
+
+    /// `JSConsumerEmptyFilter` (10139).
+    pub fn consumer_empty_filter() -> Self {
+        ApiError::new(
+            400,
+            10139,
+            "consumer filter in FilterSubjects cannot be empty",
+        )
+    }
+
+    /// `JSConsumerAlreadyExists` (10148).
+    pub fn consumer_already_exists() -> Self {
+        ApiError::new(400, 10148, "consumer already exists")
+    }
+
+    /// `JSConsumerDoesNotExist` (10149).
+    pub fn consumer_does_not_exist() -> Self {
+        ApiError::new(400, 10149, "consumer does not exist")
+    }
+
+    /// `JSConsumerInactiveThresholdExcess` (10153).
+    pub fn consumer_inactive_threshold_excess(limit: impl fmt::Display) -> Self {
+        let limit = limit.to_string();
+        ApiError::templated(
+            400,
+            10153,
+            "consumer inactive threshold exceeds system limit of {limit}",
+            &[("{limit}", &limit)],
+        )
+    }
+
+    /// `JSConsumerPriorityPolicyWithoutGroup` (10159).
+    pub fn consumer_priority_policy_without_group() -> Self {
+        ApiError::new(
+            400,
+            10159,
+            "Setting PriorityPolicy requires at least one PriorityGroup to be set",
+        )
+    }
+
+    /// `JSConsumerInvalidPriorityGroupErr` (10160).
+    pub fn consumer_invalid_priority_group() -> Self {
+        ApiError::new(
+            400,
+            10160,
+            "Provided priority group does not exist for this consumer",
+        )
+    }
+
+    /// `JSConsumerEmptyGroupName` (10161).
+    pub fn consumer_empty_group_name() -> Self {
+        ApiError::new(400, 10161, "Group name cannot be an empty string")
+    }
+
+    /// `JSConsumerInvalidGroupNameErr` (10162).
+    pub fn consumer_invalid_group_name() -> Self {
+        ApiError::new(400, 10162, "Valid priority group name must match A-Z, a-z, 0-9, -_/=)+ and may not exceed 16 characters")
+    }
+
+    /// `JSConsumerPushWithPriorityGroupErr` (10178).
+    pub fn consumer_push_with_priority_group() -> Self {
+        ApiError::new(
+            400,
+            10178,
+            "priority groups can not be used with push consumers",
+        )
+    }
+
+    /// `JSConsumerAckPolicyInvalidErr` (10181).
+    pub fn consumer_ack_policy_invalid() -> Self {
+        ApiError::new(400, 10181, "consumer ack policy invalid")
+    }
+
+    /// `JSConsumerReplayPolicyInvalidErr` (10182).
+    pub fn consumer_replay_policy_invalid() -> Self {
+        ApiError::new(400, 10182, "consumer replay policy invalid")
+    }
+
+    /// `JSConsumerAckWaitNegativeErr` (10183).
+    pub fn consumer_ack_wait_negative() -> Self {
+        ApiError::new(400, 10183, "consumer ack wait needs to be positive")
+    }
+
+    /// `JSConsumerBackOffNegativeErr` (10184).
+    pub fn consumer_backoff_negative() -> Self {
+        ApiError::new(400, 10184, "consumer backoff needs to be positive")
+    }
+
+    /// `JSStreamOfflineReasonErrF` (10194).
+    pub fn stream_offline_reason(err: impl fmt::Display) -> Self {
+        let err = err.to_string();
+        ApiError::templated(500, 10194, "stream is offline: {err}", &[("{err}", &err)])
+    }
+
+    /// `JSConsumerOfflineReasonErrF` (10195).
+    pub fn consumer_offline_reason(err: impl fmt::Display) -> Self {
+        let err = err.to_string();
+        ApiError::templated(500, 10195, "consumer is offline: {err}", &[("{err}", &err)])
+    }
+
+    /// `JSConsumerPriorityGroupWithPolicyNone` (10196).
+    pub fn consumer_priority_group_with_policy_none() -> Self {
+        ApiError::new(
+            400,
+            10196,
+            "consumer can not have priority groups when policy is none",
+        )
+    }
+
+    /// `JSConsumerPinnedTTLWithoutPriorityPolicyNone` (10197).
+    pub fn consumer_pinned_ttl_without_priority_policy_none() -> Self {
+        ApiError::new(
+            400,
+            10197,
+            "PinnedTTL cannot be set when PriorityPolicy is none",
+        )
+    }
+
+    /// `JSConsumerInvalidResetErr` (10204).
+    pub fn consumer_invalid_reset(err: impl fmt::Display) -> Self {
+        let err = err.to_string();
+        ApiError::templated(400, 10204, "invalid reset: {err}", &[("{err}", &err)])
+    }
+
+    /// `JSConsumerAckFCRequiresPushErr` (10218).
+    pub fn consumer_ack_fc_requires_push() -> Self {
+        ApiError::new(
+            400,
+            10218,
+            "flow control ack policy requires a push based consumer",
+        )
+    }
+
+    /// `JSConsumerAckFCRequiresFCErr` (10219).
+    pub fn consumer_ack_fc_requires_fc() -> Self {
+        ApiError::new(400, 10219, "flow control ack policy requires flow control")
+    }
+
+    /// `JSConsumerAckFCRequiresMaxAckPendingErr` (10220).
+    pub fn consumer_ack_fc_requires_max_ack_pending() -> Self {
+        ApiError::new(
+            400,
+            10220,
+            "flow control ack policy requires max ack pending",
+        )
+    }
+
+    /// `JSConsumerAckFCRequiresNoAckWaitErr` (10221).
+    pub fn consumer_ack_fc_requires_no_ack_wait() -> Self {
+        ApiError::new(
+            400,
+            10221,
+            "flow control ack policy requires unset ack wait",
+        )
+    }
+
+    /// `JSConsumerAckFCRequiresNoMaxDeliverErr` (10222).
+    pub fn consumer_ack_fc_requires_no_max_deliver() -> Self {
+        ApiError::new(
+            400,
+            10222,
+            "flow control ack policy requires unset max deliver",
+        )
+    }
+
+    /// `JSConsumerStreamIdentityMismatchF` (10225).
+    pub fn consumer_stream_identity_mismatch(msg: impl fmt::Display) -> Self {
+        let msg = msg.to_string();
+        ApiError::templated(
+            400,
+            10225,
+            "consumer's stream identity does not match: {msg}",
+            &[("{msg}", &msg)],
+        )
+    }
 }
 
 /// Go's `ErrBadSubject` text, used inside the transform-source errors
@@ -838,6 +1446,88 @@ mod tests {
                 10046,
                 "stream source must have max message size >= target",
             ),
+            // consumers
+            (ApiError::consumer_create("X"), 500, 10012, "X"),
+            (ApiError::consumer_name_exist(), 400, 10013, "consumer name already in use"),
+            (ApiError::consumer_not_found(), 404, 10014, "consumer not found"),
+            (ApiError::consumer_durable_name_not_in_subject(), 400, 10016, "consumer expected to be durable but no durable name set in subject"),
+            (ApiError::consumer_durable_name_not_match_subject(), 400, 10017, "consumer name in subject does not match durable name in request"),
+            (ApiError::consumer_durable_name_not_set(), 400, 10018, "consumer expected to be durable but a durable name was not set"),
+            (ApiError::consumer_ephemeral_with_durable_in_subject(), 400, 10019, "consumer expected to be ephemeral but detected a durable name set in subject"),
+            (ApiError::consumer_ephemeral_with_durable_name(), 400, 10020, "consumer expected to be ephemeral but a durable name was set in request"),
+            (ApiError::maximum_consumers_limit(), 400, 10026, "maximum consumers limit reached"),
+            (ApiError::consumer_config_required(), 400, 10078, "consumer config required"),
+            (ApiError::consumer_deliver_to_wildcards(), 400, 10079, "consumer deliver subject has wildcards"),
+            (ApiError::consumer_push_max_waiting(), 400, 10080, "consumer in push mode can not set max waiting"),
+            (ApiError::consumer_deliver_cycle(), 400, 10081, "consumer deliver subject forms a cycle"),
+            (ApiError::consumer_max_pending_ack_policy_required(), 400, 10082, "consumer requires ack policy for max ack pending"),
+            (ApiError::consumer_small_heartbeat(), 400, 10083, "consumer idle heartbeat needs to be >= 100ms"),
+            (ApiError::consumer_pull_requires_ack(), 400, 10084, "consumer in pull mode requires explicit ack policy on workqueue stream"),
+            (ApiError::consumer_pull_not_durable(), 400, 10085, "consumer in pull mode requires a durable name"),
+            (ApiError::consumer_pull_with_rate_limit(), 400, 10086, "consumer in pull mode can not have rate limit set"),
+            (ApiError::consumer_max_waiting_negative(), 400, 10087, "consumer max waiting needs to be positive"),
+            (ApiError::consumer_hb_requires_push(), 400, 10088, "consumer idle heartbeat requires a push based consumer"),
+            (ApiError::consumer_fc_requires_push(), 400, 10089, "consumer flow control requires a push based consumer"),
+            (ApiError::consumer_direct_requires_push(), 400, 10090, "consumer direct requires a push based consumer"),
+            (ApiError::consumer_direct_requires_ephemeral(), 400, 10091, "consumer direct requires an ephemeral consumer"),
+            (ApiError::consumer_on_mapped(), 400, 10092, "consumer direct on a mapped consumer"),
+            (ApiError::consumer_filter_not_subset(), 400, 10093, "consumer filter subject is not a valid subset of the interest subjects"),
+            (ApiError::consumer_invalid_policy("X"), 400, 10094, "X"),
+            (ApiError::consumer_invalid_sampling("X"), 400, 10095, "failed to parse consumer sampling configuration: X"),
+            (ApiError::stream_invalid(), 500, 10096, "stream not valid"),
+            (ApiError::consumer_wq_requires_explicit_ack(), 400, 10098, "workqueue stream requires explicit ack"),
+            (ApiError::consumer_wq_multiple_unfiltered(), 400, 10099, "multiple non-filtered consumers not allowed on workqueue stream"),
+            (ApiError::consumer_wq_consumer_not_unique(), 400, 10100, "filtered consumer not unique on workqueue stream"),
+            (ApiError::consumer_wq_consumer_not_deliver_all(), 400, 10101, "consumer must be deliver all on workqueue stream"),
+            (ApiError::consumer_name_too_long("X"), 400, 10102, "consumer name is too long, maximum allowed is X"),
+            (ApiError::consumer_bad_durable_name(), 400, 10103, "durable name can not contain '.', '*', '>'"),
+            (ApiError::consumer_store_failed("X"), 500, 10104, "error creating store for consumer: X"),
+            (ApiError::consumer_existing_active(), 400, 10105, "consumer already exists and is still active"),
+            (ApiError::consumer_replacement_with_different_name(), 400, 10106, "consumer replacement durable config not the same"),
+            (ApiError::consumer_description_too_long("X"), 400, 10107, "consumer description is too long, maximum allowed is X"),
+            (ApiError::consumer_with_flow_control_needs_heartbeats(), 400, 10108, "consumer with flow control also needs heartbeats"),
+            (ApiError::consumer_invalid_deliver_subject(), 400, 10112, "invalid push consumer deliver subject"),
+            (ApiError::consumer_max_request_batch_negative(), 400, 10114, "consumer max request batch needs to be > 0"),
+            (ApiError::consumer_max_request_expires_too_small(), 400, 10115, "consumer max request expires needs to be >= 1ms"),
+            (ApiError::consumer_max_deliver_backoff(), 400, 10116, "max deliver is required to be > length of backoff values"),
+            (ApiError::stream_offline(), 500, 10118, "stream is offline"),
+            (ApiError::consumer_offline(), 500, 10119, "consumer is offline"),
+            (ApiError::no_limits(), 400, 10120, "no JetStream default or applicable tiered limit present"),
+            (ApiError::consumer_max_pending_ack_excess("X"), 400, 10121, "consumer max ack pending exceeds system limit of X"),
+            (ApiError::consumer_max_request_batch_exceeded("X"), 400, 10125, "consumer max request batch exceeds server limit of X"),
+            (ApiError::consumer_replicas_exceeds_stream(), 400, 10126, "consumer config replica count exceeds parent stream"),
+            (ApiError::consumer_name_contains_path_separators(), 400, 10127, "Consumer name can not contain path separators"),
+            (ApiError::consumer_create_filter_subject_mismatch(), 400, 10131, "Consumer create request did not match filtered subject from create subject"),
+            (ApiError::consumer_create_durable_and_name_mismatch(), 400, 10132, "Consumer Durable and Name have to be equal if both are provided"),
+            (ApiError::consumer_replicas_should_match_stream(), 400, 10134, "consumer config replicas must match interest retention stream's replicas"),
+            (ApiError::consumer_metadata_length("X"), 400, 10135, "consumer metadata exceeds maximum size of X"),
+            (ApiError::consumer_duplicate_filter_subjects(), 400, 10136, "consumer cannot have both FilterSubject and FilterSubjects specified"),
+            (ApiError::consumer_multiple_filters_not_allowed(), 400, 10137, "consumer with multiple subject filters cannot use subject based API"),
+            (ApiError::consumer_overlapping_subject_filters(), 400, 10138, "consumer subject filters cannot overlap"),
+            (ApiError::consumer_empty_filter(), 400, 10139, "consumer filter in FilterSubjects cannot be empty"),
+            (ApiError::consumer_already_exists(), 400, 10148, "consumer already exists"),
+            (ApiError::consumer_does_not_exist(), 400, 10149, "consumer does not exist"),
+            (ApiError::consumer_inactive_threshold_excess("X"), 400, 10153, "consumer inactive threshold exceeds system limit of X"),
+            (ApiError::consumer_priority_policy_without_group(), 400, 10159, "Setting PriorityPolicy requires at least one PriorityGroup to be set"),
+            (ApiError::consumer_invalid_priority_group(), 400, 10160, "Provided priority group does not exist for this consumer"),
+            (ApiError::consumer_empty_group_name(), 400, 10161, "Group name cannot be an empty string"),
+            (ApiError::consumer_invalid_group_name(), 400, 10162, "Valid priority group name must match A-Z, a-z, 0-9, -_/=)+ and may not exceed 16 characters"),
+            (ApiError::consumer_push_with_priority_group(), 400, 10178, "priority groups can not be used with push consumers"),
+            (ApiError::consumer_ack_policy_invalid(), 400, 10181, "consumer ack policy invalid"),
+            (ApiError::consumer_replay_policy_invalid(), 400, 10182, "consumer replay policy invalid"),
+            (ApiError::consumer_ack_wait_negative(), 400, 10183, "consumer ack wait needs to be positive"),
+            (ApiError::consumer_backoff_negative(), 400, 10184, "consumer backoff needs to be positive"),
+            (ApiError::stream_offline_reason("X"), 500, 10194, "stream is offline: X"),
+            (ApiError::consumer_offline_reason("X"), 500, 10195, "consumer is offline: X"),
+            (ApiError::consumer_priority_group_with_policy_none(), 400, 10196, "consumer can not have priority groups when policy is none"),
+            (ApiError::consumer_pinned_ttl_without_priority_policy_none(), 400, 10197, "PinnedTTL cannot be set when PriorityPolicy is none"),
+            (ApiError::consumer_invalid_reset("X"), 400, 10204, "invalid reset: X"),
+            (ApiError::consumer_ack_fc_requires_push(), 400, 10218, "flow control ack policy requires a push based consumer"),
+            (ApiError::consumer_ack_fc_requires_fc(), 400, 10219, "flow control ack policy requires flow control"),
+            (ApiError::consumer_ack_fc_requires_max_ack_pending(), 400, 10220, "flow control ack policy requires max ack pending"),
+            (ApiError::consumer_ack_fc_requires_no_ack_wait(), 400, 10221, "flow control ack policy requires unset ack wait"),
+            (ApiError::consumer_ack_fc_requires_no_max_deliver(), 400, 10222, "flow control ack policy requires unset max deliver"),
+            (ApiError::consumer_stream_identity_mismatch("X"), 400, 10225, "consumer's stream identity does not match: X"),
         ]
     }
 

@@ -77,12 +77,26 @@ const API_QUEUE_LIMIT: crate::client::InboxLimit = crate::client::InboxLimit {
     bytes: 256 * 1024 * 1024,
 };
 
+#[path = "meta_consumers.rs"]
+mod consumers;
+
 /// The API subjects core 0 subscribes. `$JS.API.>` would also catch the
 /// direct-get subjects that only a stream may answer, so the families are listed.
 const API_SUBJECTS: &[&str] = &[
     "$JS.API.*",
     "$JS.API.STREAM.>",
-    "$JS.API.CONSUMER.>",
+    // Consumer requests, listed so MSG.NEXT (each consumer's own subscription)
+    // is not caught: a pull request to a missing consumer gets no responders.
+    "$JS.API.CONSUMER.CREATE.*",
+    "$JS.API.CONSUMER.CREATE.*.>",
+    "$JS.API.CONSUMER.DURABLE.CREATE.*.*",
+    "$JS.API.CONSUMER.NAMES.*",
+    "$JS.API.CONSUMER.LIST.*",
+    "$JS.API.CONSUMER.INFO.*.*",
+    "$JS.API.CONSUMER.DELETE.*.*",
+    "$JS.API.CONSUMER.PAUSE.*.*",
+    "$JS.API.CONSUMER.UNPIN.*.*",
+    "$JS.API.CONSUMER.LEADER.STEPDOWN.*.*",
     "$JS.API.ACCOUNT.>",
     "$JS.API.META.>",
     "$JS.API.SERVER.>",
@@ -293,6 +307,12 @@ impl Meta {
             R::StreamPurge(name) => self.purge(&name, payload).await,
             R::StreamMsgGet(name) => self.msg_get(&name, payload).await,
             R::StreamMsgDelete(name) => self.msg_delete(&name, payload).await,
+            R::ConsumerCreate(subject) => self.consumer_create(subject, payload).await,
+            R::ConsumerInfo(stream, name) => self.consumer_info(&stream, &name, payload).await,
+            R::ConsumerNames(stream) => self.consumer_names(&stream, payload).await,
+            R::ConsumerList(stream) => self.consumer_list(&stream, payload).await,
+            R::ConsumerDelete(stream, name) => self.consumer_delete(&stream, &name, payload).await,
+            R::ConsumerPause(stream, name) => self.consumer_pause(&stream, &name, payload).await,
             R::ForStream { kind, stream } => {
                 if self.streams.borrow().contains_key(&stream) {
                     Response::error(kind, ApiError::bad_request())
@@ -699,6 +719,7 @@ impl Meta {
             if let Ok(u) = r {
                 usage.memory += u.memory;
                 usage.storage += u.storage;
+                usage.consumers += u.consumers;
             }
         }
         // Go reserves each stream's `max_bytes` (times replicas) against its storage type.
@@ -720,7 +741,7 @@ impl Meta {
                 reserved_memory,
                 reserved_storage,
                 streams: self.streams.borrow().len(),
-                consumers: 0,
+                consumers: usage.consumers,
                 limits: AccountLimits::unlimited(),
             },
             domain: self.config.domain.clone(),

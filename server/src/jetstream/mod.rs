@@ -11,6 +11,11 @@
 //! - [`dedupe`] — the `Nats-Msg-Id` window.
 //! - [`store`] — memory or file store behind one type.
 //! - [`transform`] — subject transforms (`subject_transform`, republish, mappings).
+//! - [`consumer`] — one consumer on its stream's core: pull requests, acks, the
+//!   delivery task, persistence (with `stream_consumers.rs`, what a stream does for
+//!   its consumers, and `meta_consumers.rs`, the consumer API).
+//! - [`consumer_state`] — a consumer's delivery/ack state machine (pure, simulated
+//!   time): pending, redelivery, backoff, max_deliver, ack floor, its encoding.
 //!
 //! Vocabulary (Go's JSON shapes, checked against captured 2.15.1 responses):
 //! - [`errors`] — `ApiError` and the errors.json constructors.
@@ -18,11 +23,18 @@
 //! - [`stream_config`] — `StreamConfig`, create-request decoding, `checkStreamCfg`.
 //! - [`stream_info`] — `StreamInfo`, `StreamState`, the create response.
 //! - [`api_types`] — the other `$JS.API` request/response bodies, PubAck, Go's JSON encoding.
+//! - [`consumer_config`] — `ConsumerConfig`, its defaults and checks, the create request.
+//! - [`consumer_api`] — `ConsumerInfo` and the consumer API bodies, pull requests, ack
+//!   subjects and bodies, consumer advisories, status frames.
 //! - [`headers`] — NATS header blocks: Go's lookup, removal, append; a builder.
 
 pub mod advisory;
 pub mod api;
 pub mod api_types;
+pub mod consumer;
+pub mod consumer_api;
+pub mod consumer_config;
+pub mod consumer_state;
 pub mod dedupe;
 pub mod errors;
 pub mod gotime;

@@ -133,6 +133,8 @@ pub struct CoreUsage {
     pub memory: u64,
     /// Bytes in file streams.
     pub storage: u64,
+    /// Consumers of the streams.
+    pub consumers: usize,
 }
 
 /// One core's JetStream.
@@ -201,6 +203,7 @@ impl JetStream {
     pub fn usage(&self) -> CoreUsage {
         let mut u = CoreUsage::default();
         for s in self.streams.borrow().values() {
+            u.consumers += s.consumer_count();
             if s.is_memory() {
                 u.memory += s.bytes();
             } else {

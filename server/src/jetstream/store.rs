@@ -97,6 +97,16 @@ impl Store {
         both!(self, s => s.subjects_state(filter))
     }
 
+    /// See [`StreamStore::filtered_state`].
+    pub fn filtered_state(&self, filter: &[u8], start: u64) -> SubjectState {
+        both!(self, s => s.filtered_state(filter, start))
+    }
+
+    /// See [`StreamStore::subject_at`].
+    pub fn subject_at(&self, seq: u64) -> Option<Bytes> {
+        both!(self, s => s.subject_at(seq))
+    }
+
     /// See [`StreamStore::durable`].
     pub fn durable(&self) -> Durable {
         both!(self, s => s.durable())

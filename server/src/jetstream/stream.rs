@@ -34,9 +34,7 @@ use super::headers;
 use super::publish::{self, PublishHeaders};
 use super::runtime::JsConfig;
 use super::store::Store;
-use super::stream_config::{
-    DiscardPolicy, RetentionPolicy, StorageType, StoreCompression, StreamConfig,
-};
+use super::stream_config::{DiscardPolicy, StorageType, StoreCompression, StreamConfig};
 use super::stream_info::{StreamInfo, StreamState};
 use super::transform::SubjectTransform;
 use crate::client::{InboxLimit, InternalInbox, InternalMsg, Subscription};
@@ -44,6 +42,9 @@ use crate::shard::Shard;
 
 #[path = "direct.rs"]
 mod direct;
+
+#[path = "stream_consumers.rs"]
+mod consumers;
 
 /// What a stream keeps on disk beside its messages (`meta.json`): enough to bring
 /// it back, on the same core, after a restart.
@@ -127,6 +128,8 @@ pub struct Stream {
     /// marker's own expiry places no new marker. Kept in memory: after a restart
     /// an old marker's expiry may place one more marker on its subject.
     markers: RefCell<std::collections::HashSet<u64>>,
+    /// Its consumers, by name (sorted, as Go lists them).
+    consumers: RefCell<std::collections::BTreeMap<String, Rc<super::consumer::Consumer>>>,
 }
 
 /// A config's transforms, compiled once per config.
@@ -258,11 +261,13 @@ impl Stream {
             reported_bytes: Cell::new(0),
             expiry_target: Cell::new(None),
             markers: RefCell::new(std::collections::HashSet::new()),
+            consumers: RefCell::new(std::collections::BTreeMap::new()),
         });
         *stream.transforms.borrow_mut() = Transforms::of(&stream.config.borrow());
         stream.report_usage();
         stream.rebuild_dedupe().await;
         stream.subscribe()?;
+        stream.restore_consumers(js).await;
         jetcore_router::spawn(stream.clone().run_publishes());
         jetcore_router::spawn(stream.clone().run_direct_gets());
         jetcore_router::spawn(stream.clone().run_expiry());
@@ -638,16 +643,7 @@ impl Stream {
             })
             .map_err(ApiError::stream_store_failed)?;
         let seq = appended.seq;
-        if self.config.borrow().retention == RetentionPolicy::Interest {
-            // No consumer can exist yet (consumers are the next issue), so nobody is
-            // interested: Go keeps only the sequence, and so does this.
-            if let Err(e) = self.store.remove(seq, false) {
-                tracing::warn!(
-                    "stream {}: dropping an uninterested message failed: {e}",
-                    self.name
-                );
-            }
-        }
+        self.after_store(seq, &subject);
         *self.last_msg_id.borrow_mut() = h.msg_id.clone();
         if !h.msg_id.is_empty() {
             let now = jetcore_storage::now_nanos();
@@ -661,8 +657,10 @@ impl Stream {
                 up_to_seq: None,
                 keep: Some(1),
             };
-            if let Err(e) = self.store.purge(&req) {
-                tracing::warn!("stream {}: rollup purge failed: {e}", self.name);
+            match self.store.purge(&req) {
+                Ok(n) if n > 0 => self.after_removal(),
+                Ok(_) => {}
+                Err(e) => tracing::warn!("stream {}: rollup purge failed: {e}", self.name),
             }
         }
         self.check_expiry_timer();
@@ -813,6 +811,9 @@ impl Stream {
                 Ok(expired) => {
                     self.place_delete_markers(&expired);
                     self.report_usage();
+                    if !expired.is_empty() {
+                        self.after_removal();
+                    }
                 }
                 Err(e) => {
                     tracing::error!("stream {}: expiring messages failed: {e}", self.name);
@@ -898,6 +899,7 @@ impl Stream {
             last_ts: go_time(st.last_ts),
             num_subjects: st.num_subjects as i64,
             num_deleted: st.num_deleted as i64,
+            consumer_count: self.consumer_count() as i64,
             ..StreamState::default()
         };
         if deleted_details {
@@ -945,6 +947,7 @@ impl Stream {
         }
         let purged = self.store.purge(req).map_err(ApiError::stream_general)?;
         self.report_usage();
+        self.after_removal();
         Ok(purged)
     }
 
@@ -972,6 +975,7 @@ impl Stream {
         }
         let removed = self.store.remove(seq, !no_erase);
         self.report_usage();
+        self.after_removal();
         match removed {
             Ok(true) => Ok(()),
             Ok(false) | Err(StoreError::NotFound) => Err(ApiError::sequence_not_found(seq)),
@@ -1061,6 +1065,7 @@ impl Stream {
     /// Stop taking publishes and close the store. `remove` also deletes its files.
     pub async fn close(&self, remove: bool) {
         self.closed.set(true);
+        self.close_consumers(remove).await;
         // The stream's bytes leave the server's usage (a restart counts them again).
         let gone = self.reported_bytes.replace(0) as i64;
         self.usage

@@ -778,6 +778,22 @@ impl StreamStore for FileStore {
         self.inner.borrow().ledger.subjects_state(filter)
     }
 
+    fn filtered_state(&self, filter: &[u8], start: u64) -> SubjectState {
+        let filter: &[u8] = if filter.is_empty() { b">" } else { filter };
+        let (messages, first_seq, last_seq) = self.inner.borrow().ledger.filtered(filter, start);
+        SubjectState {
+            messages,
+            first_seq,
+            last_seq,
+        }
+    }
+
+    fn subject_at(&self, seq: u64) -> Option<Bytes> {
+        let l = &self.inner.borrow().ledger;
+        let slot = l.slot(seq)?;
+        slot.is_live().then(|| l.subject_of(slot))
+    }
+
     fn durable(&self) -> Durable {
         let inner = self.inner.borrow();
         if let Some(e) = &inner.poisoned {

@@ -1,0 +1,1528 @@
+//! One consumer, on the core that owns its stream.
+//!
+//! A consumer is three internal subscriptions and one delivery task:
+//! - `$JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>`: pull requests, queued in
+//!   `waiting` (Go's waiting queue: batch, max_bytes, expires, no_wait, heartbeats);
+//! - `$JS.ACK.<stream>.<consumer>.>` (v1, and the v2 form): acks, naks, progress,
+//!   terms and `+NXT`, applied to the [`Tracker`] (the pure ack state machine);
+//! - `$JS.FC.<stream>.<consumer>.*`: flow-control replies of push consumers.
+//!
+//! The delivery task loops: expire what is due (ack waits, pull requests), pick
+//! the next message (a due redelivery first, then the next new stream message
+//! that matches the filters), and send it to the pull request at the head of the
+//! queue or to the deliver subject. It sleeps on one [`Notify`] (new message,
+//! request, ack, interest) or until the earliest deadline.
+//!
+//! Everything runs on the stream's core, so the tracker and the store are only
+//! touched by one thread. The tracker's state is written through a
+//! [`ConsumerStateFile`] after every change; an ack that asked for a reply (double
+//! ack) is answered only once the state that contains it is durable.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::rc::{Rc, Weak};
+use std::time::Duration;
+
+use bytes::Bytes;
+use jetcore_router::notify::Notify;
+use jetcore_storage::{now_nanos, ConsumerFileConfig, ConsumerStateFile, StoredMessage};
+use serde::{Deserialize, Serialize};
+
+use super::consumer_api::{self as capi, AckKind, NextRequest};
+use super::consumer_config::{AckPolicy, ConsumerConfig, DeliverPolicy, ReplayPolicy};
+use super::consumer_state::{self as cstate, AckMode, Tracker};
+use super::errors::ApiError;
+use super::gotime::GoTime;
+use super::headers::HeaderBuilder;
+use super::runtime::JsConfig;
+use super::stream::Stream;
+use crate::client::{InboxLimit, InternalInbox, InternalMsg, Subscription};
+use crate::shard::Shard;
+
+/// Name of a consumer's metadata file in its directory.
+pub const CONSUMER_META_FILE: &str = "meta.json";
+
+/// Subdirectory of a stream's directory holding its consumers (Go's layout).
+pub const CONSUMERS_DIR: &str = "obs";
+
+/// Pull requests and acks waiting for the consumer's task. Past it, publishers of
+/// acks wait (local) or the router holds them (remote); nothing is dropped.
+const CONSUMER_INBOX_LIMIT: InboxLimit = InboxLimit {
+    msgs: 1_000_000,
+    bytes: 256 * 1024 * 1024,
+};
+
+/// Messages delivered in one turn of the delivery task before it lets other tasks
+/// run: long enough to amortise the wake-up, short enough to keep acks flowing.
+const DELIVERY_BURST: usize = 256;
+
+/// How often a push consumer without interest looks again (Go is told by the
+/// subscription layer; polling keeps the router free of callbacks).
+const INTEREST_POLL: Duration = Duration::from_millis(50);
+
+/// The flow-control window a push consumer starts with and the most it grows to
+/// (Go: `JsFlowControlMaxPending`, starting at 1/16 of it and doubling on every
+/// answered request).
+const FLOW_CONTROL_MAX_PENDING: u64 = 32 * 1024 * 1024;
+
+/// How long state changes may wait before they are written (acks without a reply
+/// and deliveries). A crash within it redelivers, which NATS allows; an ack that
+/// asked for a reply is written and made durable before it is answered.
+const STATE_FLUSH_INTERVAL: Duration = Duration::from_millis(25);
+
+/// What a consumer keeps on disk beside its state: enough to bring it back.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConsumerMeta {
+    /// Its name.
+    pub name: String,
+    /// Its configuration as last accepted.
+    pub config: ConsumerConfig,
+    /// When it was created.
+    pub created: GoTime,
+}
+
+/// A pull request waiting for messages (Go's `waitingRequest`).
+#[derive(Debug, Clone)]
+struct PullRequest {
+    /// Where messages and status frames go.
+    reply: Bytes,
+    /// Messages still wanted.
+    batch: u64,
+    /// Bytes still allowed (0 = no limit).
+    max_bytes: u64,
+    /// When the request ends with 408 (None: never).
+    expires_at: Option<i64>,
+    /// Return as soon as nothing is left (404/408 rather than waiting).
+    no_wait: bool,
+    /// Idle heartbeat interval (0 = none).
+    heartbeat: i64,
+    /// When the next idle heartbeat is due.
+    next_heartbeat: i64,
+    /// Messages delivered to it so far.
+    delivered: u64,
+}
+
+/// The consumer's settings derived from its config, so the hot path does not
+/// re-read JSON-shaped fields.
+#[derive(Debug, Clone, Default)]
+struct Plan {
+    /// Filter subjects; empty = every subject of the stream.
+    filters: Vec<Bytes>,
+    /// Deliver subject of a push consumer.
+    deliver_subject: Option<Bytes>,
+    /// Strip payloads, add `Nats-Msg-Size`.
+    headers_only: bool,
+    /// Replay with the original timing.
+    replay_original: bool,
+    /// Push rate limit in bits per second (0 = none).
+    rate_limit_bps: u64,
+    /// Push flow control.
+    flow_control: bool,
+    /// Push idle heartbeat (ns, 0 = none).
+    idle_heartbeat: i64,
+    /// Pull: most waiting requests.
+    max_waiting: usize,
+    /// Pull: largest batch (0 = any).
+    max_batch: i64,
+    /// Pull: longest expires (ns, 0 = any).
+    max_expires: i64,
+    /// Pull: largest max_bytes (0 = any).
+    max_bytes: i64,
+    /// Delete after this long without interest (ns, 0 = never).
+    inactive_threshold: i64,
+    /// Ack policy none.
+    ack_none: bool,
+    /// Deliveries wait until then (Unix ns, 0 = not paused).
+    pause_until: i64,
+}
+
+impl Plan {
+    fn of(cfg: &ConsumerConfig) -> Plan {
+        let mut filters: Vec<Bytes> = cfg
+            .filter_subjects
+            .iter()
+            .filter(|f| !f.is_empty())
+            .map(|f| Bytes::from(f.clone()))
+            .collect();
+        if !cfg.filter_subject.is_empty() {
+            filters.push(Bytes::from(cfg.filter_subject.clone()));
+        }
+        // `>` filters nothing.
+        if filters.iter().any(|f| &f[..] == b">") {
+            filters.clear();
+        }
+        Plan {
+            filters,
+            deliver_subject: (!cfg.deliver_subject.is_empty())
+                .then(|| Bytes::from(cfg.deliver_subject.clone())),
+            headers_only: cfg.headers_only,
+            replay_original: cfg.replay_policy == ReplayPolicy::Original,
+            rate_limit_bps: cfg.rate_limit_bps,
+            flow_control: cfg.flow_control,
+            idle_heartbeat: cfg.idle_heartbeat,
+            max_waiting: cfg.max_waiting.max(0) as usize,
+            max_batch: cfg.max_batch,
+            max_expires: cfg.max_expires,
+            max_bytes: cfg.max_bytes,
+            inactive_threshold: cfg.inactive_threshold,
+            ack_none: cfg.ack_policy == AckPolicy::None,
+            pause_until: cfg
+                .pause_until
+                .map_or(0, |t| t.unix_nanos().clamp(0, i64::MAX as i128) as i64),
+        }
+    }
+
+    fn is_push(&self) -> bool {
+        self.deliver_subject.is_some()
+    }
+
+    fn matches(&self, subject: &[u8]) -> bool {
+        self.filters.is_empty()
+            || self
+                .filters
+                .iter()
+                .any(|f| jetcore_storage::subject::matches_filter(subject, f))
+    }
+}
+
+/// Push flow control (Go's `maxpb`/`pbytes`/`fcid`).
+#[derive(Debug, Default)]
+struct FlowControl {
+    /// The current window: deliveries stop past it.
+    window: u64,
+    /// Bytes sent since the last answered request.
+    pending: u64,
+    /// Reply subject of the outstanding request (empty = none).
+    outstanding: String,
+    /// `pending` when the outstanding request was sent.
+    at_request: u64,
+}
+
+/// A consumer of a stream owned by this core.
+pub struct Consumer {
+    /// Its name.
+    pub name: String,
+    /// Its stream's name.
+    stream_name: String,
+    /// The stream (the stream owns its consumers, so this is weak).
+    stream: Weak<Stream>,
+    /// The shard it runs on.
+    shard: Rc<Shard>,
+    /// Its configuration.
+    config: RefCell<ConsumerConfig>,
+    /// Settings derived from the configuration.
+    plan: RefCell<Plan>,
+    /// When it was created.
+    created: GoTime,
+    /// Delivered/ack/redelivery state.
+    tracker: RefCell<Tracker>,
+    /// `last_per_subject`: the sequences still to deliver first, ascending.
+    initial: RefCell<VecDeque<u64>>,
+    /// Waiting pull requests, oldest first.
+    waiting: RefCell<VecDeque<PullRequest>>,
+    /// Matching messages after the delivered stream sequence (Go's `npc`).
+    num_pending: Cell<u64>,
+    /// Wakes the delivery task.
+    wake: Notify,
+    /// Pull requests.
+    next_inbox: Rc<InternalInbox>,
+    /// Acks and flow-control replies.
+    ack_inbox: Rc<InternalInbox>,
+    /// Its subscriptions.
+    subs: RefCell<Vec<Rc<Subscription>>>,
+    /// Where its state is persisted (file streams, unless `mem_storage`).
+    state_file: Option<ConsumerStateFile>,
+    /// Its directory (persisted consumers).
+    dir: Option<PathBuf>,
+    /// Set when it is deleted or its stream closes.
+    closed: Cell<bool>,
+    /// The tracker generation last written (see [`Tracker::generation`]); `None`
+    /// forces a write.
+    written: Cell<Option<u64>>,
+    /// `last_per_subject`: where new messages start once `initial` is done (0: no
+    /// initial phase).
+    resume: Cell<u64>,
+    /// Wakes the state flusher.
+    flush_wake: Notify,
+    /// The end of the current pause was announced (Go's PAUSE advisory with
+    /// `paused: false` when `pause_until` passes).
+    pause_end_announced: Cell<bool>,
+    /// Last time someone showed interest (a pull request, a push subscriber).
+    last_active: Cell<i64>,
+    /// Last time something was sent to the deliver subject (push heartbeats).
+    last_push: Cell<i64>,
+    /// Push flow control.
+    flow: RefCell<FlowControl>,
+    /// Timestamp of the last message delivered (replay original).
+    replay_last_ts: Cell<i64>,
+    /// Wall clock of that delivery.
+    replay_last_at: Cell<i64>,
+    /// Bits the rate limiter let through since `rate_started`.
+    rate_bits: Cell<u64>,
+    /// Start of the rate limiter's current window.
+    rate_started: Cell<i64>,
+    /// The JetStream domain, for advisories.
+    domain: String,
+}
+
+/// Where a message to deliver came from (to put it back if it cannot go out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// The redelivery queue.
+    Redelivery,
+    /// The `last_per_subject` start list.
+    Initial,
+    /// The scan for new messages (found again by the next scan).
+    New,
+}
+
+/// What the delivery task does next.
+enum Next {
+    /// Deliver this message.
+    Message {
+        /// The message.
+        msg: StoredMessage,
+        /// Where it came from.
+        source: Source,
+    },
+    /// Nothing to deliver now.
+    Idle,
+    /// A redelivery candidate vanished from the stream, or something was skipped;
+    /// look again at once.
+    Again,
+}
+
+impl Consumer {
+    /// Create a new consumer or bring back a persisted one. `state` is the
+    /// persisted state (None for a new consumer).
+    pub(super) async fn open(
+        stream: &Rc<Stream>,
+        js: &JsConfig,
+        meta: ConsumerMeta,
+        stream_dir: Option<&Path>,
+        persist: bool,
+    ) -> Result<Rc<Consumer>, ApiError> {
+        let cfg = meta.config.clone();
+        let plan = Plan::of(&cfg);
+        let dir = match stream_dir {
+            Some(d) if !cfg.mem_storage => Some(consumer_dir(d, &meta.name)),
+            _ => None,
+        };
+        let (state_file, restored) = match &dir {
+            Some(d) => {
+                if persist {
+                    write_consumer_meta(d, &meta).map_err(ApiError::consumer_create)?;
+                }
+                let (file, snapshot) = ConsumerStateFile::open(ConsumerFileConfig {
+                    dir: d.clone(),
+                    sync: js.sync,
+                    cipher: js.cipher.clone(),
+                })
+                .await
+                .map_err(ApiError::consumer_create)?;
+                let restored = match snapshot {
+                    Some(bytes) => match cstate::decode(&bytes) {
+                        Ok(s) => Some(s),
+                        Err(e) => {
+                            tracing::error!(
+                                "consumer {} > {}: state unreadable ({e}); starting from its config",
+                                stream.name,
+                                meta.name
+                            );
+                            None
+                        }
+                    },
+                    None => None,
+                };
+                (Some(file), restored)
+            }
+            None => (None, None),
+        };
+        let settings = tracker_settings(&cfg);
+        let mut initial = VecDeque::new();
+        let mut resume = 0;
+        let tracker = match restored {
+            Some(state) => Tracker::restore(settings, state),
+            None => {
+                let (start, list) = stream.start_position(&cfg, &plan.filters).await;
+                // `last_per_subject` delivers its list first, as ordinary new
+                // messages (tracked, acked), then continues at `start`.
+                let first = list.first().copied();
+                initial = list.into();
+                match first {
+                    Some(f) => {
+                        resume = start;
+                        Tracker::new(settings, f)
+                    }
+                    None => Tracker::new(settings, start),
+                }
+            }
+        };
+        let now = now_nanos();
+        let consumer = Rc::new(Consumer {
+            name: meta.name.clone(),
+            stream_name: stream.name.clone(),
+            stream: Rc::downgrade(stream),
+            shard: stream.shard().clone(),
+            config: RefCell::new(cfg),
+            plan: RefCell::new(plan),
+            created: meta.created,
+            tracker: RefCell::new(tracker),
+            initial: RefCell::new(initial),
+            waiting: RefCell::new(VecDeque::new()),
+            num_pending: Cell::new(0),
+            wake: Notify::new(),
+            next_inbox: InternalInbox::with_limit(CONSUMER_INBOX_LIMIT),
+            ack_inbox: InternalInbox::with_limit(CONSUMER_INBOX_LIMIT),
+            subs: RefCell::new(Vec::new()),
+            state_file,
+            dir,
+            closed: Cell::new(false),
+            written: Cell::new(None),
+            resume: Cell::new(resume),
+            flush_wake: Notify::new(),
+            pause_end_announced: Cell::new(false),
+            last_active: Cell::new(now),
+            last_push: Cell::new(now),
+            flow: RefCell::new(FlowControl {
+                window: FLOW_CONTROL_MAX_PENDING / 16,
+                ..FlowControl::default()
+            }),
+            replay_last_ts: Cell::new(0),
+            replay_last_at: Cell::new(0),
+            rate_bits: Cell::new(0),
+            rate_started: Cell::new(now),
+            domain: js.domain.clone(),
+        });
+        consumer.resync_pending(stream);
+        if let Err(e) = consumer.subscribe() {
+            consumer.unsubscribe();
+            return Err(e);
+        }
+        consumer.persist();
+        jetcore_router::spawn(consumer.clone().run_requests());
+        jetcore_router::spawn(consumer.clone().run_acks());
+        jetcore_router::spawn(consumer.clone().run_deliveries());
+        if consumer.state_file.is_some() {
+            jetcore_router::spawn(consumer.clone().run_flusher());
+        }
+        Ok(consumer)
+    }
+
+    /// The subjects it listens on.
+    fn subscribe(&self) -> Result<(), ApiError> {
+        let (s, c) = (&self.stream_name, &self.name);
+        let mut prefixes = vec!["$JS.API".to_string()];
+        if !self.domain.is_empty() {
+            prefixes.push(format!("$JS.{}.API", self.domain));
+        }
+        let mut wanted: Vec<(String, &Rc<InternalInbox>)> = prefixes
+            .iter()
+            .map(|p| (format!("{p}.CONSUMER.MSG.NEXT.{s}.{c}"), &self.next_inbox))
+            .collect();
+        wanted.push((format!("$JS.ACK.{s}.{c}.>"), &self.ack_inbox));
+        wanted.push((format!("$JS.ACK.*.*.{s}.{c}.>"), &self.ack_inbox));
+        if self.plan.borrow().flow_control {
+            wanted.push((format!("$JS.FC.{s}.{c}.*"), &self.ack_inbox));
+            wanted.push((format!("$JS.FC.*.*.{s}.{c}.*"), &self.ack_inbox));
+        }
+        let mut subs = self.subs.borrow_mut();
+        for (subject, inbox) in wanted {
+            let sub = Rc::new(Subscription::internal(
+                Bytes::from(subject),
+                None,
+                inbox.clone(),
+            ));
+            self.shard
+                .add_sub(&sub)
+                .map_err(|_| ApiError::consumer_create("invalid consumer subjects"))?;
+            subs.push(sub);
+        }
+        Ok(())
+    }
+
+    fn unsubscribe(&self) {
+        for s in self.subs.borrow_mut().drain(..) {
+            self.shard.remove_sub(&s);
+        }
+    }
+
+    /// Its configuration.
+    pub fn config(&self) -> ConsumerConfig {
+        self.config.borrow().clone()
+    }
+
+    /// When it was created.
+    pub fn created(&self) -> GoTime {
+        self.created
+    }
+
+    /// Whether it is a push consumer.
+    pub fn is_push(&self) -> bool {
+        self.plan.borrow().is_push()
+    }
+
+    /// Whether a push consumer's deliver subject has subscribers.
+    pub fn push_bound(&self) -> bool {
+        self.plan
+            .borrow()
+            .deliver_subject
+            .as_ref()
+            .is_some_and(|ds| self.shard.has_interest(ds))
+    }
+
+    /// Wake the delivery task (a message was stored, a config changed).
+    pub fn wake(&self) {
+        self.wake.notify();
+    }
+
+    // ---- stream events -------------------------------------------------------
+
+    /// A message was stored: count it when it matches.
+    pub(super) fn on_stored(&self, seq: u64, subject: &[u8]) {
+        if seq >= self.tracker.borrow().next_new_stream_seq() && self.plan.borrow().matches(subject)
+        {
+            self.num_pending.set(self.num_pending.get() + 1);
+            self.wake.notify();
+        }
+    }
+
+    /// Messages were removed from the stream (purge, delete, expiry): recount and
+    /// move the start past the stream's first sequence.
+    pub(super) fn on_removed(&self, stream: &Stream) {
+        let first = stream.store_state().first_seq;
+        self.tracker.borrow_mut().purged(first, now_nanos());
+        self.initial.borrow_mut().retain(|&s| s >= first);
+        self.resync_pending(stream);
+        self.wake.notify();
+    }
+
+    /// Go's `streamNumPending`: count the matching messages not yet delivered.
+    fn resync_pending(&self, stream: &Stream) {
+        let start = self
+            .tracker
+            .borrow()
+            .next_new_stream_seq()
+            .max(self.resume.get());
+        let plan = self.plan.borrow();
+        let mut n = 0;
+        if plan.filters.is_empty() {
+            n = stream.filtered_state(b">", start).messages;
+        } else {
+            for f in &plan.filters {
+                n += stream.filtered_state(f, start).messages;
+            }
+        }
+        n += self.initial.borrow().len() as u64;
+        self.num_pending.set(n);
+    }
+
+    /// Whether this consumer still needs stream sequence `seq` whose subject is
+    /// `subject` (interest retention).
+    pub(super) fn needs(&self, seq: u64, subject: &[u8]) -> bool {
+        self.plan.borrow().matches(subject) && self.tracker.borrow().needs(seq)
+    }
+
+    /// Whether this consumer's filters could ever select `subject`.
+    pub(super) fn filter_matches(&self, subject: &[u8]) -> bool {
+        self.plan.borrow().matches(subject)
+    }
+
+    // ---- pull requests ---------------------------------------------------------
+
+    async fn run_requests(self: Rc<Self>) {
+        while let Some(batch) = self.next_inbox.next_batch().await {
+            if self.closed.get() {
+                break;
+            }
+            for m in batch {
+                if let Some(reply) = m.reply.clone().filter(|r| !r.is_empty()) {
+                    self.on_pull_request(reply, &m.payload);
+                }
+            }
+            self.wake.notify();
+        }
+    }
+
+    /// Go's `processNextMsgRequest`.
+    fn on_pull_request(&self, reply: Bytes, body: &[u8]) {
+        let now = now_nanos();
+        self.last_active.set(now);
+        let plan = self.plan.borrow().clone();
+        if plan.is_push() {
+            self.status(&reply, 409, "Consumer is push based", &[]);
+            return;
+        }
+        let req = match NextRequest::parse(body) {
+            Ok(r) => r,
+            Err(e) => {
+                self.status(&reply, 400, &format!("Bad Request - {e}"), &[]);
+                return;
+            }
+        };
+        if plan.max_batch > 0 && req.batch > plan.max_batch {
+            let text = format!("Exceeded MaxRequestBatch of {}", plan.max_batch);
+            self.status(&reply, 409, &text, &[]);
+            return;
+        }
+        if req.expires > 0 && plan.max_expires > 0 && req.expires > plan.max_expires {
+            let text = format!(
+                "Exceeded MaxRequestExpires of {}",
+                capi::go_duration(plan.max_expires)
+            );
+            self.status(&reply, 409, &text, &[]);
+            return;
+        }
+        if req.max_bytes > 0 && plan.max_bytes > 0 && req.max_bytes > plan.max_bytes {
+            let text = format!("Exceeded MaxRequestMaxBytes of {}", plan.max_bytes);
+            self.status(&reply, 409, &text, &[]);
+            return;
+        }
+        if req.no_wait {
+            let available =
+                self.num_pending.get() + self.tracker.borrow().num_redeliveries() as u64;
+            if available == 0 && req.expires == 0 {
+                self.status(&reply, 404, "No Messages", &[]);
+                return;
+            }
+            if available > 0 {
+                self.expire_requests(now);
+                let wanted: u64 = self.waiting.borrow().iter().map(|w| w.batch).sum();
+                if available < wanted {
+                    self.status(&reply, 408, "Requests Pending", &[]);
+                    return;
+                }
+            }
+        }
+        if self.waiting.borrow().len() >= plan.max_waiting.max(1) {
+            self.expire_requests(now);
+        }
+        if self.waiting.borrow().len() >= plan.max_waiting.max(1) {
+            if req.idle_heartbeat == 0 {
+                self.status(&reply, 409, "Exceeded MaxWaiting", &[]);
+            }
+            return;
+        }
+        let batch = req.batch.max(1) as u64;
+        self.waiting.borrow_mut().push_back(PullRequest {
+            reply,
+            batch,
+            max_bytes: req.max_bytes.max(0) as u64,
+            expires_at: (req.expires > 0).then(|| now.saturating_add(req.expires)),
+            no_wait: req.no_wait,
+            heartbeat: req.idle_heartbeat.max(0),
+            next_heartbeat: now.saturating_add(req.idle_heartbeat.max(0)),
+            delivered: 0,
+        });
+    }
+
+    /// Go's `processWaiting`: end expired requests (408), end no-wait requests at
+    /// the end of the stream when `end_of_stream` (404), drop requests nobody
+    /// listens to any more, send due heartbeats. Returns the earliest deadline.
+    fn expire_requests_at(&self, now: i64, end_of_stream: bool) -> Option<i64> {
+        let mut earliest: Option<i64> = None;
+        let mut keep = VecDeque::new();
+        let requests: Vec<PullRequest> = self.waiting.borrow_mut().drain(..).collect();
+        for mut wr in requests {
+            let expired = wr.expires_at.is_some_and(|at| now >= at);
+            if expired {
+                self.pending_status(&wr, 408, "Request Timeout");
+                continue;
+            }
+            if end_of_stream && wr.no_wait && (wr.expires_at.is_none() || wr.delivered > 0) {
+                self.status(&wr.reply, 404, "No Messages", &[]);
+                continue;
+            }
+            if !self.shard.has_interest(&wr.reply) {
+                continue;
+            }
+            if wr.heartbeat > 0 {
+                if now >= wr.next_heartbeat {
+                    self.idle_heartbeat(&wr.reply);
+                    wr.next_heartbeat = now.saturating_add(wr.heartbeat);
+                }
+                earliest = min_deadline(earliest, Some(wr.next_heartbeat));
+            }
+            earliest = min_deadline(earliest, wr.expires_at);
+            keep.push_back(wr);
+        }
+        // Requests that arrived while this ran (none can: this never awaits) stay.
+        let mut waiting = self.waiting.borrow_mut();
+        keep.extend(waiting.drain(..));
+        *waiting = keep;
+        if !waiting.is_empty() {
+            self.last_active.set(now);
+        }
+        earliest
+    }
+
+    fn expire_requests(&self, now: i64) -> Option<i64> {
+        self.expire_requests_at(now, false)
+    }
+
+    /// Go's `nextWaiting`: the request that receives a message of `size` bytes,
+    /// updated as if it had; requests the message cannot fit are ended (409).
+    fn take_request_for(&self, size: u64, now: i64) -> Option<(Bytes, u64, u64)> {
+        let mut waiting = self.waiting.borrow_mut();
+        while let Some(wr) = waiting.front_mut() {
+            if wr.expires_at.is_some_and(|at| now >= at) {
+                let wr = waiting.pop_front()?;
+                drop(waiting);
+                self.pending_status(&wr, 408, "Request Timeout");
+                waiting = self.waiting.borrow_mut();
+                continue;
+            }
+            if wr.max_bytes > 0 {
+                if size <= wr.max_bytes {
+                    wr.max_bytes -= size;
+                    if wr.max_bytes == 0 {
+                        wr.batch = 1;
+                    }
+                } else {
+                    let wr = waiting.pop_front()?;
+                    drop(waiting);
+                    self.pending_status(&wr, 409, "Message Size Exceeds MaxBytes");
+                    waiting = self.waiting.borrow_mut();
+                    continue;
+                }
+            }
+            if !self.shard.has_interest(&wr.reply) {
+                waiting.pop_front();
+                continue;
+            }
+            wr.batch = wr.batch.saturating_sub(1);
+            wr.delivered += 1;
+            let out = (wr.reply.clone(), wr.batch, wr.max_bytes);
+            if wr.batch == 0 {
+                waiting.pop_front();
+            } else if wr.heartbeat > 0 {
+                wr.next_heartbeat = now.saturating_add(wr.heartbeat);
+            }
+            return Some(out);
+        }
+        None
+    }
+
+    /// A status frame with the request's remaining messages and bytes.
+    fn pending_status(&self, wr: &PullRequest, code: u16, text: &str) {
+        self.status(
+            &wr.reply,
+            code,
+            text,
+            &[
+                ("Nats-Pending-Messages", wr.batch),
+                ("Nats-Pending-Bytes", wr.max_bytes),
+            ],
+        );
+    }
+
+    /// Send `NATS/1.0 <code> <text>` with `headers` to `to`.
+    fn status(&self, to: &Bytes, code: u16, text: &str, headers: &[(&str, u64)]) {
+        let mut b = HeaderBuilder::new().status(code, text);
+        for (k, v) in headers {
+            b = b.add_u64(k, *v);
+        }
+        self.shard
+            .publish_internal(to, None, Some(&b.finish()), &Bytes::new());
+    }
+
+    /// Go's idle heartbeat: the last delivered consumer and stream sequences, and
+    /// the outstanding flow-control request when stalled on one.
+    fn idle_heartbeat(&self, to: &Bytes) {
+        let (dseq, sseq) = {
+            let t = self.tracker.borrow();
+            (t.delivered().consumer_seq, t.last_delivered_stream_seq())
+        };
+        let mut b = HeaderBuilder::new()
+            .status(100, "Idle Heartbeat")
+            .add_u64("Nats-Last-Consumer", dseq)
+            .add_u64("Nats-Last-Stream", sseq);
+        let fc = self.flow.borrow().outstanding.clone();
+        if !fc.is_empty() {
+            b = b.add("Nats-Consumer-Stalled", &fc);
+        }
+        self.shard
+            .publish_internal(to, None, Some(&b.finish()), &Bytes::new());
+    }
+
+    // ---- acks --------------------------------------------------------------------
+
+    async fn run_acks(self: Rc<Self>) {
+        while let Some(batch) = self.ack_inbox.next_batch().await {
+            if self.closed.get() {
+                break;
+            }
+            let mut replies = Vec::new();
+            let mut acked = Vec::new();
+            for m in batch {
+                if m.subject.starts_with(b"$JS.FC.") {
+                    self.on_flow_control_reply(&m);
+                    continue;
+                }
+                if let Some(reply) = self.on_ack(&m, &mut acked) {
+                    replies.push(reply);
+                }
+            }
+            if !acked.is_empty() {
+                if let Some(stream) = self.stream.upgrade() {
+                    stream.on_acked(&acked);
+                }
+            }
+            self.wake.notify();
+            if replies.is_empty() {
+                self.flush_wake.notify();
+            } else {
+                let durable = self.persist_now();
+                let shard = self.shard.clone();
+                jetcore_router::spawn(async move {
+                    if let Some(d) = durable {
+                        if let Err(e) = d.await {
+                            tracing::error!("consumer state not durable, acks unanswered: {e}");
+                            return;
+                        }
+                    }
+                    for r in replies {
+                        shard.publish_internal(&r, None, None, &Bytes::new());
+                    }
+                });
+            }
+        }
+    }
+
+    /// Apply one ack message; returns the reply subject to answer once durable.
+    fn on_ack(&self, m: &InternalMsg, acked: &mut Vec<u64>) -> Option<Bytes> {
+        let info = capi::parse_ack_reply(&m.subject)?;
+        if info.stream != self.stream_name || info.consumer != self.name {
+            return None;
+        }
+        let now = now_nanos();
+        let (sseq, dseq) = (info.stream_seq, info.consumer_seq);
+        let reply = m.reply.clone().filter(|r| !r.is_empty());
+        match AckKind::parse(&m.payload) {
+            AckKind::Ack => {
+                let out = self.tracker.borrow_mut().ack(sseq, dseq, now);
+                acked.extend(out.acked);
+                return reply.filter(|_| self.answers(out.status));
+            }
+            AckKind::Nak { delay } => {
+                if self.tracker.borrow_mut().nak(sseq, dseq, delay, now) {
+                    self.advisory_nak(sseq, dseq, info.delivery_count);
+                }
+            }
+            AckKind::Progress => {
+                self.tracker.borrow_mut().progress(sseq, now);
+            }
+            AckKind::Term { reason } => {
+                let out = self.tracker.borrow_mut().term(sseq, dseq, now);
+                acked.extend(out.acked);
+                self.advisory_term(sseq, dseq, info.delivery_count, &reason);
+                return reply.filter(|_| self.answers(out.status));
+            }
+            // Go ignores an unknown body but still answers a reply.
+            AckKind::Other => {}
+            AckKind::Next(body) => {
+                let out = self.tracker.borrow_mut().ack(sseq, dseq, now);
+                acked.extend(out.acked);
+                if let Some(r) = reply {
+                    self.on_pull_request(r, &body);
+                }
+                return None;
+            }
+        }
+        reply
+    }
+
+    /// Whether Go answers a double ack that ended this way.
+    fn answers(&self, status: cstate::AckStatus) -> bool {
+        match status {
+            cstate::AckStatus::Acked | cstate::AckStatus::NotPending => true,
+            cstate::AckStatus::NotDelivered => false,
+            cstate::AckStatus::NoAck => self.stream.upgrade().is_some_and(|s| {
+                s.config().retention != super::stream_config::RetentionPolicy::Limits
+            }),
+        }
+    }
+
+    /// A flow-control request was answered: open the window (Go's
+    /// `processFlowControl`).
+    fn on_flow_control_reply(&self, m: &InternalMsg) {
+        let mut fc = self.flow.borrow_mut();
+        if fc.outstanding.as_bytes() != &m.subject[..] {
+            return;
+        }
+        fc.window = (fc.window * 2).min(FLOW_CONTROL_MAX_PENDING);
+        fc.pending = fc.pending.saturating_sub(fc.at_request);
+        fc.outstanding.clear();
+        fc.at_request = 0;
+    }
+
+    /// Writes the state at most every [`STATE_FLUSH_INTERVAL`] while it changes.
+    async fn run_flusher(self: Rc<Self>) {
+        loop {
+            self.flush_wake.notified().await;
+            if self.closed.get() {
+                return;
+            }
+            jetcore_router::time::sleep(STATE_FLUSH_INTERVAL).await;
+            if self.closed.get() {
+                return;
+            }
+            self.persist();
+        }
+    }
+
+    /// Write the state now if it changed; the future resolves once everything
+    /// written so far (this state included) is durable. None for consumers that
+    /// keep no state on disk.
+    fn persist_now(&self) -> Option<jetcore_storage::Durable> {
+        let file = self.state_file.as_ref()?;
+        Some(self.persist().unwrap_or_else(|| file.durable()))
+    }
+
+    /// Write the state when it changed; the returned future resolves once it is
+    /// durable (None: nothing to write or nowhere to write it).
+    fn persist(&self) -> Option<jetcore_storage::Durable> {
+        let file = self.state_file.as_ref()?;
+        let t = self.tracker.borrow();
+        if self.written.get() == Some(t.generation()) {
+            return None;
+        }
+        self.written.set(Some(t.generation()));
+        Some(file.write(Bytes::from(t.encoded())))
+    }
+
+    // ---- delivery ----------------------------------------------------------------
+
+    async fn run_deliveries(self: Rc<Self>) {
+        loop {
+            if self.closed.get() {
+                return;
+            }
+            let now = now_nanos();
+            // Ack waits run out while deliveries keep the task busy too.
+            if self
+                .tracker
+                .borrow()
+                .next_deadline()
+                .is_some_and(|at| at <= now)
+            {
+                self.expire_acks(now);
+            }
+            let mut sent = 0;
+            let mut idle = false;
+            while sent < DELIVERY_BURST && !self.closed.get() {
+                if !self.can_send(now) {
+                    idle = true;
+                    break;
+                }
+                match self.next_message(now).await {
+                    Next::Message { msg, source } => {
+                        if self.closed.get() {
+                            return;
+                        }
+                        self.pace(&msg).await;
+                        if self.send(msg, source, now_nanos()) {
+                            sent += 1;
+                        } else {
+                            idle = true;
+                            break;
+                        }
+                    }
+                    Next::Again => continue,
+                    Next::Idle => {
+                        idle = true;
+                        break;
+                    }
+                }
+            }
+            if sent > 0 {
+                // Deliveries need no durability wait: a crash redelivers them.
+                self.flush_wake.notify();
+            }
+            if !idle {
+                jetcore_router::yield_if_needed().await;
+                continue;
+            }
+            let wait = self.housekeeping(now_nanos());
+            if self.closed.get() {
+                return;
+            }
+            match wait {
+                Some(d) if d.is_zero() => jetcore_router::yield_now().await,
+                Some(d) => {
+                    futures_lite::future::or(jetcore_router::time::sleep(d), async {
+                        self.wake.notified().await
+                    })
+                    .await
+                }
+                None => self.wake.notified().await,
+            }
+        }
+    }
+
+    /// Whether a message could go out now (someone to send it to, not paused, not
+    /// stalled on flow control).
+    fn can_send(&self, now: i64) -> bool {
+        let plan = self.plan.borrow();
+        if plan.pause_until > now {
+            return false;
+        }
+        match &plan.deliver_subject {
+            Some(ds) => {
+                let fc = self.flow.borrow();
+                if plan.flow_control && fc.pending > fc.window {
+                    return false;
+                }
+                self.shard.has_interest(ds)
+            }
+            None => !self.waiting.borrow().is_empty(),
+        }
+    }
+
+    /// The next message to deliver: a due redelivery first, then the next new one.
+    async fn next_message(&self, now: i64) -> Next {
+        let stream = match self.stream.upgrade() {
+            Some(s) => s,
+            None => return Next::Idle,
+        };
+        let popped = self.tracker.borrow_mut().pop_redelivery(now);
+        match popped {
+            Some(cstate::Redelivery::Due { stream_seq }) => {
+                return match stream.load(stream_seq).await {
+                    Some(msg) => Next::Message {
+                        msg,
+                        source: Source::Redelivery,
+                    },
+                    None => {
+                        self.message_vanished(&stream, stream_seq);
+                        Next::Again
+                    }
+                };
+            }
+            Some(cstate::Redelivery::Exceeded {
+                stream_seq,
+                deliveries,
+            }) => {
+                self.advisory_max_deliveries(stream_seq, deliveries);
+                return Next::Again;
+            }
+            None => {}
+        }
+        if !self.tracker.borrow().can_deliver() {
+            return Next::Idle;
+        }
+        // `last_per_subject` starts with each subject's last message.
+        let first = self.initial.borrow_mut().pop_front();
+        if first.is_none() && self.resume.get() > 0 {
+            self.tracker.borrow_mut().skip_to(self.resume.replace(0));
+        }
+        if let Some(seq) = first {
+            return match stream.load(seq).await {
+                Some(msg) => Next::Message {
+                    msg,
+                    source: Source::Initial,
+                },
+                None => {
+                    self.num_pending
+                        .set(self.num_pending.get().saturating_sub(1));
+                    Next::Again
+                }
+            };
+        }
+        let from = self.tracker.borrow().next_new_stream_seq();
+        let filters = self.plan.borrow().filters.clone();
+        let found = stream.load_next_matching(&filters, from).await;
+        match found {
+            Some(msg) => {
+                if msg.seq < self.tracker.borrow().next_new_stream_seq() {
+                    // Something else moved the start meanwhile (a purge).
+                    return Next::Again;
+                }
+                Next::Message {
+                    msg,
+                    source: Source::New,
+                }
+            }
+            None => {
+                // End of the stream: make the count exact again (Go's
+                // `checkNumPendingOnEOF`).
+                if self.num_pending.get() != 0 && self.initial.borrow().is_empty() {
+                    self.num_pending.set(0);
+                }
+                Next::Idle
+            }
+        }
+    }
+
+    /// A pending message is gone from the stream: Go terminates it.
+    fn message_vanished(&self, stream: &Stream, seq: u64) {
+        let gone = self.tracker.borrow_mut().stream_removed(seq, now_nanos());
+        if let Some(t) = gone {
+            let reason = "Unacknowledged message was deleted";
+            self.advisory_term(seq, t.consumer_seq, t.deliveries, reason);
+            if !t.acked.is_empty() {
+                stream.on_acked(&t.acked);
+            }
+        }
+    }
+
+    /// Replay-original timing and the push rate limit.
+    async fn pace(&self, msg: &StoredMessage) {
+        let (replay, bps) = {
+            let p = self.plan.borrow();
+            (p.replay_original, p.rate_limit_bps)
+        };
+        if replay {
+            let last_ts = self.replay_last_ts.get();
+            if last_ts > 0 && msg.timestamp > last_ts {
+                let due = self.replay_last_at.get() + (msg.timestamp - last_ts);
+                let now = now_nanos();
+                if due - now > 1_000_000 {
+                    jetcore_router::time::sleep(Duration::from_nanos((due - now) as u64)).await;
+                }
+            }
+            self.replay_last_ts.set(msg.timestamp);
+            self.replay_last_at.set(now_nanos());
+        }
+        if bps > 0 {
+            let bits = ((msg.subject.len() + msg.headers.len() + msg.payload.len()) as u64) * 8;
+            let now = now_nanos();
+            let started = self.rate_started.get();
+            let sent = self.rate_bits.get() + bits;
+            // The time `sent` bits may take at `bps`.
+            let allowed_at = started + (sent as u128 * 1_000_000_000 / bps as u128) as i64;
+            if allowed_at > now {
+                jetcore_router::time::sleep(Duration::from_nanos((allowed_at - now) as u64)).await;
+            }
+            if now - started > 1_000_000_000 {
+                self.rate_started.set(now_nanos());
+                self.rate_bits.set(0);
+            } else {
+                self.rate_bits.set(sent);
+            }
+        }
+    }
+
+    /// Deliver `msg`; false when there was nowhere to send it (it is put back).
+    fn send(&self, msg: StoredMessage, source: Source, now: i64) -> bool {
+        let redelivery = source == Source::Redelivery;
+        let plan = self.plan.borrow().clone();
+        let (headers, payload) = if plan.headers_only {
+            let size = msg.payload.len().to_string();
+            let h = super::headers::append(&msg.headers, &[("Nats-Msg-Size", &size)]);
+            (Bytes::from(h), Bytes::new())
+        } else {
+            (msg.headers.clone(), msg.payload.clone())
+        };
+        let pending_after = if redelivery {
+            self.num_pending.get()
+        } else {
+            self.num_pending.get().saturating_sub(1)
+        };
+        // The ack reply needs the consumer sequence the delivery will get.
+        let peek = self.tracker.borrow().peek_delivery(msg.seq, redelivery);
+        let (dseq, dc) = (peek.consumer_seq, peek.delivery_count);
+        let ack = capi::ack_reply_v1(
+            &self.stream_name,
+            &self.name,
+            dc,
+            msg.seq,
+            dseq,
+            msg.timestamp,
+            pending_after,
+        );
+        let size = (msg.subject.len() + ack.len() + headers.len() + payload.len()) as u64;
+        let mut batch_completed = None;
+        let target = match &plan.deliver_subject {
+            Some(ds) => ds.clone(),
+            None => match self.take_request_for(size, now) {
+                Some((reply, left, bytes_left)) => {
+                    if left == 0 && bytes_left > 0 {
+                        batch_completed = Some(bytes_left);
+                    }
+                    reply
+                }
+                None => {
+                    match source {
+                        Source::Redelivery => self.tracker.borrow_mut().requeue(msg.seq),
+                        Source::Initial => self.initial.borrow_mut().push_front(msg.seq),
+                        Source::New => {}
+                    }
+                    return false;
+                }
+            },
+        };
+        let delivered = self.tracker.borrow_mut().deliver(msg.seq, now, redelivery);
+        debug_assert_eq!(delivered.consumer_seq, dseq);
+        debug_assert_eq!(delivered.delivery_count, dc);
+        if !redelivery {
+            self.num_pending.set(pending_after);
+        }
+        let hdrs = (!headers.is_empty()).then_some(&headers);
+        let ack = Bytes::from(ack);
+        self.shard
+            .publish_internal_as(&target, &msg.subject, Some(&ack), hdrs, &payload);
+        if let Some(bytes_left) = batch_completed {
+            // After the message, as Go: the request ended with bytes to spare.
+            self.after_batch_completed(&target, bytes_left);
+        }
+        self.last_active.set(now);
+        if plan.is_push() {
+            self.last_push.set(now);
+            if plan.flow_control {
+                self.after_push(size, &target);
+            }
+        }
+        if plan.ack_none {
+            if let Some(stream) = self.stream.upgrade() {
+                stream.on_acked(&[msg.seq]);
+            }
+        }
+        true
+    }
+
+    /// Go sends `409 Batch Completed` when a batch ends with max_bytes to spare.
+    fn after_batch_completed(&self, reply: &Bytes, bytes_left: u64) {
+        self.status(
+            reply,
+            409,
+            "Batch Completed",
+            &[
+                ("Nats-Pending-Messages", 0),
+                ("Nats-Pending-Bytes", bytes_left),
+            ],
+        );
+    }
+
+    /// Flow control after a push delivery (Go's `needFlowControl`).
+    fn after_push(&self, size: u64, deliver_subject: &Bytes) {
+        let request = {
+            let mut fc = self.flow.borrow_mut();
+            fc.pending += size;
+            if fc.outstanding.is_empty() && fc.pending > fc.window / 2 {
+                fc.outstanding = format!(
+                    "$JS.FC.{}.{}.{}",
+                    self.stream_name,
+                    self.name,
+                    random_token()
+                );
+                fc.at_request = fc.pending;
+                Some(Bytes::from(fc.outstanding.clone()))
+            } else {
+                None
+            }
+        };
+        if let Some(reply) = request {
+            let h = HeaderBuilder::new()
+                .status(100, "FlowControl Request")
+                .finish();
+            self.shard
+                .publish_internal(deliver_subject, Some(&reply), Some(&h), &Bytes::new());
+        }
+    }
+
+    /// Timers between deliveries: ack waits, pull requests, push heartbeats, the
+    /// inactivity threshold. Returns how long the task may sleep.
+    fn housekeeping(self: &Rc<Self>, now: i64) -> Option<Duration> {
+        self.expire_acks(now);
+        let mut next = {
+            let t = self.tracker.borrow();
+            if t.num_redeliveries() > 0 && self.can_send(now) {
+                Some(now)
+            } else {
+                t.next_deadline()
+            }
+        };
+        let plan = self.plan.borrow().clone();
+        if plan.is_push() {
+            let ds = plan.deliver_subject.clone().unwrap_or_default();
+            let active = self.shard.has_interest(&ds);
+            if active {
+                self.last_active.set(now);
+                if plan.idle_heartbeat > 0 {
+                    let due = self.last_push.get() + plan.idle_heartbeat;
+                    if now >= due {
+                        self.idle_heartbeat(&ds);
+                        self.last_push.set(now);
+                    }
+                    next = min_deadline(next, Some(self.last_push.get() + plan.idle_heartbeat));
+                }
+            } else {
+                next = min_deadline(next, Some(now + INTEREST_POLL.as_nanos() as i64));
+            }
+        } else {
+            next = min_deadline(next, self.expire_requests_at(now, true));
+        }
+        if plan.pause_until > now {
+            next = min_deadline(next, Some(plan.pause_until));
+        } else if plan.pause_until > 0 && !self.pause_end_announced.replace(true) {
+            let until = self.config.borrow().pause_until;
+            capi::publish_pause_advisory(
+                &self.shard,
+                &self.stream_name,
+                &self.name,
+                until,
+                &self.domain,
+            );
+        }
+        if plan.inactive_threshold > 0 {
+            let idle_since = self.last_active.get();
+            if now - idle_since >= plan.inactive_threshold {
+                self.delete_inactive();
+                return None;
+            }
+            next = min_deadline(next, Some(idle_since + plan.inactive_threshold));
+        }
+        next.map(|at| Duration::from_nanos((at - now).max(0) as u64))
+    }
+
+    /// Ack waits that ran out: queue the redeliveries, announce the messages that
+    /// reached `max_deliver`.
+    fn expire_acks(&self, now: i64) {
+        let exceeded = self.tracker.borrow_mut().expire(now);
+        for e in exceeded {
+            self.advisory_max_deliveries(e.stream_seq, e.deliveries);
+        }
+    }
+
+    /// The inactivity threshold passed: delete this consumer.
+    fn delete_inactive(self: &Rc<Self>) {
+        if let Some(stream) = self.stream.upgrade() {
+            let name = self.name.clone();
+            jetcore_router::spawn(async move {
+                stream.delete_consumer(&name).await;
+            });
+        }
+    }
+
+    // ---- lifecycle -----------------------------------------------------------------
+
+    /// Apply an accepted configuration change.
+    pub(super) fn update(&self, cfg: ConsumerConfig) -> Result<(), ApiError> {
+        if let Some(d) = &self.dir {
+            let meta = ConsumerMeta {
+                name: self.name.clone(),
+                config: cfg.clone(),
+                created: self.created,
+            };
+            write_consumer_meta(d, &meta).map_err(ApiError::consumer_create)?;
+        }
+        self.tracker
+            .borrow_mut()
+            .set_settings(tracker_settings(&cfg));
+        *self.plan.borrow_mut() = Plan::of(&cfg);
+        *self.config.borrow_mut() = cfg;
+        self.wake.notify();
+        Ok(())
+    }
+
+    /// Pause until `until` (Unix ns; 0 resumes). Returns the new config.
+    pub(super) fn pause(&self, until: Option<GoTime>) -> Result<ConsumerConfig, ApiError> {
+        let mut cfg = self.config();
+        cfg.pause_until = until;
+        // A pause already over is announced by the API's own advisory.
+        let now = i128::from(now_nanos());
+        self.pause_end_announced
+            .set(until.is_none_or(|t| t.unix_nanos() <= now));
+        // The required API level depends on the pause.
+        cfg.set_static_metadata();
+        self.update(cfg.clone())?;
+        Ok(cfg)
+    }
+
+    /// Stop: no more deliveries, waiting requests get `409 Consumer Deleted` when
+    /// `deleted`; `remove` deletes its directory.
+    pub(super) async fn close(&self, deleted: bool, remove: bool) {
+        if self.closed.replace(true) {
+            return;
+        }
+        self.unsubscribe();
+        if deleted {
+            let waiting: Vec<PullRequest> = self.waiting.borrow_mut().drain(..).collect();
+            let deleted = Bytes::from_static(capi::status::CONSUMER_DELETED);
+            for wr in waiting {
+                self.shard
+                    .publish_internal(&wr.reply, None, Some(&deleted), &Bytes::new());
+            }
+        } else {
+            self.waiting.borrow_mut().clear();
+        }
+        self.next_inbox.close();
+        self.ack_inbox.close();
+        self.wake.notify();
+        if let Some(f) = &self.state_file {
+            if !remove {
+                if let Some(d) = self.persist() {
+                    let _ = d.await;
+                }
+            }
+            if let Err(e) = f.close().await {
+                tracing::warn!("consumer {}: closing state file: {e}", self.name);
+            }
+        }
+        if remove {
+            if let Some(d) = &self.dir {
+                if let Err(e) = std::fs::remove_dir_all(d) {
+                    if e.kind() != std::io::ErrorKind::NotFound {
+                        tracing::warn!("consumer {}: removing {}: {e}", self.name, d.display());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Go's `ConsumerInfo` numbers.
+    pub fn info(&self, stream: &Stream) -> capi::ConsumerInfo {
+        self.resync_pending(stream);
+        let t = self.tracker.borrow();
+        let cfg = self.config.borrow().clone();
+        let plan = self.plan.borrow();
+        let now = now_nanos();
+        let push_bound = plan
+            .deliver_subject
+            .as_ref()
+            .is_some_and(|ds| self.shard.has_interest(ds));
+        let paused = plan.pause_until > now;
+        capi::ConsumerInfo {
+            stream_name: self.stream_name.clone(),
+            name: self.name.clone(),
+            created: self.created,
+            config: cfg,
+            delivered: capi::SequenceInfo {
+                consumer_seq: t.delivered().consumer_seq,
+                stream_seq: t.delivered().stream_seq,
+                last_active: t.last_delivered_at().map(super::stream::go_time),
+            },
+            ack_floor: capi::SequenceInfo {
+                consumer_seq: t.ack_floor().consumer_seq,
+                stream_seq: t.ack_floor().stream_seq,
+                last_active: t.last_acked_at().map(super::stream::go_time),
+            },
+            num_ack_pending: t.num_ack_pending() as i64,
+            num_redelivered: t.num_redelivered() as i64,
+            num_waiting: self.waiting.borrow().len() as i64,
+            num_pending: self.num_pending.get(),
+            push_bound,
+            paused,
+            pause_remaining: if paused { plan.pause_until - now } else { 0 },
+            ts: GoTime::now(),
+            ..capi::ConsumerInfo::default()
+        }
+    }
+
+    // ---- advisories --------------------------------------------------------------
+
+    fn advisory_nak(&self, sseq: u64, dseq: u64, deliveries: u64) {
+        capi::publish_nak_advisory(
+            &self.shard,
+            &self.stream_name,
+            &self.name,
+            sseq,
+            dseq,
+            deliveries,
+            &self.domain,
+        );
+    }
+
+    fn advisory_term(&self, sseq: u64, dseq: u64, deliveries: u64, reason: &str) {
+        capi::publish_term_advisory(
+            &self.shard,
+            &self.stream_name,
+            &self.name,
+            sseq,
+            dseq,
+            deliveries,
+            reason,
+            &self.domain,
+        );
+    }
+
+    fn advisory_max_deliveries(&self, sseq: u64, deliveries: u64) {
+        capi::publish_max_deliveries_advisory(
+            &self.shard,
+            &self.stream_name,
+            &self.name,
+            sseq,
+            deliveries,
+            &self.domain,
+        );
+    }
+}
+
+/// The tracker settings a config asks for.
+fn tracker_settings(cfg: &ConsumerConfig) -> cstate::Settings {
+    cstate::Settings {
+        mode: match cfg.ack_policy {
+            AckPolicy::None => AckMode::None,
+            AckPolicy::All => AckMode::All,
+            _ => AckMode::Explicit,
+        },
+        ack_wait_ns: cfg.ack_wait,
+        backoff_ns: cfg.backoff.clone(),
+        max_deliver: cfg.max_deliver,
+        max_ack_pending: cfg.max_ack_pending,
+    }
+}
+
+/// The earlier of two optional deadlines.
+fn min_deadline(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
+/// A short random token for flow-control reply subjects.
+fn random_token() -> String {
+    let n = super::advisory::nuid();
+    n[n.len().saturating_sub(4)..].to_string()
+}
+
+/// A consumer's directory inside its stream's.
+pub fn consumer_dir(stream_dir: &Path, name: &str) -> PathBuf {
+    stream_dir.join(CONSUMERS_DIR).join(name)
+}
+
+/// Write `meta.json` atomically (temp file, fsync, rename, fsync the directory).
+pub fn write_consumer_meta(dir: &Path, meta: &ConsumerMeta) -> std::io::Result<()> {
+    use std::io::Write;
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!("{CONSUMER_META_FILE}.tmp"));
+    let json = serde_json::to_vec(meta).map_err(std::io::Error::other)?;
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&json)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, dir.join(CONSUMER_META_FILE))?;
+    std::fs::File::open(dir)?.sync_all()?;
+    if let Some(parent) = dir.parent() {
+        std::fs::File::open(parent)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// Read a consumer's `meta.json`.
+pub fn read_consumer_meta(dir: &Path) -> std::io::Result<ConsumerMeta> {
+    let bytes = std::fs::read(dir.join(CONSUMER_META_FILE))?;
+    serde_json::from_slice(&bytes).map_err(std::io::Error::other)
+}
+
+/// Where a new consumer starts (Go's `selectStartingSeqNo`): the first stream
+/// sequence to look at, and for `last_per_subject` the sequences to deliver first.
+pub(super) fn start_for(
+    policy: DeliverPolicy,
+    first_seq: u64,
+    last_seq: u64,
+    opt_start_seq: u64,
+) -> u64 {
+    match policy {
+        DeliverPolicy::All => first_seq.max(1),
+        DeliverPolicy::New => last_seq + 1,
+        DeliverPolicy::ByStartSequence => opt_start_seq.max(1),
+        // The others need the store (the caller handles them).
+        _ => first_seq.max(1),
+    }
+}
