@@ -101,6 +101,8 @@ impl ConsumerStateFile {
     /// error naming the directory, never a silent empty start.
     pub async fn open(cfg: ConsumerFileConfig) -> StoreResult<(ConsumerStateFile, Option<Bytes>)> {
         io::create_dir_all(&cfg.dir)?;
+        // glommio decides per device whether reads may use IOPOLL; see `file::io`.
+        io::prime_iopoll_probe(&cfg.dir).await?;
         let mut created = false;
         let mut files = Vec::with_capacity(2);
         let mut records: Vec<Option<(u64, Bytes)>> = Vec::with_capacity(2);

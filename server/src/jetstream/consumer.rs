@@ -108,7 +108,7 @@ struct PullRequest {
 #[derive(Debug, Clone, Default)]
 struct Plan {
     /// Filter subjects; empty = every subject of the stream.
-    filters: Vec<Bytes>,
+    filters: Rc<[Bytes]>,
     /// Deliver subject of a push consumer.
     deliver_subject: Option<Bytes>,
     /// Strip payloads, add `Nats-Msg-Size`.
@@ -153,7 +153,7 @@ impl Plan {
             filters.clear();
         }
         Plan {
-            filters,
+            filters: filters.into(),
             deliver_subject: (!cfg.deliver_subject.is_empty())
                 .then(|| Bytes::from(cfg.deliver_subject.clone())),
             headers_only: cfg.headers_only,
@@ -510,7 +510,7 @@ impl Consumer {
         if plan.filters.is_empty() {
             n = stream.filtered_state(b">", start).messages;
         } else {
-            for f in &plan.filters {
+            for f in plan.filters.iter() {
                 n += stream.filtered_state(f, start).messages;
             }
         }
@@ -1107,8 +1107,16 @@ impl Consumer {
     /// Deliver `msg`; false when there was nowhere to send it (it is put back).
     fn send(&self, msg: StoredMessage, source: Source, now: i64) -> bool {
         let redelivery = source == Source::Redelivery;
-        let plan = self.plan.borrow().clone();
-        let (headers, payload) = if plan.headers_only {
+        let (headers_only, deliver_subject, flow_control, ack_none) = {
+            let p = self.plan.borrow();
+            (
+                p.headers_only,
+                p.deliver_subject.clone(),
+                p.flow_control,
+                p.ack_none,
+            )
+        };
+        let (headers, payload) = if headers_only {
             let size = msg.payload.len().to_string();
             let h = super::headers::append(&msg.headers, &[("Nats-Msg-Size", &size)]);
             (Bytes::from(h), Bytes::new())
@@ -1134,7 +1142,7 @@ impl Consumer {
         );
         let size = (msg.subject.len() + ack.len() + headers.len() + payload.len()) as u64;
         let mut batch_completed = None;
-        let target = match &plan.deliver_subject {
+        let target = match &deliver_subject {
             Some(ds) => ds.clone(),
             None => match self.take_request_for(size, now) {
                 Some((reply, left, bytes_left)) => {
@@ -1168,13 +1176,13 @@ impl Consumer {
             self.after_batch_completed(&target, bytes_left);
         }
         self.last_active.set(now);
-        if plan.is_push() {
+        if deliver_subject.is_some() {
             self.last_push.set(now);
-            if plan.flow_control {
+            if flow_control {
                 self.after_push(size, &target);
             }
         }
-        if plan.ack_none {
+        if ack_none {
             if let Some(stream) = self.stream.upgrade() {
                 stream.on_acked(&[msg.seq]);
             }

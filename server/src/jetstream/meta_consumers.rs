@@ -46,6 +46,12 @@ impl Meta {
                         capi::ConsumerAction::Created,
                         &domain,
                     );
+                    // Go announces a consumer created paused.
+                    let until = c.config().pause_until;
+                    let now = i128::from(jetcore_storage::now_nanos());
+                    if until.is_some_and(|t| t.unix_nanos() > now) {
+                        capi::publish_pause_advisory(&shard, &s.name, &c.name, until, &domain);
+                    }
                 }
                 let mut info = c.info(&s);
                 info.config = info.config.with_dynamic_metadata(version);
