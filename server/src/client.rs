@@ -208,6 +208,17 @@ pub struct RequestInfo {
 /// Subjects whose publishes carry a [`RequestInfo`] to internal subscribers.
 pub const REQUEST_INFO_PREFIX: &[u8] = b"$JS.";
 
+/// `$JS.` subjects that are not API requests (acks, flow-control replies): they
+/// are the hot path of every consumer and nobody audits them.
+const NO_REQUEST_INFO: [&[u8]; 2] = [b"$JS.ACK.", b"$JS.FC."];
+
+/// Whether a publish on `subject` carries its requester (JetStream API requests,
+/// with or without a domain).
+pub fn needs_request_info(subject: &[u8]) -> bool {
+    subject.starts_with(REQUEST_INFO_PREFIX)
+        && !NO_REQUEST_INFO.iter().any(|p| subject.starts_with(p))
+}
+
 thread_local! {
     /// The requester of the message being delivered right now on this thread (set
     /// by the shard around one delivery, read by [`InternalInbox::push`]).
@@ -451,6 +462,8 @@ pub struct Client {
     started: crate::jetstream::gotime::GoTime,
     /// `name`, `lang` and `version` from CONNECT (for `ClientInfo`).
     identity: RefCell<(String, String, String)>,
+    /// [`Client::request_info`], built once (it only changes with `identity`).
+    request_info: RefCell<Option<std::sync::Arc<RequestInfo>>>,
 }
 
 impl Client {
@@ -482,10 +495,23 @@ impl Client {
             drained: Event::new(),
             started: crate::jetstream::gotime::GoTime::now(),
             identity: RefCell::new(Default::default()),
+            request_info: RefCell::new(None),
         }
     }
 
     /// This client as the requester of a JetStream API call.
+    /// The requester as the JetStream API sees it, shared by every request of this
+    /// connection.
+    pub fn request_info_shared(&self) -> std::sync::Arc<RequestInfo> {
+        if let Some(info) = self.request_info.borrow().as_ref() {
+            return info.clone();
+        }
+        let info = std::sync::Arc::new(self.request_info());
+        *self.request_info.borrow_mut() = Some(info.clone());
+        info
+    }
+
+    /// The requester as the JetStream API sees it (a fresh copy).
     pub fn request_info(&self) -> RequestInfo {
         let (name, lang, version) = self.identity.borrow().clone();
         RequestInfo {
@@ -973,6 +999,7 @@ fn on_connect(client: &Rc<Client>, json: &[u8]) -> Result<(), Closed> {
         no_responders: opts.no_responders,
     });
     client.protocol.set(opts.protocol);
+    *client.request_info.borrow_mut() = None;
     *client.identity.borrow_mut() = (
         opts.name.clone().unwrap_or_default(),
         opts.lang.clone().unwrap_or_default(),

@@ -296,9 +296,7 @@ impl Shard {
         let origin = Origin {
             cid: Some(from.cid),
             echo: from.echo(),
-            info: subject
-                .starts_with(crate::client::REQUEST_INFO_PREFIX)
-                .then(|| Arc::new(from.request_info())),
+            info: crate::client::needs_request_info(subject).then(|| from.request_info_shared()),
         };
         self.route(origin, subject, reply, headers, payload)
     }

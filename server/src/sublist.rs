@@ -41,6 +41,11 @@ use foldhash::fast::RandomState;
 
 use crate::subject::{self, TokenKind, TSEP};
 
+/// Subjects that are unique per message (a consumer's ack subject carries the
+/// message's sequences and timestamp): caching them would only evict useful
+/// entries and allocate on every ack.
+const NEVER_REPEATED: &[u8] = b"$JS.ACK.";
+
 /// Most cached subjects before a sweep (Go's `slCacheMax`).
 pub const CACHE_MAX: usize = 1024;
 /// Entries left after a sweep (Go's `slCacheSweep`).
@@ -800,7 +805,9 @@ impl<T: Clone + PartialEq> Sublist<T> {
         } else {
             Rc::new(result)
         };
-        self.cache_store(subject, &result);
+        if !subject.starts_with(NEVER_REPEATED) {
+            self.cache_store(subject, &result);
+        }
         result
     }
 

@@ -32,7 +32,9 @@ pub mod store;
 pub mod subject;
 
 pub use config::{Cipher, Compression, DiscardPolicy, FileStoreConfig, StoreLimits, SyncPolicy};
-pub use consumer_file::{ConsumerFileConfig, ConsumerStateFile};
+pub use consumer_file::{
+    remove_consumer_dir, ConsumerFileConfig, ConsumerFileStats, ConsumerStateFile,
+};
 pub use durable::Durable;
 pub use error::{StoreError, StoreResult};
 pub use file::{FileStore, IoStats};

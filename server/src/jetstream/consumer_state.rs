@@ -1041,8 +1041,9 @@ impl RedeliveryQueue {
 struct Deadlines {
     /// (deadline, stream seq), ordered.
     by_time: BTreeSet<(i64, u64)>,
-    /// Stream seq → its deadline, to find the entry again.
-    of: BTreeMap<u64, i64>,
+    /// Stream seq → its deadline, to find the entry again. Only looked up by key,
+    /// so its iteration order never matters (determinism holds).
+    of: std::collections::HashMap<u64, i64, foldhash::fast::FixedState>,
 }
 
 impl Deadlines {
