@@ -1358,7 +1358,9 @@ impl Consumer {
         }
         self.next_inbox.close();
         self.ack_inbox.close();
+        // Every task of the consumer sees `closed` and ends (each holds an Rc).
         self.wake.notify();
+        self.flush_wake.notify();
         if let Some(f) = &self.state_file {
             if !remove {
                 if let Some(d) = self.persist() {
