@@ -556,6 +556,42 @@ async fn term_stops_redelivery_with_an_advisory() {
     expect_status(&mut c, "404 No Messages", &[]).await;
 }
 
+/// `sample_freq: "100%"`: every explicit ack is reported on the ack metric subject
+/// with the delivery's sequences and how long the ack took; other acks are not.
+#[tokio::test]
+async fn sample_freq_reports_acks_on_the_metric_subject() {
+    let (s, nc) = setup().await;
+    publish_n(&nc, "s.a", 2).await;
+    pull_consumer(&nc, "C", json!({"sample_freq": "100%"})).await;
+    let mut metric = nc
+        .subscribe("$JS.EVENT.METRIC.CONSUMER.ACK.S.C")
+        .await
+        .unwrap();
+    sync(&nc).await;
+    let mut c = raw_js(&s).await;
+    pull(&mut c, "S", "C", r#"{"batch":2}"#).await;
+    let d = read_n(&mut c, 2).await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    double_ack_raw(&mut c, &d[1], "+ACK").await;
+    let v = parse(&next_msg(&mut metric, T).await.payload);
+    assert_eq!(v["type"], "io.nats.jetstream.metric.v1.consumer_ack", "{v}");
+    assert_eq!(
+        (
+            &v["stream"],
+            &v["consumer"],
+            &v["consumer_seq"],
+            &v["stream_seq"],
+            &v["deliveries"]
+        ),
+        (&json!("S"), &json!("C"), &json!(2), &json!(2), &json!(1)),
+        "{v}"
+    );
+    assert!(v["ack_time"].as_i64().unwrap() >= 20_000_000, "{v}");
+    // A second ack of the same message is not pending any more: no metric.
+    double_ack_raw(&mut c, &d[1], "+ACK").await;
+    assert_no_msg(&mut metric, Duration::from_millis(300)).await;
+}
+
 #[tokio::test]
 async fn ack_wait_redelivers() {
     let (s, nc) = setup().await;

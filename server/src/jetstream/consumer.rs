@@ -135,6 +135,11 @@ struct Plan {
     ack_none: bool,
     /// Deliveries wait until then (Unix ns, 0 = not paused).
     pause_until: i64,
+    /// Percentage of explicit acks reported on the ack metric subject (Go's
+    /// `sample_freq`; 0 = none).
+    sample_freq: i32,
+    /// Ack policy explicit (the only one Go samples).
+    ack_explicit: bool,
 }
 
 impl Plan {
@@ -167,6 +172,8 @@ impl Plan {
             max_bytes: cfg.max_bytes,
             inactive_threshold: cfg.inactive_threshold,
             ack_none: cfg.ack_policy == AckPolicy::None,
+            sample_freq: capi::sample_frequency(&cfg.sample_freq),
+            ack_explicit: cfg.ack_policy == AckPolicy::Explicit,
             pause_until: cfg
                 .pause_until
                 .map_or(0, |t| t.unix_nanos().clamp(0, i64::MAX as i128) as i64),
@@ -801,6 +808,7 @@ impl Consumer {
         let reply = m.reply.clone().filter(|r| !r.is_empty());
         match AckKind::parse(&m.payload) {
             AckKind::Ack => {
+                self.sample_ack(sseq, dseq, info.delivery_count, now);
                 let out = self.tracker.borrow_mut().ack(sseq, dseq, now);
                 acked.extend(out.acked);
                 return reply.filter(|_| self.answers(out.status));
@@ -831,6 +839,34 @@ impl Consumer {
             }
         }
         reply
+    }
+
+    /// Go's `sampleAck`: with `sample_freq`, report how long an explicit ack of a
+    /// pending message took, on `$JS.EVENT.METRIC.CONSUMER.ACK.<stream>.<consumer>`.
+    fn sample_ack(&self, sseq: u64, dseq: u64, deliveries: u64, now: i64) {
+        let (freq, explicit) = {
+            let p = self.plan.borrow();
+            (p.sample_freq, p.ack_explicit)
+        };
+        if freq <= 0 || !explicit {
+            return;
+        }
+        let Some(since) = self.tracker.borrow().pending_since(sseq) else {
+            return;
+        };
+        if freq < 100 && rand::random_range(0..100) > freq {
+            return;
+        }
+        capi::publish_ack_metric(
+            &self.shard,
+            &self.stream_name,
+            &self.name,
+            sseq,
+            dseq,
+            deliveries,
+            now - since,
+            &self.domain,
+        );
     }
 
     /// Whether Go answers a double ack that ended this way.

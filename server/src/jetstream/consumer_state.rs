@@ -697,6 +697,12 @@ impl Tracker {
         self.queue.len()
     }
 
+    /// When the ack wait of a pending `stream_seq` started (its last delivery, or
+    /// what a nak or `+WPI` set), for the ack metric's delay.
+    pub fn pending_since(&self, stream_seq: u64) -> Option<i64> {
+        self.pending.get(&stream_seq).map(|p| p.timestamp_ns)
+    }
+
     /// Whether `stream_seq` is delivered and waiting for its ack.
     pub fn is_pending(&self, stream_seq: u64) -> bool {
         self.pending.contains_key(&stream_seq)
