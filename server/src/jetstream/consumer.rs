@@ -407,6 +407,11 @@ impl Consumer {
             consumer.unsubscribe();
             return Err(e);
         }
+        if persist {
+            // Like a new stream: every core routes the consumer's pull and ack
+            // subjects before the client hears that it exists.
+            consumer.shard.interest_barrier().await;
+        }
         consumer.persist();
         jetcore_router::spawn(consumer.clone().run_requests());
         jetcore_router::spawn(consumer.clone().run_acks());
