@@ -96,8 +96,6 @@ pub(crate) struct Inner {
     /// Sealed frames not yet written, readable from memory.
     pub inflight: HashMap<FrameRef, Rc<DecodedFrame>>,
     pub cache: FrameCache,
-    /// Sequential-read detection and read-ahead (see [`ReadAhead`]).
-    pub read_ahead: ReadAhead,
     /// Epoch of the latest mutation.
     pub epoch: u64,
     pub tracker: Rc<CommitTracker>,
@@ -273,16 +271,12 @@ impl FileStore {
             if let Some(open) = inner.open.as_ref().filter(|o| o.at == at) {
                 return open.message(seq).ok_or(StoreError::NotFound);
             }
-            if let Some(f) = inner.inflight.get(&at).cloned() {
-                return f.message(seq).ok_or(StoreError::NotFound);
-            }
-            if let Some(f) = inner.cache.get(at) {
-                if inner.read_ahead.mark == Some(at) {
-                    if let Some(next) = inner.read_ahead.end {
-                        drop(inner);
-                        self.prefetch(next);
-                    }
-                }
+            if let Some(f) = inner
+                .inflight
+                .get(&at)
+                .cloned()
+                .or_else(|| inner.cache.get(at))
+            {
                 return f.message(seq).ok_or(StoreError::NotFound);
             }
             let block = inner.blocks.get(&at.block).ok_or(StoreError::NotFound)?;
@@ -306,9 +300,8 @@ impl FileStore {
         };
         // One retry: a secure erase may be rewriting this frame's pages in
         // place while we read them (the writer finishes that in one write).
-        let offset = at.offset as u64;
-        let frames = match read_frames(&file, &codec, offset, READ_AHEAD).await {
-            Err(StoreError::Format { .. }) => read_frames(&file, &codec, offset, READ_AHEAD).await,
+        let frames = match read_frames(&file, &codec, at.offset as u64).await {
+            Err(StoreError::Format { .. }) => read_frames(&file, &codec, at.offset as u64).await,
             other => other,
         };
         let frames = frames.map_err(|e| match e {
@@ -324,17 +317,9 @@ impl FileStore {
             }
             other => other,
         })?;
-        let (frames, end) = frames;
         let mut wanted = None;
-        let sequential;
         {
             let mut inner = self.inner.borrow_mut();
-            let end = FrameRef {
-                block: at.block,
-                offset: end,
-            };
-            sequential = inner.read_ahead.last_miss_end == Some(at);
-            inner.read_ahead.last_miss_end = Some(end);
             let overlapped_erase = inner.erase_generation != generation;
             for (offset, f) in frames {
                 let f = Rc::new(f);
@@ -350,107 +335,28 @@ impl FileStore {
                 }
             }
         }
-        if sequential {
-            let next = self.inner.borrow().read_ahead.last_miss_end;
-            if let Some(next) = next {
-                self.prefetch(next);
-            }
-        }
         let frame = wanted.ok_or(StoreError::NotFound)?;
         frame.message(seq).ok_or(StoreError::NotFound)
     }
-
-    /// Read the frames from `start` into the cache in the background (one at a
-    /// time per store). Failures are ignored: the reader then reads for itself.
-    fn prefetch(&self, start: FrameRef) {
-        let (file, codec, generation) = {
-            let mut inner = self.inner.borrow_mut();
-            if inner.read_ahead.running || inner.closing || inner.poisoned.is_some() {
-                return;
-            }
-            if inner.cache.get(start).is_some() {
-                return;
-            }
-            let Some(block) = inner.blocks.get(&start.block) else {
-                return;
-            };
-            let (Some(file), codec) = (block.file.clone(), block.codec.clone()) else {
-                return;
-            };
-            inner.read_ahead.running = true;
-            (file, codec, inner.erase_generation)
-        };
-        let weak = Rc::downgrade(&self.inner);
-        glommio::spawn_local(async move {
-            let read = read_frames(&file, &codec, start.offset as u64, PREFETCH_BYTES).await;
-            let Some(inner) = weak.upgrade() else {
-                return;
-            };
-            let mut inner = inner.borrow_mut();
-            inner.read_ahead.running = false;
-            let Ok((frames, end)) = read else {
-                return;
-            };
-            if inner.erase_generation != generation || inner.closing {
-                return;
-            }
-            for (offset, f) in frames {
-                let key = FrameRef {
-                    block: start.block,
-                    offset,
-                };
-                inner.cache.insert(key, Rc::new(f));
-            }
-            inner.read_ahead.mark = Some(start);
-            inner.read_ahead.end = Some(FrameRef {
-                block: start.block,
-                offset: end,
-            });
-        })
-        .detach();
-    }
-}
-
-/// How far a sequential reader (a consumer replaying a stream) is read ahead: a
-/// few group-commit frames, fetched while the reader works through the previous
-/// window, so it rarely waits for the disk.
-const PREFETCH_BYTES: usize = 4 * READ_AHEAD;
-
-/// Read-ahead state of one store. A cache miss right where the previous miss's
-/// read ended marks the reader as sequential; from then on, reaching the first
-/// frame of the last prefetched window starts the next prefetch. Random readers
-/// (KV gets) never trigger it.
-#[derive(Debug, Default)]
-pub(crate) struct ReadAhead {
-    /// Where the last cache-miss read ended (the next frame after it).
-    pub last_miss_end: Option<FrameRef>,
-    /// First frame of the last prefetched window: reading it starts the next one.
-    pub mark: Option<FrameRef>,
-    /// Where the last prefetched window ended.
-    pub end: Option<FrameRef>,
-    /// A prefetch is running.
-    pub running: bool,
 }
 
 /// Bytes read for a frame that is not cached: one I/O covers any frame a
 /// group commit builds, and the frames after it come along for free.
 const READ_AHEAD: usize = FRAME_HEADER_LEN + MAX_FRAME_BODY + codec::SEAL_OVERHEAD;
 
-/// Reads `read_len` bytes at `offset` and verifies the frame there, plus the
-/// complete frames that follow it in the same read (sequential readers then hit
-/// the cache). Returns `(offset, frame)` pairs, the asked-for frame first, and
-/// the offset just past the last frame returned.
+/// Reads and verifies the frame at `offset`, plus the complete frames that
+/// follow it in the same read (sequential readers then hit the cache).
+/// Returns `(offset, frame)` pairs, the asked-for frame first.
 async fn read_frames(
     file: &BlockFile,
     codec: &codec::BlockCodec,
     offset: u64,
-    read_len: usize,
-) -> StoreResult<(Vec<(u32, DecodedFrame)>, u32)> {
+) -> StoreResult<Vec<(u32, DecodedFrame)>> {
     let bad = |reason: &str| StoreError::Format {
         path: file.path().to_path_buf(),
         reason: reason.to_string(),
     };
-    let first = file.read(offset, read_len).await?;
+    let first = file.read(offset, READ_AHEAD).await?;
     let buf = match format::decode_frame(&first, codec.crc_seed()) {
         Ok(_) => first,
         Err(format::Bad::Invalid("frame runs past the data"))
@@ -489,7 +395,7 @@ async fn read_frames(
         }
         pos += total;
     }
-    Ok((out, (offset as usize + pos) as u32))
+    Ok(out)
 }
 
 impl Inner {

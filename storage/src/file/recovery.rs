@@ -473,7 +473,6 @@ pub(crate) async fn recover(
         queued: VecDeque::new(),
         inflight: HashMap::new(),
         cache,
-        read_ahead: Default::default(),
         epoch: 0,
         tracker: CommitTracker::new(),
         poisoned: None,
