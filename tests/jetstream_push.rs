@@ -447,3 +447,42 @@ async fn async_nats_pull_ordered_consumer_recreates_after_delete() {
     assert_eq!(info["config"]["deliver_policy"], "by_start_sequence");
     assert_eq!(info["config"]["opt_start_seq"], 4);
 }
+
+/// `rate_limit_bps` paces a push consumer (Go's token bucket: a burst of the
+/// stream's `max_msg_size`, then the rate): 20 deliveries of about 480 bytes at
+/// 10,000 bytes a second take most of a second, instead of arriving at once.
+#[tokio::test]
+async fn rate_limit_bps_paces_deliveries() {
+    let s = js_server();
+    let nc = client(&s).await;
+    create_stream(
+        &nc,
+        json!({"name": "R", "subjects": ["r.>"], "max_msg_size": 1000}),
+    )
+    .await;
+    for _ in 0..20 {
+        nc.publish("r.a", bytes::Bytes::from(vec![b'x'; 400]))
+            .await
+            .unwrap();
+    }
+    sync(&nc).await;
+    let mut sub = nc.subscribe("d.rate").await.unwrap();
+    sync(&nc).await;
+    let started = tokio::time::Instant::now();
+    create_consumer(
+        &nc,
+        "R",
+        json!({"durable_name": "C", "deliver_subject": "d.rate", "ack_policy": "none",
+               "rate_limit_bps": 80_000}),
+    )
+    .await;
+    for i in 0..20 {
+        let m = next_msg(&mut sub, Duration::from_secs(5)).await;
+        assert_eq!(m.payload.len(), 400, "message {i}");
+    }
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(500) && took <= Duration::from_secs(4),
+        "20 × ~480 B at 10 kB/s with a 1000 B burst took {took:?}"
+    );
+}

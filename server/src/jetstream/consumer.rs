@@ -265,10 +265,14 @@ pub struct Consumer {
     replay_last_ts: Cell<i64>,
     /// Wall clock of that delivery.
     replay_last_at: Cell<i64>,
-    /// Bits the rate limiter let through since `rate_started`.
-    rate_bits: Cell<u64>,
-    /// Start of the rate limiter's current window.
-    rate_started: Cell<i64>,
+    /// The rate limiter's tokens in bytes (Go's `rate.Limiter`: starts full at
+    /// the burst, may go negative, which is the wait).
+    rate_tokens: Cell<f64>,
+    /// When the tokens were last refilled.
+    rate_refilled: Cell<i64>,
+    /// The limiter's burst in bytes: the stream's `max_msg_size`, else the
+    /// server's `max_payload` (Go's choice).
+    rate_burst: f64,
     /// The JetStream domain, for advisories.
     domain: String,
 }
@@ -367,6 +371,12 @@ impl Consumer {
             }
         };
         let now = now_nanos();
+        let max_msg_size = stream.config().max_msg_size;
+        let rate_burst = if max_msg_size > 0 {
+            max_msg_size as f64
+        } else {
+            f64::from(stream.shard().opts.max_payload)
+        };
         let consumer = Rc::new(Consumer {
             name: meta.name.clone(),
             stream_name: stream.name.clone(),
@@ -398,8 +408,9 @@ impl Consumer {
             }),
             replay_last_ts: Cell::new(0),
             replay_last_at: Cell::new(0),
-            rate_bits: Cell::new(0),
-            rate_started: Cell::new(now),
+            rate_tokens: Cell::new(rate_burst),
+            rate_refilled: Cell::new(now),
+            rate_burst,
             domain: js.domain.clone(),
         });
         consumer.resync_pending(stream);
@@ -1127,20 +1138,20 @@ impl Consumer {
             self.replay_last_at.set(now_nanos());
         }
         if bps > 0 {
-            let bits = ((msg.subject.len() + msg.headers.len() + msg.payload.len()) as u64) * 8;
+            // Go's token bucket (`rate.Limiter` with `ReserveN`): refill at bps/8
+            // bytes a second up to the burst, take the message's size (subject, ack
+            // reply, headers, payload), and wait for any debt.
+            let rate = bps as f64 / 8.0;
+            let ack_len = 48 + self.stream_name.len() + self.name.len();
+            let size = (msg.subject.len() + ack_len + msg.headers.len() + msg.payload.len()) as f64;
             let now = now_nanos();
-            let started = self.rate_started.get();
-            let sent = self.rate_bits.get() + bits;
-            // The time `sent` bits may take at `bps`.
-            let allowed_at = started + (sent as u128 * 1_000_000_000 / bps as u128) as i64;
-            if allowed_at > now {
-                jetcore_router::time::sleep(Duration::from_nanos((allowed_at - now) as u64)).await;
-            }
-            if now - started > 1_000_000_000 {
-                self.rate_started.set(now_nanos());
-                self.rate_bits.set(0);
-            } else {
-                self.rate_bits.set(sent);
+            let elapsed = (now - self.rate_refilled.get()).max(0) as f64 / 1e9;
+            let tokens = (self.rate_tokens.get() + elapsed * rate).min(self.rate_burst) - size;
+            self.rate_tokens.set(tokens);
+            self.rate_refilled.set(now);
+            if tokens < 0.0 {
+                let wait = Duration::from_secs_f64(-tokens / rate);
+                jetcore_router::time::sleep(wait).await;
             }
         }
     }
