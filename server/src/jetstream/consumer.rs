@@ -1119,6 +1119,16 @@ impl Consumer {
         }
     }
 
+    /// Sleep for `d`, or until the consumer is closed (a replay gap can be hours).
+    async fn sleep_unless_closed(&self, d: Duration) {
+        futures_lite::future::or(jetcore_router::time::sleep(d), async {
+            while !self.closed.get() {
+                self.wake.notified().await;
+            }
+        })
+        .await;
+    }
+
     /// Replay-original timing and the push rate limit.
     async fn pace(&self, msg: &StoredMessage) {
         let (replay, bps) = {
@@ -1131,7 +1141,8 @@ impl Consumer {
                 let due = self.replay_last_at.get() + (msg.timestamp - last_ts);
                 let now = now_nanos();
                 if due - now > 1_000_000 {
-                    jetcore_router::time::sleep(Duration::from_nanos((due - now) as u64)).await;
+                    self.sleep_unless_closed(Duration::from_nanos((due - now) as u64))
+                        .await;
                 }
             }
             self.replay_last_ts.set(msg.timestamp);
@@ -1151,7 +1162,7 @@ impl Consumer {
             self.rate_refilled.set(now);
             if tokens < 0.0 {
                 let wait = Duration::from_secs_f64(-tokens / rate);
-                jetcore_router::time::sleep(wait).await;
+                self.sleep_unless_closed(wait).await;
             }
         }
     }
