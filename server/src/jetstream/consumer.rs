@@ -34,7 +34,6 @@ use super::consumer_config::{AckPolicy, ConsumerConfig, DeliverPolicy, ReplayPol
 use super::consumer_state::{self as cstate, AckMode, Tracker};
 use super::errors::ApiError;
 use super::gotime::GoTime;
-use super::headers::HeaderBuilder;
 use super::runtime::JsConfig;
 use super::stream::Stream;
 use crate::client::{InboxLimit, InternalInbox, InternalMsg, Subscription};
@@ -103,6 +102,15 @@ struct PullRequest {
     delivered: u64,
 }
 
+impl PullRequest {
+    /// A status frame carrying what the request still wanted
+    /// (`Nats-Pending-Messages`, `Nats-Pending-Bytes`).
+    fn status(&self, frame: fn(i64, i64) -> Vec<u8>) -> Vec<u8> {
+        let clamp = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        frame(clamp(self.batch), clamp(self.max_bytes))
+    }
+}
+
 /// The consumer's settings derived from its config, so the hot path does not
 /// re-read JSON-shaped fields.
 #[derive(Debug, Clone, Default)]
@@ -123,12 +131,6 @@ struct Plan {
     idle_heartbeat: i64,
     /// Pull: most waiting requests.
     max_waiting: usize,
-    /// Pull: largest batch (0 = any).
-    max_batch: i64,
-    /// Pull: longest expires (ns, 0 = any).
-    max_expires: i64,
-    /// Pull: largest max_bytes (0 = any).
-    max_bytes: i64,
     /// Delete after this long without interest (ns, 0 = never).
     inactive_threshold: i64,
     /// Ack policy none.
@@ -145,14 +147,11 @@ struct Plan {
 impl Plan {
     fn of(cfg: &ConsumerConfig) -> Plan {
         let mut filters: Vec<Bytes> = cfg
-            .filter_subjects
-            .iter()
+            .filters()
+            .into_iter()
             .filter(|f| !f.is_empty())
-            .map(|f| Bytes::from(f.clone()))
+            .map(Bytes::from)
             .collect();
-        if !cfg.filter_subject.is_empty() {
-            filters.push(Bytes::from(cfg.filter_subject.clone()));
-        }
         // `>` filters nothing.
         if filters.iter().any(|f| &f[..] == b">") {
             filters.clear();
@@ -167,9 +166,6 @@ impl Plan {
             flow_control: cfg.flow_control,
             idle_heartbeat: cfg.idle_heartbeat,
             max_waiting: cfg.max_waiting.max(0) as usize,
-            max_batch: cfg.max_batch,
-            max_expires: cfg.max_expires,
-            max_bytes: cfg.max_bytes,
             inactive_threshold: cfg.inactive_threshold,
             ack_none: cfg.ack_policy == AckPolicy::None,
             sample_freq: capi::sample_frequency(&cfg.sample_freq),
@@ -572,58 +568,49 @@ impl Consumer {
     fn on_pull_request(&self, reply: Bytes, body: &[u8]) {
         let now = now_nanos();
         self.last_active.set(now);
-        let plan = self.plan.borrow().clone();
-        if plan.is_push() {
-            self.status(&reply, 409, "Consumer is push based", &[]);
+        let (is_push, max_waiting) = {
+            let p = self.plan.borrow();
+            (p.is_push(), p.max_waiting)
+        };
+        if is_push {
+            self.frame(&reply, capi::status::CONSUMER_IS_PUSH_BASED.to_vec());
             return;
         }
         let req = match NextRequest::parse(body) {
             Ok(r) => r,
             Err(e) => {
-                self.status(&reply, 400, &format!("Bad Request - {e}"), &[]);
+                self.frame(&reply, capi::status::bad_request(&e));
                 return;
             }
         };
-        if plan.max_batch > 0 && req.batch > plan.max_batch {
-            let text = format!("Exceeded MaxRequestBatch of {}", plan.max_batch);
-            self.status(&reply, 409, &text, &[]);
-            return;
-        }
-        if req.expires > 0 && plan.max_expires > 0 && req.expires > plan.max_expires {
-            let text = format!(
-                "Exceeded MaxRequestExpires of {}",
-                capi::go_duration(plan.max_expires)
-            );
-            self.status(&reply, 409, &text, &[]);
-            return;
-        }
-        if req.max_bytes > 0 && plan.max_bytes > 0 && req.max_bytes > plan.max_bytes {
-            let text = format!("Exceeded MaxRequestMaxBytes of {}", plan.max_bytes);
-            self.status(&reply, 409, &text, &[]);
+        // The request caps (and priority rules) of the config: Go's 409/400 frames.
+        let refused = req.check(&self.config.borrow());
+        if let Some(frame) = refused {
+            self.frame(&reply, frame);
             return;
         }
         if req.no_wait {
             let available =
                 self.num_pending.get() + self.tracker.borrow().num_redeliveries() as u64;
             if available == 0 && req.expires == 0 {
-                self.status(&reply, 404, "No Messages", &[]);
+                self.frame(&reply, capi::status::NO_MESSAGES.to_vec());
                 return;
             }
             if available > 0 {
                 self.expire_requests(now);
                 let wanted: u64 = self.waiting.borrow().iter().map(|w| w.batch).sum();
                 if available < wanted {
-                    self.status(&reply, 408, "Requests Pending", &[]);
+                    self.frame(&reply, capi::status::REQUESTS_PENDING.to_vec());
                     return;
                 }
             }
         }
-        if self.waiting.borrow().len() >= plan.max_waiting.max(1) {
+        if self.waiting.borrow().len() >= max_waiting.max(1) {
             self.expire_requests(now);
         }
-        if self.waiting.borrow().len() >= plan.max_waiting.max(1) {
+        if self.waiting.borrow().len() >= max_waiting.max(1) {
             if req.idle_heartbeat == 0 {
-                self.status(&reply, 409, "Exceeded MaxWaiting", &[]);
+                self.frame(&reply, capi::status::EXCEEDED_MAX_WAITING.to_vec());
             }
             return;
         }
@@ -650,11 +637,11 @@ impl Consumer {
         for mut wr in requests {
             let expired = wr.expires_at.is_some_and(|at| now >= at);
             if expired {
-                self.pending_status(&wr, 408, "Request Timeout");
+                self.frame(&wr.reply, wr.status(capi::status::request_timeout));
                 continue;
             }
             if end_of_stream && wr.no_wait && (wr.expires_at.is_none() || wr.delivered > 0) {
-                self.status(&wr.reply, 404, "No Messages", &[]);
+                self.frame(&wr.reply, capi::status::NO_MESSAGES.to_vec());
                 continue;
             }
             if !self.shard.has_interest(&wr.reply) {
@@ -692,7 +679,7 @@ impl Consumer {
             if wr.expires_at.is_some_and(|at| now >= at) {
                 let wr = waiting.pop_front()?;
                 drop(waiting);
-                self.pending_status(&wr, 408, "Request Timeout");
+                self.frame(&wr.reply, wr.status(capi::status::request_timeout));
                 waiting = self.waiting.borrow_mut();
                 continue;
             }
@@ -705,7 +692,8 @@ impl Consumer {
                 } else {
                     let wr = waiting.pop_front()?;
                     drop(waiting);
-                    self.pending_status(&wr, 409, "Message Size Exceeds MaxBytes");
+                    let frame = wr.status(capi::status::message_size_exceeds_max_bytes);
+                    self.frame(&wr.reply, frame);
                     waiting = self.waiting.borrow_mut();
                     continue;
                 }
@@ -727,27 +715,10 @@ impl Consumer {
         None
     }
 
-    /// A status frame with the request's remaining messages and bytes.
-    fn pending_status(&self, wr: &PullRequest, code: u16, text: &str) {
-        self.status(
-            &wr.reply,
-            code,
-            text,
-            &[
-                ("Nats-Pending-Messages", wr.batch),
-                ("Nats-Pending-Bytes", wr.max_bytes),
-            ],
-        );
-    }
-
-    /// Send `NATS/1.0 <code> <text>` with `headers` to `to`.
-    fn status(&self, to: &Bytes, code: u16, text: &str, headers: &[(&str, u64)]) {
-        let mut b = HeaderBuilder::new().status(code, text);
-        for (k, v) in headers {
-            b = b.add_u64(k, *v);
-        }
+    /// Send a header-only status frame (one of `capi::status`) to `to`.
+    fn frame(&self, to: &Bytes, frame: Vec<u8>) {
         self.shard
-            .publish_internal(to, None, Some(&b.finish()), &Bytes::new());
+            .publish_internal(to, None, Some(&Bytes::from(frame)), &Bytes::new());
     }
 
     /// Go's idle heartbeat: the last delivered consumer and stream sequences, and
@@ -757,16 +728,9 @@ impl Consumer {
             let t = self.tracker.borrow();
             (t.delivered().consumer_seq, t.last_delivered_stream_seq())
         };
-        let mut b = HeaderBuilder::new()
-            .status(100, "Idle Heartbeat")
-            .add_u64("Nats-Last-Consumer", dseq)
-            .add_u64("Nats-Last-Stream", sseq);
         let fc = self.flow.borrow().outstanding.clone();
-        if !fc.is_empty() {
-            b = b.add("Nats-Consumer-Stalled", &fc);
-        }
-        self.shard
-            .publish_internal(to, None, Some(&b.finish()), &Bytes::new());
+        let stalled = (!fc.is_empty()).then_some(fc.as_str());
+        self.frame(to, capi::status::idle_heartbeat(dseq, sseq, stalled));
     }
 
     // ---- acks --------------------------------------------------------------------
@@ -1255,15 +1219,8 @@ impl Consumer {
 
     /// Go sends `409 Batch Completed` when a batch ends with max_bytes to spare.
     fn after_batch_completed(&self, reply: &Bytes, bytes_left: u64) {
-        self.status(
-            reply,
-            409,
-            "Batch Completed",
-            &[
-                ("Nats-Pending-Messages", 0),
-                ("Nats-Pending-Bytes", bytes_left),
-            ],
-        );
+        let left = i64::try_from(bytes_left).unwrap_or(i64::MAX);
+        self.frame(reply, capi::status::batch_completed(0, left));
     }
 
     /// Flow control after a push delivery (Go's `needFlowControl`).
@@ -1272,12 +1229,7 @@ impl Consumer {
             let mut fc = self.flow.borrow_mut();
             fc.pending += size;
             if fc.outstanding.is_empty() && fc.pending > fc.window / 2 {
-                fc.outstanding = format!(
-                    "$JS.FC.{}.{}.{}",
-                    self.stream_name,
-                    self.name,
-                    random_token()
-                );
+                fc.outstanding = capi::flow_control_reply_v1(&self.stream_name, &self.name);
                 fc.at_request = fc.pending;
                 Some(Bytes::from(fc.outstanding.clone()))
             } else {
@@ -1285,9 +1237,7 @@ impl Consumer {
             }
         };
         if let Some(reply) = request {
-            let h = HeaderBuilder::new()
-                .status(100, "FlowControl Request")
-                .finish();
+            let h = Bytes::from_static(capi::status::FLOW_CONTROL_REQUEST);
             self.shard
                 .publish_internal(deliver_subject, Some(&reply), Some(&h), &Bytes::new());
         }
@@ -1436,10 +1386,8 @@ impl Consumer {
         }
         if remove {
             if let Some(d) = &self.dir {
-                if let Err(e) = std::fs::remove_dir_all(d) {
-                    if e.kind() != std::io::ErrorKind::NotFound {
-                        tracing::warn!("consumer {}: removing {}: {e}", self.name, d.display());
-                    }
+                if let Err(e) = jetcore_storage::consumer_file::remove_consumer_dir(d).await {
+                    tracing::warn!("consumer {}: removing {}: {e}", self.name, d.display());
                 }
             }
         }
@@ -1547,30 +1495,15 @@ fn min_deadline(a: Option<i64>, b: Option<i64>) -> Option<i64> {
     }
 }
 
-/// A short random token for flow-control reply subjects.
-fn random_token() -> String {
-    let n = super::advisory::nuid();
-    n[n.len().saturating_sub(4)..].to_string()
-}
-
 /// A consumer's directory inside its stream's.
 pub fn consumer_dir(stream_dir: &Path, name: &str) -> PathBuf {
     stream_dir.join(CONSUMERS_DIR).join(name)
 }
 
-/// Write `meta.json` atomically (temp file, fsync, rename, fsync the directory).
+/// Write a consumer's `meta.json` atomically; a new consumer directory's entry
+/// in `obs/` is made durable too.
 pub fn write_consumer_meta(dir: &Path, meta: &ConsumerMeta) -> std::io::Result<()> {
-    use std::io::Write;
-    std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!("{CONSUMER_META_FILE}.tmp"));
-    let json = serde_json::to_vec(meta).map_err(std::io::Error::other)?;
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&json)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, dir.join(CONSUMER_META_FILE))?;
-    std::fs::File::open(dir)?.sync_all()?;
+    super::stream::write_json_durably(dir, CONSUMER_META_FILE, meta)?;
     if let Some(parent) = dir.parent() {
         std::fs::File::open(parent)?.sync_all()?;
     }

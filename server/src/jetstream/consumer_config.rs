@@ -1842,7 +1842,9 @@ pub(crate) mod go_json {
                 if !slot.is_object() {
                     *slot = Value::Object(Map::new());
                 }
-                let map = slot.as_object_mut().expect("object");
+                let Some(map) = slot.as_object_mut() else {
+                    return Err(mismatch(node, ty, path, false));
+                };
                 for (key, v) in members {
                     let value = match &v.kind {
                         Kind::String(s) => s.clone(),
@@ -1874,7 +1876,9 @@ pub(crate) mod go_json {
                         }
                         continue;
                     };
-                    let map = slot.as_object_mut().expect("object");
+                    let Some(map) = slot.as_object_mut() else {
+                        return Err(mismatch(node, ty, path, false));
+                    };
                     let entry = map.entry(name.to_string()).or_insert(Value::Null);
                     apply(v, fty, how, &format!("{path}.{name}"), entry)?;
                     if entry.is_null() {
@@ -1882,7 +1886,8 @@ pub(crate) mod go_json {
                     }
                 }
             }
-            Ty::Enum(_) => unreachable!("handled above"),
+            // Enums are decoded before this match; never a panic on input.
+            Ty::Enum(_) => return Err(mismatch(node, ty, path, false)),
         }
         Ok(())
     }

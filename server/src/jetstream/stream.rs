@@ -1164,18 +1164,25 @@ pub(super) fn status(code: u16, text: &str) -> (Bytes, Bytes) {
     )
 }
 
-/// Write a stream's `meta.json` atomically (temp file, fsync, rename, fsync dir).
+/// Write a stream's `meta.json` atomically.
 pub fn write_meta(dir: &Path, meta: &StreamMeta) -> std::io::Result<()> {
+    write_json_durably(dir, META_FILE, meta)
+}
+
+/// Write `value` as JSON to `dir/name` so that a crash leaves the old file or the
+/// new one, never a mix: temp file, fsync, rename, fsync the directory (created
+/// if needed). Used for stream and consumer metadata.
+pub fn write_json_durably<T: Serialize>(dir: &Path, name: &str, value: &T) -> std::io::Result<()> {
     use std::io::Write;
     std::fs::create_dir_all(dir)?;
-    let body = serde_json::to_vec_pretty(meta).map_err(std::io::Error::other)?;
-    let tmp = dir.join(format!("{META_FILE}.tmp"));
+    let body = serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?;
+    let tmp = dir.join(format!("{name}.tmp"));
     {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(&body)?;
         f.sync_all()?;
     }
-    std::fs::rename(&tmp, dir.join(META_FILE))?;
+    std::fs::rename(&tmp, dir.join(name))?;
     std::fs::File::open(dir)?.sync_all()
 }
 
