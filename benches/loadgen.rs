@@ -141,6 +141,14 @@ js-consume (also --storage, --size LIST, --window, --store-dir, --*-config):
                         pull-consume)
   --expires SECS        pull request expiry (default 5 pull-fetch, 30 pull-consume)
   --long                --count 1000000 --rounds 5 unless given
+
+Output: a line per run (prefixed [run i/total, elapsed]), medians per combination,
+and one machine-readable line per server configuration and combination:
+  RESULT {\"mode\":\"pubsub\",\"case\":\"default\",\"server\":\"jetcore/1c\",\"ok\":3,
+          \"runs\":3,\"metrics\":{\"recv_msgs_per_sec\":...},\"headline\":
+          \"recv_msgs_per_sec\",\"ratio\":1.85}
+(medians of the successful runs; ratio = jetcore/Go of the headline metric, present
+with --compare; for latencies (p50_us) lower is better.)
 ";
 
 /// What to measure.
@@ -150,6 +158,18 @@ enum Mode {
     ReqRep,
     JsPub,
     JsConsume,
+}
+
+impl Mode {
+    /// The mode's name on the command line and in result lines.
+    fn name(self) -> &'static str {
+        match self {
+            Mode::PubSub => "pubsub",
+            Mode::ReqRep => "reqrep",
+            Mode::JsPub => "js-pub",
+            Mode::JsConsume => "js-consume",
+        }
+    }
 }
 
 /// Client used for request/reply.
@@ -464,11 +484,19 @@ fn main() -> ExitCode {
     };
     let mut failed = false;
     let mut table = Vec::new();
+    let mut results_out = Vec::new();
+    let mut progress = Progress {
+        done: 0,
+        total: cases.len() * o.rounds * targets.len(),
+        started: Instant::now(),
+    };
     for &case in &cases {
         if let Some(c) = case {
             println!("\n== {c} ==");
         }
-        let results = run_case(&o, &rt, &targets, case, &mut failed);
+        let results = run_case(&o, &rt, &targets, case, &mut failed, &mut progress);
+        let case_name = case.map_or_else(|| "default".to_string(), |c| c.to_string());
+        results_out.extend(result_lines(o.mode.name(), &case_name, &results));
         match case {
             Some(Case::Pub(c)) => table.extend(js::print_summary(&o, c, &results)),
             Some(Case::Consume(c)) => table.extend(consume::print_summary(&o, c, &results)),
@@ -481,10 +509,45 @@ fn main() -> ExitCode {
             _ => js::print_table(&o, &table),
         }
     }
+    println!();
+    for line in &results_out {
+        println!("{line}");
+    }
     if failed {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// Runs done out of all planned, for the progress prefix of each run line.
+struct Progress {
+    /// Runs finished (or failed).
+    done: usize,
+    /// Runs planned: combinations × rounds × server configurations.
+    total: usize,
+    /// When the first run started.
+    started: Instant,
+}
+
+impl Progress {
+    /// Count a run and give its prefix: `[run 4/18, 1m05s, ~3m10s left]`.
+    fn step(&mut self) -> String {
+        self.done += 1;
+        let elapsed = self.started.elapsed().as_secs();
+        let left = if self.done > 0 {
+            elapsed * (self.total.saturating_sub(self.done)) as u64 / self.done as u64
+        } else {
+            0
+        };
+        let mmss = |s: u64| format!("{}m{:02}s", s / 60, s % 60);
+        format!(
+            "[run {}/{}, {}, ~{} left]",
+            self.done,
+            self.total,
+            mmss(elapsed),
+            mmss(left)
+        )
     }
 }
 
@@ -512,6 +575,7 @@ fn run_case(
     targets: &[ServerKind],
     case: Option<Case>,
     failed: &mut bool,
+    progress: &mut Progress,
 ) -> Vec<(ServerKind, Vec<RunResult>)> {
     let mut results: Vec<(ServerKind, Vec<RunResult>)> =
         targets.iter().map(|&t| (t, Vec::new())).collect();
@@ -545,10 +609,11 @@ fn run_case(
                     _ => break res,
                 }
             };
+            let step = progress.step();
             match res {
                 Ok(r) => {
                     println!(
-                        "round {} {:<11} {}",
+                        "{step} round {} {:<11} {}",
                         round + 1,
                         target.to_string(),
                         r.line()
@@ -557,7 +622,11 @@ fn run_case(
                     results[i].1.push(r);
                 }
                 Err(e) => {
-                    println!("round {} {:<11} FAILED: {e}", round + 1, target.to_string());
+                    println!(
+                        "{step} round {} {:<11} FAILED: {e}",
+                        round + 1,
+                        target.to_string()
+                    );
                     *failed = true;
                 }
             }
@@ -701,6 +770,105 @@ impl RunResult {
             RunResult::Consume(r) => r.line(),
         }
     }
+}
+
+impl RunResult {
+    /// Named figures for the machine-readable result line; the first is the headline
+    /// (the ratio against Go is computed on it).
+    fn metrics(&self) -> Vec<(&'static str, f64)> {
+        match self {
+            RunResult::PubSub(r) => vec![
+                ("recv_msgs_per_sec", r.recv_rate),
+                ("sent_msgs_per_sec", r.send_rate),
+            ],
+            RunResult::ReqRep(r) => {
+                let l = js::Latency {
+                    p50: r.p50,
+                    p90: r.p90,
+                    p99: r.p99,
+                    p999: r.p999,
+                    max: r.max,
+                };
+                let mut m = latency_metrics(&l);
+                m.push(("req_per_sec", r.rate));
+                m
+            }
+            RunResult::Js(r) => r.metrics(),
+            RunResult::Consume(r) => r.metrics(),
+        }
+    }
+}
+
+/// Latency percentiles in microseconds, as metrics.
+pub(crate) fn latency_metrics(l: &js::Latency) -> Vec<(&'static str, f64)> {
+    let us = |ns: u64| ns as f64 / 1000.0;
+    vec![
+        ("p50_us", us(l.p50)),
+        ("p90_us", us(l.p90)),
+        ("p99_us", us(l.p99)),
+        ("p999_us", us(l.p999)),
+        ("max_us", us(l.max)),
+    ]
+}
+
+/// The `RESULT {...}` lines of one combination: per server configuration, the
+/// medians of every metric over its successful runs, and the ratio to Go.
+fn result_lines(mode: &str, case: &str, results: &[(ServerKind, Vec<RunResult>)]) -> Vec<String> {
+    let medians = |rs: &[RunResult]| -> Vec<(&'static str, f64)> {
+        let good: Vec<&RunResult> = rs.iter().filter(|r| r.ok()).collect();
+        let Some(first) = good.first() else {
+            return Vec::new();
+        };
+        first
+            .metrics()
+            .iter()
+            .enumerate()
+            .map(|(i, (name, _))| {
+                let vals = good
+                    .iter()
+                    .filter_map(|r| r.metrics().get(i).map(|m| m.1))
+                    .collect();
+                (*name, median(vals))
+            })
+            .collect()
+    };
+    let go = results
+        .iter()
+        .find(|(k, _)| *k == ServerKind::Go)
+        .map(|(_, rs)| medians(rs));
+    results
+        .iter()
+        .map(|(kind, rs)| {
+            let m = medians(rs);
+            let metrics: serde_json::Map<String, serde_json::Value> = m
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), serde_json::json!(v)))
+                .collect();
+            let mut line = serde_json::json!({
+                "mode": mode,
+                "case": case,
+                "server": kind.to_string(),
+                "ok": rs.iter().filter(|r| r.ok()).count(),
+                "runs": rs.len(),
+                "metrics": metrics,
+            });
+            if let Some((name, _)) = m.first() {
+                line["headline"] = serde_json::json!(name);
+            }
+            let ratio = match (&go, kind, m.first()) {
+                (Some(g), ServerKind::Jetcore { .. }, Some((name, v))) => g
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .filter(|(_, gv)| *gv > 0.0)
+                    .map(|(_, gv)| v / gv),
+                _ => None,
+            };
+            if let Some(r) = ratio {
+                line["ratio"] = serde_json::json!((r * 1000.0).round() / 1000.0);
+            }
+            format!("RESULT {line}")
+        })
+        .collect()
 }
 
 fn si(v: f64) -> String {

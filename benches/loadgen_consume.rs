@@ -292,6 +292,16 @@ pub struct ConsumeResult {
 }
 
 impl ConsumeResult {
+    /// Figures for the machine-readable result line: the rate, and the fetch round
+    /// trip percentiles (µs) where there is one.
+    pub fn metrics(&self) -> Vec<(&'static str, f64)> {
+        let mut m = vec![("msgs_per_sec", self.rate)];
+        if let Some(l) = self.lat {
+            m.extend(crate::latency_metrics(&l));
+        }
+        m
+    }
+
     pub fn ok(&self) -> bool {
         self.problem.is_none()
             && self.lost == 0

@@ -264,6 +264,16 @@ pub struct JsResult {
 }
 
 impl JsResult {
+    /// Figures for the machine-readable result line: the rate, and latency
+    /// percentiles (µs) when one publish was in flight at a time.
+    pub fn metrics(&self) -> Vec<(&'static str, f64)> {
+        let mut m = vec![("msgs_per_sec", self.rate)];
+        if let Some(l) = self.lat {
+            m.extend(crate::latency_metrics(&l));
+        }
+        m
+    }
+
     pub fn ok(&self) -> bool {
         self.problem.is_none() && self.errors == 0 && self.missing == 0 && self.bad_seq == 0
     }

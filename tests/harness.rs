@@ -193,9 +193,20 @@ impl ServerBuilder {
         self.arg("-js").arg("-sd").arg("{{dir}}/store")
     }
 
+    /// The monitoring port on a free port (`-m -1`, the same flag for both servers);
+    /// `Server::monitor_port` tells which.
+    pub fn monitoring(self) -> Self {
+        self.arg("-m").arg("-1")
+    }
+
     /// Spawns the server and waits (up to `READY_TIMEOUT`) until it is ready.
     pub fn start(self) -> Server {
-        let imp = server_impl();
+        self.start_as(server_impl())
+    }
+
+    /// Like [`ServerBuilder::start`], for a chosen implementation whatever
+    /// `JETCORE_TEST_SERVER` says: differential tests run the same steps on both.
+    pub fn start_as(self, imp: Impl) -> Server {
         let dir = tempfile::Builder::new()
             .prefix("jetcore-test-")
             .tempdir()
@@ -340,6 +351,32 @@ pub struct Server {
 }
 
 impl Server {
+    /// The monitoring port, from the `Starting http monitor on H:P` log line (the
+    /// line both servers print before they are ready).
+    pub fn monitor_port(&self) -> Option<u16> {
+        const LINE: &str = "Starting http monitor on ";
+        self.log_lines().iter().find_map(|l| {
+            let rest = &l[l.find(LINE)? + LINE.len()..];
+            rest.rsplit(':').next()?.trim().parse().ok()
+        })
+    }
+
+    /// GET `path` (with its query) from the monitoring port.
+    pub fn http_get(&self, path: &str) -> HttpResponse {
+        let port = self
+            .monitor_port()
+            .expect("server has no monitoring port (use ServerBuilder::monitoring)");
+        http_get(port, path)
+    }
+
+    /// GET `path` and parse the body as JSON (panics unless the status is 200).
+    pub fn monitor_json(&self, path: &str) -> serde_json::Value {
+        let r = self.http_get(path);
+        assert_eq!(r.status, 200, "GET {path}: {}", r.text());
+        serde_json::from_slice(&r.body)
+            .unwrap_or_else(|e| panic!("GET {path}: not JSON ({e}): {}", r.text()))
+    }
+
     /// A server with the default configuration.
     pub fn start() -> Server {
         ServerBuilder::new().start()
@@ -1034,5 +1071,95 @@ pub fn run_to_exit(mut cmd: Command, timeout: Duration) -> ProcessOutput {
         None => panic!(
             "{desc} still running after {timeout:?}:\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
         ),
+    }
+}
+
+/// An HTTP answer read by [`http_get`].
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    /// Status code.
+    pub status: u16,
+    /// Header lines as (lower-case name, value).
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// A plain blocking `GET` on 127.0.0.1 with `Connection: close`, read to EOF.
+pub fn http_get(port: u16, path: &str) -> HttpResponse {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect monitor");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).expect("read monitor response");
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no HTTP head in {:?}", String::from_utf8_lossy(&raw)));
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let mut headers: Vec<(String, String)> = headers;
+    let mut body = raw[split + 4..].to_vec();
+    // Go's HTTP server sends bodies over its 2 KiB buffer chunked; hand tests the data.
+    if let Some(i) = headers
+        .iter()
+        .position(|(n, v)| n == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"))
+    {
+        headers.remove(i);
+        body = dechunk(&body);
+    }
+    HttpResponse {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// The data of a chunked body (`<hex size>\r\n<data>\r\n`..., `0\r\n\r\n`).
+fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(eol) = raw.windows(2).position(|w| w == b"\r\n") else {
+            panic!("bad chunked body: {:?}", String::from_utf8_lossy(raw));
+        };
+        let size_text = String::from_utf8_lossy(&raw[..eol]);
+        let size_text = size_text.split(';').next().unwrap_or("").trim().to_string();
+        let size = usize::from_str_radix(&size_text, 16)
+            .unwrap_or_else(|_| panic!("bad chunk size {size_text:?}"));
+        if size == 0 {
+            return out;
+        }
+        let data = &raw[eol + 2..];
+        out.extend_from_slice(&data[..size]);
+        raw = &data[size + 2..];
     }
 }

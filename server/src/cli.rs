@@ -47,10 +47,10 @@ const FLAGS: &[(&[&str], Kind, bool)] = &[
     (&["cores"], Kind::Value, true),
     (&["js", "jetstream"], Kind::Bool, true),
     (&["sd", "store_dir"], Kind::Value, true),
+    (&["sl", "signal"], Kind::Value, true),
+    (&["m", "http_port"], Kind::Value, true),
     // Known to Go, implemented by later issues.
-    (&["m", "http_port"], Kind::Value, false),
     (&["ms", "https_port"], Kind::Value, false),
-    (&["sl", "signal"], Kind::Value, false),
     (&["client_advertise"], Kind::Value, false),
     (&["s", "syslog"], Kind::Bool, false),
     (&["r", "remote_syslog"], Kind::Value, false),
@@ -165,6 +165,16 @@ pub fn config_file(flags: &[Flag]) -> Option<PathBuf> {
         .map(|f| PathBuf::from(&f.value))
 }
 
+/// The `-sl`/`--signal` argument (`<cmd>[=<pid or pid file>]`), if given: the last
+/// one wins, as with Go's `flag` package.
+pub fn signal_request(flags: &[Flag]) -> Option<&str> {
+    flags
+        .iter()
+        .rev()
+        .find(|f| f.name == "sl")
+        .map(|f| f.value.as_str())
+}
+
 /// True when `-t` (test the configuration and exit) was given.
 pub fn test_config_only(flags: &[Flag]) -> bool {
     flags.iter().any(|f| f.name == "t" && f.value == "true")
@@ -192,6 +202,7 @@ pub fn apply(opts: &mut Options, flags: &[Flag]) -> Result<Vec<String>, String> 
                 opts.debug = on;
                 opts.trace = on;
             }
+            "m" => opts.http_port = parse_num(f)?,
             "cores" => {
                 let n: usize = parse_num(f)?;
                 if n == 0 {
@@ -204,7 +215,7 @@ pub fn apply(opts: &mut Options, flags: &[Flag]) -> Result<Vec<String>, String> 
             "js" => opts.jetstream.enabled = on,
             // Likewise `-sd` replaces any `store_dir` from the config; empty = unset.
             "sd" => opts.jetstream.store_dir = (!v.is_empty()).then(|| PathBuf::from(v)),
-            "c" | "t" | "h" | "v" => {}
+            "c" | "t" | "h" | "v" | "sl" => {}
             other => warnings.push(format!(
                 "flag -{other} is not implemented by jetcore yet and is ignored"
             )),
@@ -234,6 +245,8 @@ Server Options:
     -P, --pid <file>                 File to store PID
     -c, --config <file>              Configuration file
     -t                               Test configuration and exit
+    -sl,--signal <signal>[=<pid>]    Send signal to jetcore process (ldm, stop, quit, term, reopen, reload)
+                                     <pid> can be either a PID (e.g. 1) or the path to a PID file (e.g. /var/run/jetcore.pid)
         --ports_file_dir <dir>       Creates a ports file in the specified directory (<executable_name>_<pid>.ports).
         --cores <n>                  Number of shard cores (default: the CPUs the process may use)
 
@@ -250,7 +263,7 @@ JetStream Options:
     -sd, --store_dir <dir>           Set the storage directory
 
 Accepted for compatibility, not implemented yet (a warning is logged):
-    -m, -ms, -sl, -s, -r, --user, --pass, --auth, --tls*, --routes,
+    -m, -ms, -s, -r, --user, --pass, --auth, --tls*, --routes,
     --cluster, --cluster_name, --profile, ...
 
 Common Options:
@@ -300,6 +313,17 @@ mod tests {
     }
 
     #[test]
+    fn signal_flag() {
+        let f = run("--signal reload=/run/j.pid");
+        assert_eq!(signal_request(&f), Some("reload=/run/j.pid"));
+        let f = run("-sl stop -sl=ldm=12");
+        assert_eq!(signal_request(&f), Some("ldm=12"));
+        assert_eq!(signal_request(&run("-D")), None);
+        let mut o = Options::default();
+        assert_eq!(apply(&mut o, &run("-sl reload")), Ok(vec![]));
+    }
+
+    #[test]
     fn stops_at_non_flag_and_double_dash() {
         assert_eq!(run("-D extra -V").len(), 1);
         assert_eq!(run("-D -- -V").len(), 1);
@@ -321,16 +345,17 @@ mod tests {
         let mut o = Options::default();
         let w = apply(
             &mut o,
-            &run("-p -1 -a 127.0.0.1 -DV -m 8222 --cores 3 -n abc"),
+            &run("-p -1 -a 127.0.0.1 -DV -m 8222 --routes nats://h:1 --cores 3 -n abc"),
         )
         .unwrap();
         assert_eq!(o.port, -1);
+        assert_eq!(o.http_port, 8222);
         assert_eq!(o.host, "127.0.0.1");
         assert!(o.debug && o.trace);
         assert_eq!(o.cores, Some(3));
         assert_eq!(o.server_name.as_deref(), Some("abc"));
         assert_eq!(w.len(), 1);
-        assert!(w[0].contains("-m"));
+        assert!(w[0].contains("-routes"), "{w:?}");
         assert!(apply(&mut o, &run("-p abc")).is_err());
         assert!(apply(&mut o, &run("--cores 0")).is_err());
     }

@@ -35,8 +35,12 @@ pub const GLOBAL_ACCOUNT: &str = "$G";
 /// Why a connection was closed (logged, and later shown in /connz).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CloseReason {
-    /// The client closed the socket, or a read failed.
+    /// The client closed the socket (end of stream).
     ClientClosed,
+    /// A socket read failed (a reset, for one): Go's `ReadError`.
+    ReadError,
+    /// The client sent `-ERR`: Go's `ParseError`.
+    ParseError,
     /// A protocol error.
     ProtocolViolation,
     /// `max_payload` exceeded.
@@ -95,6 +99,14 @@ impl Subscription {
             queue,
             max: Cell::new(0),
             delivered: Cell::new(0),
+        }
+    }
+
+    /// The client's id for this subscription; `None` for internal ones.
+    pub fn sid(&self) -> Option<&Bytes> {
+        match &self.sink {
+            Sink::Client { sid, .. } => Some(sid),
+            Sink::Internal(_) => None,
         }
     }
 
@@ -464,10 +476,27 @@ pub struct Client {
     identity: RefCell<(String, String, String)>,
     /// [`Client::request_info`], built once (it only changes with `identity`).
     request_info: RefCell<Option<std::sync::Arc<RequestInfo>>>,
+    /// Messages and bytes in and out (for `/connz`).
+    pub stats: crate::stats::ConnStats,
+    /// When the connection was accepted, on the monotonic clock (`started`'s twin,
+    /// for uptimes and the CONNECT round-trip estimate).
+    accepted: Instant,
+    /// Last activity as Go counts it (`/connz` `last_activity`, `idle`): CONNECT, a
+    /// read batch with a PUB, SUB or UNSUB, a write batch that carried messages.
+    /// Set once per batch, never per message.
+    last_activity: Cell<Instant>,
+    /// A SUB or UNSUB was processed in the current read batch (activity, as in Go).
+    sub_activity: Cell<bool>,
+    /// Round-trip time (Go's `rtt`): estimated at CONNECT from the time since
+    /// accept, then measured by each PING we send; zero until CONNECT.
+    rtt: Cell<Duration>,
+    /// When our last PING went out (the start of the next `rtt` measurement).
+    rtt_start: Cell<Option<Instant>>,
 }
 
 impl Client {
     fn new(cid: u64, shard: Rc<Shard>, peer: SocketAddr) -> Client {
+        let now = Instant::now();
         Client {
             cid,
             shard,
@@ -496,7 +525,53 @@ impl Client {
             started: crate::jetstream::gotime::GoTime::now(),
             identity: RefCell::new(Default::default()),
             request_info: RefCell::new(None),
+            stats: crate::stats::ConnStats::default(),
+            accepted: now,
+            last_activity: Cell::new(now),
+            sub_activity: Cell::new(false),
+            rtt: Cell::new(Duration::ZERO),
+            rtt_start: Cell::new(None),
         }
+    }
+
+    /// The remote address (`/connz` `ip`, `port`).
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// When the connection was accepted: wall clock and monotonic clock.
+    pub fn accepted(&self) -> (crate::jetstream::gotime::GoTime, Instant) {
+        (self.started, self.accepted)
+    }
+
+    /// `name`, `lang` and `version` from CONNECT (empty before it).
+    pub fn identity(&self) -> (String, String, String) {
+        self.identity.borrow().clone()
+    }
+
+    /// Bytes queued for the client or being written (`/connz` `pending_bytes`).
+    pub fn pending_bytes(&self) -> usize {
+        self.pending()
+    }
+
+    /// The last round-trip time; zero before CONNECT.
+    pub fn rtt(&self) -> Duration {
+        self.rtt.get()
+    }
+
+    /// When the client was last active (see the `last_activity` field).
+    pub fn last_activity(&self) -> Instant {
+        self.last_activity.get()
+    }
+
+    /// The client's subscriptions now.
+    pub fn subscriptions(&self) -> Vec<Rc<Subscription>> {
+        self.subs.borrow().values().cloned().collect()
+    }
+
+    /// Subscriptions the client holds now.
+    pub fn subscription_count(&self) -> usize {
+        self.subs.borrow().len()
     }
 
     /// This client as the requester of a JetStream API call.
@@ -565,6 +640,9 @@ impl Client {
         headers: Option<&Bytes>,
         payload: &[u8],
     ) {
+        let size = headers.map_or(0, |h| h.len()) + payload.len();
+        self.stats.outbound.add(size);
+        self.shard.stats.outbound.add(size);
         {
             let mut out = self.out.borrow_mut();
             match headers {
@@ -591,6 +669,7 @@ impl Client {
             // Pending data is dropped: flushing it to a reader this slow could take
             // minutes and is exactly what the limit exists to prevent.
             self.out.borrow_mut().clear();
+            crate::stats::ShardStats::bump(&self.shard.stats.slow_consumers);
             self.close(CloseReason::SlowConsumerPendingBytes);
             return;
         }
@@ -613,6 +692,8 @@ impl Client {
             return;
         }
         self.closing.set(Some(reason));
+        // Before the subscriptions go: `/connz?state=closed` lists them.
+        crate::monitor::connz::record_closed(&self.shard, self, reason);
         let subs: Vec<Rc<Subscription>> = self.subs.borrow_mut().drain().map(|(_, s)| s).collect();
         for s in &subs {
             self.shard.remove_sub(s);
@@ -626,6 +707,33 @@ impl Client {
             reason
         );
         self.writer_wake.notify();
+    }
+
+    /// Lame duck mode: tell a client that handles async INFO that this server is going
+    /// away (Go's `sendLDMToClients`: protocol 1, and only once its first PONG went
+    /// out, like every async INFO).
+    pub fn send_lame_duck_info(&self) {
+        if self.protocol.get() < 1 || self.pongs_sent.get() == 0 {
+            return;
+        }
+        let ip = self.peer.ip().to_string();
+        let line =
+            self.shard
+                .info
+                .lame_duck_line(self.cid, &ip, self.shard.global.live.max_payload());
+        self.queue_bytes(&line);
+    }
+
+    /// A reload lowered `max_connections` below the connections open: close this one
+    /// as Go's `maxConnExceeded` does.
+    pub fn close_max_connections_exceeded(&self) {
+        tracing::error!(
+            "{} - cid:{} - maximum connections exceeded",
+            self.peer,
+            self.cid
+        );
+        self.send_err("maximum connections exceeded");
+        self.close(CloseReason::MaxConnectionsExceeded);
     }
 
     /// Remove a subscription by sid (UNSUB, or auto-unsubscribe reached).
@@ -655,22 +763,25 @@ pub async fn serve(shard: Rc<Shard>, conn: Connection) {
     let cid = shard.global.next_client_id();
     let (rd, wr) = conn.split();
     let client = Rc::new(Client::new(cid, shard.clone(), peer));
-    let info = shard.info.line_for(cid, &peer.ip().to_string());
+    let live = &shard.global.live;
+    let info = shard
+        .info
+        .line_for(cid, &peer.ip().to_string(), live.max_payload());
     client.out.borrow_mut().extend_from_slice(&info);
     client.writer_wake.notify();
-    if !shard
-        .global
-        .try_add_connection(shard.opts.max_connections as i64)
-    {
+    if !shard.global.try_add_connection(live.max_connections()) {
         tracing::error!("{peer} - cid:{cid} - maximum connections exceeded");
         client.send_err("maximum connections exceeded");
         client
             .closing
             .set(Some(CloseReason::MaxConnectionsExceeded));
+        // Go lists refused connections among the closed ones too.
+        crate::monitor::connz::record_closed(&shard, &client, CloseReason::MaxConnectionsExceeded);
         run_writer(client, wr).await;
         return;
     }
     tracing::debug!("{peer} - cid:{cid} - Client connection created");
+    crate::stats::ShardStats::bump(&shard.stats.total_connections);
     shard.register(client.clone());
     jetcore_router::spawn(run_writer(client.clone(), wr));
     jetcore_router::spawn(run_pinger(client.clone()));
@@ -682,6 +793,10 @@ const CLOSE_FLUSH_DEADLINE: Duration = Duration::from_secs(1);
 
 async fn run_writer(client: Rc<Client>, mut wr: WriteHalf) {
     let mut spare = BytesMut::with_capacity(4096);
+    // Messages counted out at the previous write: a write that carried more is
+    // delivery activity (Go sets `last` when it flushes deliveries), while a write of
+    // only PONGs or +OKs is not.
+    let mut msgs_seen = client.stats.outbound.msgs();
     loop {
         let held = client.output_held.get() && !client.is_closing();
         if client.out.borrow().is_empty() || held {
@@ -696,7 +811,7 @@ async fn run_writer(client: Rc<Client>, mut wr: WriteHalf) {
         let deadline = if client.is_closing() {
             CLOSE_FLUSH_DEADLINE
         } else {
-            client.shard.opts.write_deadline
+            client.shard.global.live.write_deadline()
         };
         let res = time::timeout(deadline, wr.write_all(&spare)).await;
         client.in_flight.set(0);
@@ -707,7 +822,13 @@ async fn run_writer(client: Rc<Client>, mut wr: WriteHalf) {
         }
         client.drained.notify_all();
         match res {
-            Ok(Ok(())) => {}
+            Ok(Ok(())) => {
+                let msgs = client.stats.outbound.msgs();
+                if msgs != msgs_seen {
+                    msgs_seen = msgs;
+                    client.last_activity.set(Instant::now());
+                }
+            }
             Ok(Err(_)) => {
                 client.close(CloseReason::WriteError);
                 break;
@@ -718,8 +839,9 @@ async fn run_writer(client: Rc<Client>, mut wr: WriteHalf) {
                         "{} - cid:{} - Slow Consumer Detected: WriteDeadline of {:?} exceeded",
                         client.peer,
                         client.cid,
-                        client.shard.opts.write_deadline
+                        deadline
                     );
+                    crate::stats::ShardStats::bump(&client.shard.stats.slow_consumers);
                 }
                 client.close(CloseReason::SlowConsumerWriteDeadline);
                 break;
@@ -733,25 +855,40 @@ async fn run_writer(client: Rc<Client>, mut wr: WriteHalf) {
 /// found quickly after connect.
 const FIRST_PING_INTERVAL: Duration = Duration::from_secs(2);
 
+/// How old a round-trip measurement may get before a PING is sent for a fresh one
+/// even to a busy client (Go's `DEFAULT_RTT_MEASUREMENT_INTERVAL`).
+const RTT_MEASUREMENT_INTERVAL: Duration = Duration::from_secs(3600);
+
 async fn run_pinger(client: Rc<Client>) {
-    let interval = client.shard.opts.ping_interval;
-    let mut wait = interval.min(FIRST_PING_INTERVAL);
+    // Read each round: a reload may change ping_interval and ping_max (as in Go).
+    let live = &client.shard.global.live;
+    let mut wait = live.ping_interval().min(FIRST_PING_INTERVAL);
     loop {
         time::sleep(wait).await;
+        let interval = live.ping_interval();
         wait = interval;
         if client.is_closing() {
             return;
         }
-        // Skip the PING while the client is visibly alive, as Go does.
-        if client.last_in.get().elapsed() < interval && client.pings_out.get() == 0 {
+        // Skip the PING while the client is visibly alive, as Go does, unless the
+        // round-trip time needs measuring (never measured, or over an hour old: Go's
+        // `needRTT`, which makes the first PING after CONNECT always go out).
+        let need_rtt = client.rtt.get().is_zero()
+            || client
+                .rtt_start
+                .get()
+                .is_none_or(|t| t.elapsed() > RTT_MEASUREMENT_INTERVAL);
+        if client.last_in.get().elapsed() < interval && client.pings_out.get() == 0 && !need_rtt {
             continue;
         }
-        if client.pings_out.get() + 1 > client.shard.opts.ping_max {
+        if client.pings_out.get() + 1 > live.ping_max() {
             client.send_err("Stale Connection");
+            crate::stats::ShardStats::bump(&client.shard.stats.stale_connections);
             client.close(CloseReason::StaleConnection);
             return;
         }
         client.pings_out.set(client.pings_out.get() + 1);
+        client.rtt_start.set(Some(Instant::now()));
         client.queue_bytes(b"PING\r\n");
     }
 }
@@ -761,12 +898,18 @@ const INITIAL_READ: usize = 4096;
 /// Largest read size.
 const MAX_READ: usize = 256 * 1024;
 
+/// The parser limits in force now (a reload may change them for every connection).
+fn live_limits(client: &Client) -> ParserLimits {
+    let live = &client.shard.global.live;
+    ParserLimits {
+        max_control_line: live.max_control_line() as usize,
+        max_payload: live.max_payload() as usize,
+    }
+}
+
 async fn run_reader(client: Rc<Client>, mut rd: ReadHalf) {
-    let opts = &client.shard.opts;
-    let mut parser = Parser::new(ParserLimits {
-        max_control_line: opts.max_control_line as usize,
-        max_payload: opts.max_payload as usize,
-    });
+    let mut limits_seen = client.shard.global.live.generation();
+    let mut parser = Parser::new(live_limits(&client));
     let mut buf = BytesMut::with_capacity(INITIAL_READ);
     let mut want = INITIAL_READ;
     'conn: loop {
@@ -774,8 +917,12 @@ async fn run_reader(client: Rc<Client>, mut rd: ReadHalf) {
             break;
         }
         let n = match rd.read_into(&mut buf, want).await {
-            Ok(0) | Err(_) => {
+            Ok(0) => {
                 client.close(CloseReason::ClientClosed);
+                break;
+            }
+            Err(_) => {
+                client.close(CloseReason::ReadError);
                 break;
             }
             Ok(n) => n,
@@ -785,7 +932,16 @@ async fn run_reader(client: Rc<Client>, mut rd: ReadHalf) {
         } else {
             want
         };
-        client.last_in.set(Instant::now());
+        // A reload may have changed the limits while we waited for these bytes.
+        let generation = client.shard.global.live.generation();
+        if generation != limits_seen {
+            limits_seen = generation;
+            parser.set_limits(live_limits(&client));
+        }
+        let read_at = Instant::now();
+        client.last_in.set(read_at);
+        // Messages published before this batch: more after it is activity.
+        let msgs_before = client.stats.inbound.msgs();
         // Time this read's producer spent stalled on slow subscribers.
         let mut stalled = Duration::ZERO;
         loop {
@@ -804,7 +960,16 @@ async fn run_reader(client: Rc<Client>, mut rd: ReadHalf) {
                         inbox.wait_below_high_water().await;
                     }
                 }
-                Ok(None) => break,
+                Ok(None) => {
+                    // Go's `last` moves once per read batch with messages or
+                    // (un)subscriptions in it; a batch of PINGs leaves it alone.
+                    if client.sub_activity.replace(false)
+                        || client.stats.inbound.msgs() != msgs_before
+                    {
+                        client.last_activity.set(read_at);
+                    }
+                    break;
+                }
                 Err(e) => {
                     tracing::debug!("{} - cid:{} - protocol error: {e}", client.peer, client.cid);
                     if let Some(text) = e.client_error() {
@@ -856,6 +1021,8 @@ pub async fn stall_for(slow: &Client, already: Duration) -> Duration {
     }
     let full = slow.pending() as i64 >= slow.shard.opts.max_pending;
     let ttl = if full { STALL_MAX } else { STALL_MIN }.min(STALL_TOTAL - already);
+    crate::stats::ShardStats::bump(&slow.shard.stats.stalls);
+    crate::stats::ShardStats::bump(&slow.stats.stalls);
     let start = Instant::now();
     let _ = time::timeout(ttl, slow.drained.wait()).await;
     start.elapsed()
@@ -865,7 +1032,7 @@ pub async fn stall_for(slow: &Client, already: Duration) -> Duration {
 struct Closed;
 
 async fn process(client: &Rc<Client>, parser: &mut Parser, op: ClientOp) -> Result<(), Closed> {
-    if client.shard.opts.trace {
+    if client.shard.global.live.trace() {
         trace_op(client, &op);
     }
     match op {
@@ -905,16 +1072,24 @@ async fn process(client: &Rc<Client>, parser: &mut Parser, op: ClientOp) -> Resu
             if n == 0 && client.protocol.get() >= 1 {
                 // Go 2.12+: tell a protocol-1 client its account after its first PONG.
                 let ip = client.peer.ip().to_string();
-                let line = client
-                    .shard
-                    .info
-                    .connect_info_line(client.cid, &ip, GLOBAL_ACCOUNT);
+                let line = client.shard.info.connect_info_line(
+                    client.cid,
+                    &ip,
+                    GLOBAL_ACCOUNT,
+                    client.shard.global.live.max_payload(),
+                );
                 client.queue_bytes(&line);
             }
             Ok(())
         }
         ClientOp::Pong => {
-            client.pings_out.set(0);
+            // The answer to our PING: its round trip is the client's RTT (Go's
+            // `processPong`). An unsolicited PONG measures nothing.
+            if client.pings_out.replace(0) > 0 {
+                if let Some(sent) = client.rtt_start.get() {
+                    client.rtt.set(sent.elapsed().max(Duration::from_nanos(1)));
+                }
+            }
             Ok(())
         }
         ClientOp::Info(json) => {
@@ -928,7 +1103,7 @@ async fn process(client: &Rc<Client>, parser: &mut Parser, op: ClientOp) -> Resu
         ClientOp::Ok => Ok(()),
         ClientOp::Err(_) => {
             // A client sending -ERR is closed without a reply, as Go does.
-            client.close(CloseReason::ClientClosed);
+            client.close(CloseReason::ParseError);
             Err(Closed)
         }
     }
@@ -985,6 +1160,19 @@ fn on_connect(client: &Rc<Client>, json: &[u8]) -> Result<(), Closed> {
             return Err(Closed);
         }
     };
+    // Go's first RTT estimate: accept to CONNECT (the INFO and the client's answer).
+    client
+        .rtt
+        .set(client.accepted.elapsed().max(Duration::from_nanos(1)));
+    client.last_activity.set(Instant::now());
+    // Go keeps the CONNECT options before checking them, so even a connection refused
+    // below shows its name in `/connz?state=closed`.
+    *client.request_info.borrow_mut() = None;
+    *client.identity.borrow_mut() = (
+        opts.name.clone().unwrap_or_default(),
+        opts.lang.clone().unwrap_or_default(),
+        opts.version.clone().unwrap_or_default(),
+    );
     let headers = opts.headers && !client.shard.opts.no_header_support;
     if opts.no_responders && !headers {
         client.send_err("no responders requires headers support");
@@ -999,12 +1187,6 @@ fn on_connect(client: &Rc<Client>, json: &[u8]) -> Result<(), Closed> {
         no_responders: opts.no_responders,
     });
     client.protocol.set(opts.protocol);
-    *client.request_info.borrow_mut() = None;
-    *client.identity.borrow_mut() = (
-        opts.name.clone().unwrap_or_default(),
-        opts.lang.clone().unwrap_or_default(),
-        opts.version.clone().unwrap_or_default(),
-    );
     client.connected.set(true);
     client.ok();
     Ok(())
@@ -1017,6 +1199,9 @@ fn on_pub(
     headers: Option<Bytes>,
     payload: Bytes,
 ) -> Result<(), Closed> {
+    let size = headers.as_ref().map_or(0, |h| h.len()) + payload.len();
+    client.stats.inbound.add(size);
+    client.shard.stats.inbound.add(size);
     let flags = client.flags.get();
     // Go checks a publish subject only for pedantic clients, and even then it reports
     // the error and still delivers (a wildcard token is matched as plain text).
@@ -1036,6 +1221,7 @@ fn on_pub(
 }
 
 fn on_sub(client: &Rc<Client>, subject: Bytes, queue: Option<Bytes>, sid: Bytes) {
+    client.sub_activity.set(true);
     // Go's only check on a client's SUB subject is the sublist's own validity rule.
     if !subject::is_valid_sublist_subject(&subject) {
         client.send_err("Invalid Subject");
@@ -1081,6 +1267,7 @@ fn on_sub(client: &Rc<Client>, subject: Bytes, queue: Option<Bytes>, sid: Bytes)
 }
 
 fn on_unsub(client: &Rc<Client>, sid: Bytes, max: Option<u64>) {
+    client.sub_activity.set(true);
     let sub = client.subs.borrow().get(&sid).cloned();
     if let Some(sub) = sub {
         match max {

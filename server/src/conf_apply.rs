@@ -22,9 +22,9 @@ use crate::conf::{
     format_duration, parse_duration, ConfError, Entry, Map, Position, Spanned, Value,
 };
 use crate::options::{
-    JetStreamCipher, JetStreamSync, Options, DEFAULT_MAX_CONTROL_LINE, DEFAULT_MAX_PAYLOAD,
-    DEFAULT_MAX_PENDING, DEFAULT_PING_INTERVAL, DEFAULT_PING_MAX, DEFAULT_PORT,
-    DEFAULT_WRITE_DEADLINE,
+    JetStreamCipher, JetStreamSync, Options, DEFAULT_LAME_DUCK_GRACE_PERIOD,
+    DEFAULT_MAX_CONTROL_LINE, DEFAULT_MAX_PAYLOAD, DEFAULT_MAX_PENDING, DEFAULT_PING_INTERVAL,
+    DEFAULT_PING_MAX, DEFAULT_PORT, DEFAULT_WRITE_DEADLINE,
 };
 
 /// Something in the config that is accepted but deserves the operator's attention.
@@ -64,12 +64,8 @@ const NOT_IMPLEMENTED: &[&str] = &[
     "disable_sublist_cache",
     "feature_flags",
     "gateway",
-    "http",
-    "http_base_path",
-    "http_port",
     "https",
     "https_port",
-    "lame_duck_grace_period",
     "leaf",
     "leafnodes",
     "log_max_num",
@@ -78,11 +74,9 @@ const NOT_IMPLEMENTED: &[&str] = &[
     "logfile_size_limit",
     "mappings",
     "maps",
-    "max_closed_clients",
     "max_sub_tokens",
     "max_subscription_tokens",
     "max_traced_msg_len",
-    "monitor_port",
     "mqtt",
     "no_auth_user",
     "no_fast_producer_stall",
@@ -140,6 +134,13 @@ pub fn apply_config(opts: &mut Options, map: &Map) -> Result<Vec<ConfigWarning>,
 /// Checks across options that Go makes when the server starts (`validateOptions`);
 /// to be called again after command-line flags are merged.
 pub fn validate_options(opts: &Options) -> Result<(), String> {
+    if opts.lame_duck_grace_period >= opts.lame_duck_duration {
+        return Err(format!(
+            "lame duck grace period ({}) should be strictly lower than lame duck duration ({})",
+            format_duration(opts.lame_duck_grace_period),
+            format_duration(opts.lame_duck_duration)
+        ));
+    }
     if i64::from(opts.max_payload) > opts.max_pending {
         return Err(payload_pending_message(opts));
     }
@@ -188,6 +189,16 @@ impl Apply {
         let v = &entry.value;
         match key.to_lowercase().as_str() {
             "listen" => (opts.host, opts.port) = listen(v)?,
+            "http" => {
+                let (host, port) = listen(v)?;
+                opts.http_host = Some(host);
+                opts.http_port = port;
+            }
+            "http_port" | "monitor_port" => opts.http_port = port_number(v, integer(key, v)?)?,
+            "http_base_path" => opts.http_base_path = string(key, v)?.to_string(),
+            "max_closed_clients" => {
+                opts.max_closed_clients = integer(key, v)?.max(0) as usize;
+            }
             "host" | "net" => opts.host = host_or_default(string(key, v)?),
             "port" => opts.port = port_number(v, integer(key, v)?)?,
             "server_name" => opts.server_name = server_name(key, v)?,
@@ -229,6 +240,10 @@ impl Apply {
                 opts.write_deadline = self.duration(key, v)?.unwrap_or(DEFAULT_WRITE_DEADLINE);
             }
             "lame_duck_duration" => opts.lame_duck_duration = lame_duck_duration(key, v)?,
+            "lame_duck_grace_period" => {
+                opts.lame_duck_grace_period =
+                    lame_duck_grace_period(key, v)?.unwrap_or(DEFAULT_LAME_DUCK_GRACE_PERIOD);
+            }
             "cores" => opts.cores = Some(cores(key, v)?),
             "store_dir" | "storedir" => set_store_dir(opts, key, v)?,
             "jetstream" => self.jetstream(opts, key, v)?,
@@ -628,6 +643,28 @@ fn lame_duck_duration(key: &str, v: &Spanned) -> Result<Duration, ConfError> {
         ));
     }
     Ok(duration)
+}
+
+/// `lame_duck_grace_period`: a duration string, not negative; `None` for zero, which
+/// Go turns into the default.
+fn lame_duck_grace_period(key: &str, v: &Spanned) -> Result<Option<Duration>, ConfError> {
+    let Value::String(s) = &v.value else {
+        return Err(wrong_type(key, "a duration string", &v.pos, &v.value));
+    };
+    let parse = |text: &str| {
+        parse_duration(text).map_err(|e| ConfError::at(&v.pos, format!("error parsing {key}: {e}")))
+    };
+    // Go parses a negative duration, then refuses it with its own sentence.
+    if let Some(magnitude) = s.strip_prefix('-') {
+        if !parse(magnitude)?.is_zero() {
+            return Err(ConfError::at(
+                &v.pos,
+                format!("invalid {key}, needs to be positive"),
+            ));
+        }
+        return Ok(None);
+    }
+    Ok(Some(parse(s)?).filter(|d| !d.is_zero()))
 }
 
 /// jetcore's `cores`: how many shard cores to run, at least 1.
@@ -1079,6 +1116,17 @@ mod tests {
             Options::default().lame_duck_duration,
             DEFAULT_LAME_DUCK_DURATION
         );
+        let o = opts("lame_duck_duration: 30s\nlame_duck_grace_period: 1s");
+        assert_eq!(o.lame_duck_grace_period, Duration::from_secs(1));
+        // Zero (and -0) means the default, as in Go.
+        assert_eq!(
+            opts("lame_duck_grace_period: 0s").lame_duck_grace_period,
+            DEFAULT_LAME_DUCK_GRACE_PERIOD
+        );
+        assert_eq!(
+            opts("lame_duck_grace_period: \"-0s\"").lame_duck_grace_period,
+            DEFAULT_LAME_DUCK_GRACE_PERIOD
+        );
     }
 
     #[test]
@@ -1118,6 +1166,20 @@ mod tests {
             (
                 "lame_duck_duration: 60",
                 "t.conf:1:21: expected a duration string for \"lame_duck_duration\", got integer",
+            ),
+            (
+                "lame_duck_grace_period: \"-1s\"",
+                "t.conf:1:25: invalid lame_duck_grace_period, needs to be positive",
+            ),
+            (
+                "lame_duck_grace_period: 5",
+                "t.conf:1:25: expected a duration string for \"lame_duck_grace_period\", got \
+                 integer",
+            ),
+            (
+                "lame_duck_grace_period: \"1x\"",
+                "t.conf:1:25: error parsing lame_duck_grace_period: time: unknown unit \"x\" in \
+                 duration \"1x\"",
             ),
             (
                 "lame_duck_duration: \"1x\"",
@@ -1241,6 +1303,19 @@ mod tests {
     #[test]
     fn validate_options_checks_merged_options() {
         assert_eq!(validate_options(&Options::default()), Ok(()));
+        let o = Options {
+            lame_duck_duration: Duration::from_secs(30),
+            lame_duck_grace_period: Duration::from_secs(30),
+            ..Options::default()
+        };
+        assert_eq!(
+            validate_options(&o),
+            Err(
+                "lame duck grace period (30s) should be strictly lower than lame duck duration \
+                 (30s)"
+                    .to_string()
+            )
+        );
         let o = Options {
             max_pending: 10,
             ..Options::default()

@@ -14,8 +14,13 @@
 //! - [`protocol`] — parsing client operations, INFO/CONNECT, encoding MSG/HMSG.
 //! - [`subject`] and [`sublist`] — subject rules and the subject index.
 //! - [`route`] and [`outbox`] — what shards send each other and how it is batched.
-//! - [`global`] — the few process-wide counters.
-//! - [`logging`] — Go-format log lines.
+//! - [`global`] — the few process-wide counters and flags, and the options a reload
+//!   may change.
+//! - [`logging`] — Go-format log lines, written by one thread that never blocks a shard.
+//! - [`signals`] — SIGINT/TERM/HUP/USR1/USR2, lame duck mode, `--signal`;
+//!   [`reload`] — config reload (SIGHUP) and the pid/ports files.
+//! - [`monitor`] — the monitoring HTTP port (`/varz`, `/connz`, `/jsz`...), on core 0;
+//!   [`stats`] — the per-core traffic counters it reads.
 
 pub mod cli;
 pub mod client;
@@ -24,11 +29,15 @@ pub mod conf_apply;
 pub mod global;
 pub mod jetstream;
 pub mod logging;
+pub mod monitor;
 pub mod options;
 pub mod outbox;
 pub mod protocol;
+pub mod reload;
 pub mod route;
 pub mod server;
 pub mod shard;
+pub mod signals;
 pub use jetcore_storage::subject;
+pub mod stats;
 pub mod sublist;

@@ -1,13 +1,16 @@
 //! The `jetcore` binary: flags and config, logging, signals, then the server.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use jetcore_server::cli::{self, Action};
 use jetcore_server::global::Global;
 use jetcore_server::options::Options;
+use jetcore_server::reload::{ProcessFiles, Reloader};
 use jetcore_server::server::{self, GO_COMPAT_VERSION, JETCORE_VERSION};
+use jetcore_server::signals::{self, Control};
 use jetcore_server::{conf, conf_apply, logging};
 
 fn main() -> ExitCode {
@@ -30,6 +33,16 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
     };
+    // `--signal` acts on another process, before any config is read (Go's order).
+    if let Some(arg) = cli::signal_request(&flags) {
+        return match signals::send_signal(arg) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("nats-server: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let mut opts = Options::default();
     let mut warnings = Vec::new();
     if let Some(path) = cli::config_file(&flags) {
@@ -76,13 +89,19 @@ fn main() -> ExitCode {
         opts.logtime,
         opts.log_file.as_deref(),
     ) {
-        eprintln!("nats-server: cannot open log file: {e}");
+        eprintln!("nats-server: {e}");
         return ExitCode::FAILURE;
     }
+    // The main thread may wait a little for room in the log queue: its start-up and
+    // exit lines matter more than its speed.
+    logging::allow_waiting_on_this_thread();
     for w in &warnings {
         tracing::warn!("{w}");
     }
-    run(opts)
+    let code = run(opts, flags);
+    // The last lines ("Server Exiting..") are written before the process ends.
+    let _ = logging::flush(EXIT_LOG_FLUSH);
+    code
 }
 
 /// ` (sha256:<hex>)` of the parsed config, as Go's `-t` prints it.
@@ -105,31 +124,37 @@ fn load_config(path: &Path, opts: &mut Options) -> Result<Vec<String>, String> {
     Ok(warnings.into_iter().map(|w| w.to_string()).collect())
 }
 
-fn run(opts: Options) -> ExitCode {
+/// How long the process waits, at exit, for its last log lines to be written. A
+/// stderr nobody reads must not keep a stopped server alive.
+const EXIT_LOG_FLUSH: Duration = Duration::from_secs(2);
+
+fn run(opts: Options, flags: Vec<cli::Flag>) -> ExitCode {
     raise_fd_limit();
-    let global = Arc::new(Global::default());
-    if let Err(e) = install_signal_handlers(global.clone()) {
+    let global = Arc::new(Global::new(&opts));
+    let files = Arc::new(ProcessFiles::default());
+    let control = Arc::new(Control {
+        global: global.clone(),
+        reloader: Mutex::new(Reloader::new(opts.clone(), flags)),
+        files: files.clone(),
+    });
+    if let Err(e) = signals::install(control) {
         tracing::error!("cannot install signal handlers: {e}");
         return ExitCode::FAILURE;
     }
     if let Some(pid) = &opts.pid_file {
-        if let Err(e) = std::fs::write(pid, std::process::id().to_string()) {
+        if let Err(e) = ProcessFiles::write_pid(pid) {
             tracing::error!("Could not write pidfile: {e}");
             return ExitCode::FAILURE;
         }
     }
-    let ports_file = opts.ports_file_dir.as_ref().map(|d| ports_file_path(d));
     let host = opts.host.clone();
-    let pf = ports_file.clone();
-    let res = server::run(opts.clone(), global, move |addr| {
-        if let Some(pf) = &pf {
-            write_ports_file(pf, &host, addr.port());
-        }
+    let ports_dir = opts.ports_file_dir.clone();
+    let on_ready = files.clone();
+    let res = server::run(opts, global, move |addr, monitor| {
+        on_ready.listening(&host, addr, monitor, ports_dir.as_deref());
     });
     // Go removes the ports file on exit but leaves the pid file in place.
-    if let Some(pf) = ports_file {
-        let _ = std::fs::remove_file(pf);
-    }
+    files.remove_ports_file();
     match res {
         Ok(()) => {
             tracing::info!("Server Exiting..");
@@ -140,55 +165,6 @@ fn run(opts: Options) -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// `<dir>/<exe>_<pid>.ports`, as Go names it.
-fn ports_file_path(dir: &Path) -> PathBuf {
-    let exe = std::env::args()
-        .next()
-        .and_then(|a| {
-            Path::new(&a)
-                .file_name()
-                .map(|f| f.to_string_lossy().into_owned())
-        })
-        .unwrap_or_else(|| "jetcore".into());
-    dir.join(format!("{exe}_{}.ports", std::process::id()))
-}
-
-fn write_ports_file(path: &Path, host: &str, port: u16) {
-    let host = match host {
-        "0.0.0.0" | "" => "127.0.0.1",
-        "::" => "::1",
-        h => h,
-    };
-    let json = serde_json::json!({ "nats": [format!("nats://{host}:{port}")] });
-    if let Err(e) = std::fs::write(path, json.to_string()) {
-        tracing::error!("Error writing ports file {}: {e}", path.display());
-    }
-}
-
-/// SIGTERM and SIGINT raise the shutdown flag; a second signal exits at once.
-fn install_signal_handlers(global: Arc<Global>) -> std::io::Result<()> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
-    std::thread::Builder::new()
-        .name("jetcore-signals".into())
-        .spawn(move || {
-            for sig in signals.forever() {
-                if global.shutdown.is_raised() {
-                    std::process::exit(1);
-                }
-                let name = if sig == SIGINT {
-                    "interrupt"
-                } else {
-                    "terminated"
-                };
-                tracing::info!("Trapped \"{name}\" signal");
-                tracing::info!("Initiating Shutdown...");
-                global.shutdown.raise();
-            }
-        })?;
-    Ok(())
 }
 
 /// Raise the open-files soft limit to the hard limit, as the Go runtime does for

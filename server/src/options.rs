@@ -26,8 +26,12 @@ pub const DEFAULT_PING_MAX: u32 = 2;
 pub const DEFAULT_WRITE_DEADLINE: Duration = Duration::from_secs(10);
 /// Go's `AUTH_TIMEOUT`.
 pub const DEFAULT_AUTH_TIMEOUT: Duration = Duration::from_secs(2);
+/// Go's `DEFAULT_MAX_CLOSED_CLIENTS`: how many closed connections `/connz` keeps.
+pub const DEFAULT_MAX_CLOSED_CLIENTS: usize = 10_000;
 /// Go's `DEFAULT_LAME_DUCK_DURATION`.
 pub const DEFAULT_LAME_DUCK_DURATION: Duration = Duration::from_secs(120);
+/// Go's `DEFAULT_LAME_DUCK_GRACE_PERIOD`.
+pub const DEFAULT_LAME_DUCK_GRACE_PERIOD: Duration = Duration::from_secs(10);
 
 /// All settings of one server process.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,8 +76,21 @@ pub struct Options {
     pub ports_file_dir: Option<PathBuf>,
     /// `no_header_support`: do not offer headers in INFO.
     pub no_header_support: bool,
-    /// Lame duck duration (SIGUSR2); parsed now, used by the operations issue.
+    /// Monitoring HTTP host (`http: "host:port"`); `None` = the client `host`, as Go.
+    pub http_host: Option<String>,
+    /// Monitoring HTTP port (`-m`, `http_port`, `http`); 0 = off, -1 = any free port.
+    pub http_port: i32,
+    /// `http_base_path`: a prefix for every monitoring path (`/base/varz`).
+    pub http_base_path: String,
+    /// `max_closed_clients`: closed connections `/connz?state=closed` remembers.
+    pub max_closed_clients: usize,
+    /// `lame_duck_duration`: after SIGUSR2, the time over which the connected clients
+    /// are closed (the grace period included).
     pub lame_duck_duration: Duration,
+    /// `lame_duck_grace_period`: after SIGUSR2, how long to wait before closing the
+    /// first client (so several servers put in lame duck mode together do not send
+    /// their clients to each other).
+    pub lame_duck_grace_period: Duration,
     /// jetcore only: number of shard cores (`--cores`); `None` = the CPUs we may use.
     pub cores: Option<usize>,
     /// The config file these options were read from, if any.
@@ -105,7 +122,12 @@ impl Default for Options {
             pid_file: None,
             ports_file_dir: None,
             no_header_support: false,
+            http_host: None,
+            http_port: 0,
+            http_base_path: String::new(),
+            max_closed_clients: DEFAULT_MAX_CLOSED_CLIENTS,
             lame_duck_duration: DEFAULT_LAME_DUCK_DURATION,
+            lame_duck_grace_period: DEFAULT_LAME_DUCK_GRACE_PERIOD,
             cores: None,
             config_file: None,
             jetstream: JetStreamOptions::default(),

@@ -38,6 +38,12 @@ pub enum ServerError {
         /// Why.
         source: std::io::Error,
     },
+    /// The monitoring port could not be bound (Go's words).
+    #[error("can't listen to the monitor port: {source}")]
+    Monitor {
+        /// Why.
+        source: std::io::Error,
+    },
     /// The shard runtime failed.
     #[error(transparent)]
     Runtime(#[from] jetcore_router::RouterError),
@@ -70,14 +76,19 @@ pub fn new_server_id() -> String {
 /// Resolve `host:port` (port may be -1 = any free port).
 fn listen_addr(opts: &Options) -> Result<SocketAddr, ServerError> {
     let port = if opts.port < 0 { 0 } else { opts.port as u16 };
-    if let Ok(ip) = opts.host.parse::<IpAddr>() {
+    host_port_addr(&opts.host, port)
+}
+
+/// Resolve a host name or address with a port.
+fn host_port_addr(host: &str, port: u16) -> Result<SocketAddr, ServerError> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(SocketAddr::new(ip, port));
     }
-    (opts.host.as_str(), port)
+    (host, port)
         .to_socket_addrs()
         .ok()
         .and_then(|mut a| a.next())
-        .ok_or_else(|| ServerError::BadAddress(format!("{}:{}", opts.host, opts.port)))
+        .ok_or_else(|| ServerError::BadAddress(format!("{host}:{port}")))
 }
 
 /// Number of shards to run: `--cores`, else every CPU we may use.
@@ -92,7 +103,7 @@ pub fn shard_count(opts: &Options) -> usize {
 pub fn run(
     opts: Options,
     global: Arc<Global>,
-    on_ready: impl FnOnce(SocketAddr),
+    on_ready: impl FnOnce(SocketAddr, Option<SocketAddr>),
 ) -> Result<(), ServerError> {
     let shards = shard_count(&opts);
     let addr = listen_addr(&opts)?;
@@ -129,6 +140,7 @@ pub fn run(
             .domain
             .clone()
             .filter(|d| opts.jetstream.enabled && !d.is_empty()),
+        lame_duck_mode: false,
         connect_info: None,
         remote_account: None,
         api_lvl: crate::jetstream::stream_config::JS_API_LEVEL,
@@ -141,6 +153,9 @@ pub fn run(
     if let Some(f) = &opts.config_file {
         tracing::info!("Using configuration file: {}", f.display());
     }
+    let monitor = bind_monitor(&opts)?;
+    let monitor_addr = monitor.as_ref().map(|(a, _)| *a);
+    let monitor = Arc::new(std::sync::Mutex::new(monitor));
     let (_, why) = runtime::io_memory_for(shards);
     if why.contains("below") {
         tracing::warn!("{why}");
@@ -178,7 +193,14 @@ pub fn run(
             let listener = listeners
                 .get(ctx.id.0)
                 .and_then(|slot| slot.lock().ok().and_then(|mut l| l.take()));
-            async move { shard_main(ctx, opts, info, global, js, listener, started).await }
+            // Core 0 serves the monitoring port.
+            let monitor = (ctx.id.0 == 0)
+                .then(|| monitor.lock().ok().and_then(|mut m| m.take()))
+                .flatten();
+            async move {
+                let sockets = ShardSockets { listener, monitor };
+                shard_main(ctx, opts, info, global, js, sockets, started).await
+            }
         }
     };
     let runner = std::thread::Builder::new()
@@ -202,7 +224,7 @@ pub fn run(
     }
     tracing::info!("Listening for client connections on {addr}");
     tracing::info!("Server is ready");
-    on_ready(addr);
+    on_ready(addr, monitor_addr);
     match runner.join() {
         Ok(res) => res.map_err(ServerError::from),
         Err(_) => Err(ServerError::Runtime(
@@ -211,6 +233,41 @@ pub fn run(
                 reason: "shard runner panicked".into(),
             },
         )),
+    }
+}
+
+/// Bind the monitoring port when one is asked for (`-m`, `http`, `http_port`), on the
+/// main thread so a taken port stops the start-up with Go's error, and log Go's line.
+fn bind_monitor(opts: &Options) -> Result<Option<(SocketAddr, net::Prebound)>, ServerError> {
+    if opts.http_port == 0 {
+        return Ok(None);
+    }
+    let host = opts.http_host.clone().unwrap_or_else(|| opts.host.clone());
+    let port = if opts.http_port < 0 {
+        0
+    } else {
+        opts.http_port as u16
+    };
+    let wanted = host_port_addr(&host, port)?;
+    let (bound, mut sockets) = net::bind_all(wanted, 1).map_err(|e| ServerError::Monitor {
+        source: go_listen_error(wanted, e),
+    })?;
+    let Some(socket) = sockets.pop() else {
+        return Ok(None);
+    };
+    tracing::info!(
+        "Starting http monitor on {}",
+        join_host_port(&host, bound.port())
+    );
+    Ok(Some((bound, socket)))
+}
+
+/// Go's `net.JoinHostPort`: IPv6 hosts in brackets.
+fn join_host_port(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
     }
 }
 
@@ -256,15 +313,24 @@ const JETSTREAM_READY_POLL: Duration = Duration::from_millis(2);
 /// How long shutdown waits for connections to flush before giving up.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
+/// The sockets bound for one shard on the main thread.
+struct ShardSockets {
+    /// Its client listener (every shard has one).
+    listener: Option<net::Prebound>,
+    /// The monitoring listener and its address (core 0, when `-m` is on).
+    monitor: Option<(SocketAddr, net::Prebound)>,
+}
+
 async fn shard_main(
     ctx: ShardContext<Vec<DataItem>, Vec<ControlItem>>,
     opts: Arc<Options>,
     info: Arc<ServerInfo>,
     global: Arc<Global>,
     js: Option<Arc<JsConfig>>,
-    listener: Option<net::Prebound>,
+    sockets: ShardSockets,
     started: Arc<StartLatch>,
 ) -> Result<(), String> {
+    let ShardSockets { listener, monitor } = sockets;
     let Some(listener) = listener else {
         return Err(format!("shard {} has no listener", ctx.id.0));
     };
@@ -303,9 +369,30 @@ async fn shard_main(
             }
         }
     }
+    if let Some((addr, socket)) = monitor {
+        let host = shard
+            .opts
+            .http_host
+            .clone()
+            .unwrap_or_else(|| shard.opts.host.clone());
+        let state = Rc::new(crate::monitor::Monitor::new(
+            shard.clone(),
+            host,
+            addr.port(),
+        ));
+        let listener = Listener::from_prebound(socket);
+        jetcore_router::spawn(crate::monitor::http::serve(state, listener));
+    }
+    if shard.id == 0 {
+        crate::signals::run_core0_tasks(&shard);
+    }
     started.arrive();
     accept_loop(&shard, &listener, &global).await;
+    // Closing the socket refuses new clients (lame duck mode, or shutdown).
     drop(listener);
+    // In lame duck mode the connected clients stay until core 0 has closed them one
+    // by one (signals.rs) and raised the shutdown flag.
+    global.shutdown.wait().await;
     client::close_all(&shard);
     if let Some(j) = shard.jetstream.get() {
         j.close_all().await;
@@ -369,13 +456,15 @@ fn start_control_tasks(shard: &Rc<Shard>, mesh: Mesh<Vec<ControlItem>>) {
     }
 }
 
+/// Accept clients until shutdown or lame duck mode.
 async fn accept_loop(shard: &Rc<Shard>, listener: &Listener, global: &Arc<Global>) {
     loop {
-        let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
-            global.shutdown.wait().await;
+        let stop = async {
+            futures_lite::future::or(global.shutdown.wait(), global.lame_duck.wait()).await;
             None
-        })
-        .await;
+        };
+        let accepted =
+            futures_lite::future::or(async { Some(listener.accept().await) }, stop).await;
         match accepted {
             None => return,
             Some(Ok(conn)) => jetcore_router::spawn(client::serve(shard.clone(), conn)),

@@ -118,6 +118,10 @@ pub struct Shard {
     /// A subscriber that went over 3/4 of its `max_pending` during the operation being
     /// processed; the publishing reader takes it and stalls briefly.
     stall: RefCell<Option<Rc<Client>>>,
+    /// Traffic and event counters of this shard's clients (for `/varz`).
+    pub stats: crate::stats::ShardStats,
+    /// Connections this shard closed lately, newest last (for `/connz?state=closed`).
+    pub closed: RefCell<std::collections::VecDeque<crate::monitor::connz::ClosedConn>>,
 }
 
 impl Shard {
@@ -145,10 +149,42 @@ impl Shard {
             barrier_done: Event::new(),
             clients: RefCell::new(HashMap::new()),
             stall: RefCell::new(None),
+            stats: crate::stats::ShardStats::default(),
+            closed: RefCell::new(std::collections::VecDeque::new()),
             control: RefCell::new(Vec::new()),
             jetstream: std::cell::OnceCell::new(),
             rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ ((id as u64 + 1) << 32) ^ rand::random::<u64>()),
         }
+    }
+
+    /// This shard's figures for the monitor.
+    pub fn snapshot(&self) -> crate::stats::ShardSnapshot {
+        let st = &self.stats;
+        let clients = self.clients.borrow();
+        crate::stats::ShardSnapshot {
+            shard: self.id,
+            connections: clients.len() as u64,
+            subscriptions: clients
+                .values()
+                .map(|c| c.subscription_count() as u64)
+                .sum(),
+            in_msgs: st.inbound.msgs(),
+            in_bytes: st.inbound.bytes(),
+            out_msgs: st.outbound.msgs(),
+            out_bytes: st.outbound.bytes(),
+            total_connections: st.total_connections.get(),
+            slow_consumers: st.slow_consumers.get(),
+            stale_connections: st.stale_connections.get(),
+            stalls: st.stalls.get(),
+            sublist_entries: self.subs.borrow().len() as u64,
+            outbox_depth: self.outboxes.iter().map(|o| o.len() as u64).sum(),
+            streams: self.jetstream.get().map_or(0, |j| j.stream_count() as u64),
+        }
+    }
+
+    /// The subject index's counters (for `/subsz`).
+    pub fn sublist_stats(&self) -> crate::sublist::SublistStats {
+        self.subs.borrow().stats()
     }
 
     /// Note that `client` is falling behind (see `stall`).

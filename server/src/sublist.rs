@@ -649,17 +649,30 @@ struct CacheEntry<T> {
     hot: bool,
 }
 
-/// Counters for monitoring (Go's `SublistStats`, the cheap part).
+/// Counters for monitoring (Go's `SublistStats` before it is turned into rates).
+///
+/// Inserts, removes, matches and hits are counters bumped by the operations
+/// themselves; the fan-out figures are computed when asked, by walking the
+/// cache as Go's `Sublist.Stats` does, so publishing pays nothing for them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SublistStats {
     /// Stored references, see [`Sublist::len`].
     pub subscriptions: usize,
     /// Cached subjects.
     pub cache_entries: usize,
+    /// Successful inserts since creation (Go's `inserts`).
+    pub inserts: u64,
+    /// Successful removes since creation (Go's `removes`).
+    pub removes: u64,
     /// Calls to [`Sublist::matches`].
     pub matches: u64,
     /// Of those, answered from the cache.
     pub cache_hits: u64,
+    /// Sum over cached results of their fan-out: plain subscribers plus queue
+    /// groups (a group receives one copy), Go's `len(psubs) + len(qsubs)`.
+    pub total_fanout: u64,
+    /// The largest fan-out of one cached result.
+    pub max_fanout: usize,
 }
 
 /// A subject index for one core; see the module documentation.
@@ -677,6 +690,10 @@ pub struct Sublist<T> {
     empty: Rc<MatchResult<T>>,
     /// Stored references (inserts minus successful removes).
     count: usize,
+    /// Successful inserts so far (for monitoring).
+    inserts: u64,
+    /// Successful removes so far (for monitoring).
+    removes: u64,
     /// Calls to `matches`.
     matches: u64,
     /// Calls to `matches` answered from the cache.
@@ -706,6 +723,8 @@ impl<T: Clone + PartialEq> Sublist<T> {
             cache_sweep: sweep.min(max),
             empty: Rc::new(MatchResult::default()),
             count: 0,
+            inserts: 0,
+            removes: 0,
             matches: 0,
             cache_hits: 0,
         }
@@ -733,6 +752,7 @@ impl<T: Clone + PartialEq> Sublist<T> {
             .ok_or(SublistError::InvalidSubject)?;
         let added = node.add(queue, item.clone());
         self.count += 1;
+        self.inserts += 1;
         match added {
             Added::Counted => {}
             Added::Plain => self.cache_add(subject, None, &item),
@@ -755,6 +775,7 @@ impl<T: Clone + PartialEq> Sublist<T> {
         };
         let prunable = node.is_prunable();
         self.count -= 1;
+        self.removes += 1;
         if prunable {
             self.root.prune(subject);
         }
@@ -837,13 +858,25 @@ impl<T: Clone + PartialEq> Sublist<T> {
         self.cache.len()
     }
 
-    /// Monitoring counters.
+    /// Monitoring counters. Walks the cache for the fan-out figures (at most
+    /// [`CACHE_MAX`] entries); meant for a monitoring request, not a hot path.
     pub fn stats(&self) -> SublistStats {
+        let mut total_fanout = 0u64;
+        let mut max_fanout = 0usize;
+        for e in self.cache.values() {
+            let fanout = e.result.plain.len() + e.result.queues.len();
+            total_fanout += fanout as u64;
+            max_fanout = max_fanout.max(fanout);
+        }
         SublistStats {
             subscriptions: self.count,
             cache_entries: self.cache.len(),
+            inserts: self.inserts,
+            removes: self.removes,
             matches: self.matches,
             cache_hits: self.cache_hits,
+            total_fanout,
+            max_fanout,
         }
     }
 

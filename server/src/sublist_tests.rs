@@ -287,6 +287,35 @@ fn cache_hit_shares_the_result() {
 }
 
 #[test]
+fn stats_count_inserts_removes_and_fanout_like_go() {
+    let mut s = Sublist::new();
+    fill(
+        &mut s,
+        &[
+            ("foo", None, 1),
+            ("foo", None, 2),
+            ("foo", Some("q"), 3),
+            ("foo", Some("q"), 4),
+            ("foo.*", None, 5),
+        ],
+    );
+    assert!(s.remove(b"foo.*", None, &5));
+    assert!(
+        !s.remove(b"foo.*", None, &5),
+        "a failed remove is not counted"
+    );
+    // Fan-out of `foo`: two plain subscribers plus one queue group (Go counts
+    // `len(psubs) + len(qsubs)`); `bar` is cached with nobody (fan-out 0).
+    s.matches(b"foo");
+    s.matches(b"foo");
+    s.matches(b"bar");
+    let st = s.stats();
+    assert_eq!((st.subscriptions, st.inserts, st.removes), (4, 5, 1));
+    assert_eq!((st.matches, st.cache_hits, st.cache_entries), (3, 1, 2));
+    assert_eq!((st.total_fanout, st.max_fanout), (3, 3));
+}
+
+#[test]
 fn shared_empty_result() {
     // After Go's TestSublistSharedEmptyResult.
     let mut s: Sublist<u32> = Sublist::new();

@@ -66,6 +66,11 @@ impl ApiError {
 
     // ---- runtime: publish, API ------------------------------------------------
 
+    /// `JSNotEnabledErr` (10076): JetStream is configured but not running.
+    pub fn not_enabled() -> Self {
+        ApiError::new(503, 10076, "JetStream not enabled")
+    }
+
     /// `JSNotEnabledForAccountErr` (10039).
     pub fn not_enabled_for_account() -> Self {
         ApiError::new(503, 10039, "JetStream not enabled for account")

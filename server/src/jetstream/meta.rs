@@ -64,6 +64,11 @@ pub struct Meta {
     api_total: Cell<u64>,
     /// API requests answered with an error (`api.errors`).
     api_errors: Cell<u64>,
+    /// API requests taken from the queue and not answered yet (`api.inflight`).
+    api_inflight: Cell<u64>,
+    /// Streams found on disk at start that could not be restored, with the reason
+    /// (`/healthz` reports them, as Go reports streams it could not recover).
+    unrecovered: RefCell<BTreeMap<String, String>>,
     /// Where API requests arrive.
     inbox: Rc<InternalInbox>,
     /// The API subscriptions.
@@ -112,6 +117,8 @@ impl Meta {
             streams: RefCell::new(BTreeMap::new()),
             api_total: Cell::new(0),
             api_errors: Cell::new(0),
+            api_inflight: Cell::new(0),
+            unrecovered: RefCell::new(BTreeMap::new()),
             inbox: InternalInbox::with_limit(API_QUEUE_LIMIT),
             subs: RefCell::new(Vec::new()),
         });
@@ -169,10 +176,16 @@ impl Meta {
             }
             match read_meta(&path) {
                 Ok(m) => found.push(m),
-                Err(e) => tracing::warn!(
-                    "JetStream: skipping {}: no readable metadata ({e})",
-                    path.display()
-                ),
+                Err(e) => {
+                    tracing::warn!(
+                        "JetStream: skipping {}: no readable metadata ({e})",
+                        path.display()
+                    );
+                    self.unrecovered.borrow_mut().insert(
+                        entry.file_name().to_string_lossy().into_owned(),
+                        format!("no readable metadata: {e}"),
+                    );
+                }
             }
         }
         found.sort_by(|a, b| a.config.name.cmp(&b.config.name));
@@ -192,7 +205,10 @@ impl Meta {
                         .insert(name.clone(), Entry { core, config });
                     tracing::info!("  Restored stream '{name}' on core {core}");
                 }
-                Err(e) => tracing::error!("JetStream: restoring stream '{name}' failed: {e}"),
+                Err(e) => {
+                    tracing::error!("JetStream: restoring stream '{name}' failed: {e}");
+                    self.unrecovered.borrow_mut().insert(name, e.to_string());
+                }
             }
         }
     }
@@ -237,10 +253,14 @@ impl Meta {
             if dropped > 0 {
                 tracing::warn!("JetStream API queue limit reached, dropped {dropped} requests");
             }
+            let mut left = batch.len() as u64;
             for m in batch {
+                self.api_inflight.set(left);
                 self.handle(m).await;
+                left -= 1;
                 jetcore_router::yield_if_needed().await;
             }
+            self.api_inflight.set(0);
         }
     }
 
@@ -408,6 +428,8 @@ impl Meta {
                 self.streams
                     .borrow_mut()
                     .insert(name.to_string(), Entry { core, config: cfg });
+                // A stream of that name that failed to restore was replaced.
+                self.unrecovered.borrow_mut().remove(name);
                 advisory::stream_action(&self.shard, name, Action::Create, &self.config.domain);
                 core
             }
@@ -722,18 +744,7 @@ impl Meta {
                 usage.consumers += u.consumers;
             }
         }
-        // Go reserves each stream's `max_bytes` (times replicas) against its storage type.
-        let (mut reserved_memory, mut reserved_storage) = (0u64, 0u64);
-        for e in self.streams.borrow().values() {
-            let c = &e.config;
-            if c.max_bytes > 0 {
-                let bytes = (c.max_bytes as u64).saturating_mul(c.num_replicas.max(1) as u64);
-                match c.storage {
-                    StorageType::Memory => reserved_memory += bytes,
-                    StorageType::File => reserved_storage += bytes,
-                }
-            }
-        }
+        let (reserved_memory, reserved_storage) = self.reserved();
         let stats = AccountStats {
             tier: JetStreamTier {
                 memory: usage.memory,
@@ -746,14 +757,62 @@ impl Meta {
             },
             domain: self.config.domain.clone(),
             api: ApiStats {
-                level: JS_API_LEVEL,
-                total: self.api_total.get(),
-                errors: self.api_errors.get(),
                 inflight: 0,
+                ..self.api_stats()
             },
             tiers: Default::default(),
         };
         Response::ok(&AccountInfoResponse::new(stats))
+    }
+}
+
+/// What the monitoring endpoints (`/jsz`, `/varz`, `/healthz`) read, on core 0.
+impl Meta {
+    /// The API counters (Go's `JetStreamAPIStats` of the server): every request
+    /// answered counts in `total`, error answers also in `errors`, as Go's
+    /// `sendAPIResponse`/`sendAPIErrResponse` count them.
+    pub fn api_stats(&self) -> ApiStats {
+        ApiStats {
+            level: JS_API_LEVEL,
+            total: self.api_total.get(),
+            errors: self.api_errors.get(),
+            inflight: self.api_inflight.get(),
+        }
+    }
+
+    /// Every stream with the core that owns it, sorted by name.
+    pub fn stream_cores(&self) -> Vec<(String, usize)> {
+        self.streams
+            .borrow()
+            .iter()
+            .map(|(n, e)| (n.clone(), e.core))
+            .collect()
+    }
+
+    /// Bytes reserved in memory and in files: Go reserves each stream's `max_bytes`
+    /// (times replicas) against its storage type.
+    pub fn reserved(&self) -> (u64, u64) {
+        let (mut memory, mut storage) = (0u64, 0u64);
+        for e in self.streams.borrow().values() {
+            let c = &e.config;
+            if c.max_bytes > 0 {
+                let bytes = (c.max_bytes as u64).saturating_mul(c.num_replicas.max(1) as u64);
+                match c.storage {
+                    StorageType::Memory => memory = memory.saturating_add(bytes),
+                    StorageType::File => storage = storage.saturating_add(bytes),
+                }
+            }
+        }
+        (memory, storage)
+    }
+
+    /// Streams found on disk at start that could not be restored, by name, with why.
+    pub fn unrecovered(&self) -> Vec<(String, String)> {
+        self.unrecovered
+            .borrow()
+            .iter()
+            .map(|(n, why)| (n.clone(), why.clone()))
+            .collect()
     }
 }
 

@@ -44,6 +44,83 @@ pub struct JsConfig {
     /// Bytes held by all streams of the server, per storage type, for the
     /// `max_mem`/`max_file` limits (each stream adds its changes).
     pub usage: Arc<StorageUsage>,
+    /// What `/varz` and `/jsz` report as `max_memory` and `max_storage`; see
+    /// [`ReportedLimits`].
+    pub reported: ReportedLimits,
+}
+
+/// The storage limits as Go's `JetStreamConfig` reports them. When `max_mem` or
+/// `max_file` is not configured Go sizes it from the machine at start
+/// (`dynJetStreamConfig`: 75% of the RAM, 75% of the disk space available at the
+/// store directory) and shows that figure; jetcore shows the same figures so
+/// dashboards see the server's real capacity. Only configured limits are enforced
+/// (see [`JsConfig::limit`]): enforcing a computed one would put a shared
+/// counter on every publish for a limit nobody asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ReportedLimits {
+    /// `max_memory`: the configured `max_mem`, or 75% of the RAM.
+    pub max_memory: i64,
+    /// `max_storage`: the configured `max_file`, or 75% of the space available.
+    pub max_store: i64,
+    /// Go's `compress_ok`: Go passes `CompressOK: true` in the configuration it
+    /// starts JetStream with, but replaces that configuration with a computed one
+    /// (without the flag) unless both limits are configured above 0. Mirrored, so
+    /// the two servers answer alike for the same settings.
+    pub compress_ok: bool,
+}
+
+/// Go's `JetStreamMaxMemDefault`: the memory limit when the RAM size is unknown.
+const MAX_MEMORY_FALLBACK: i64 = 256 * 1024 * 1024;
+/// Go's `JetStreamMaxStoreDefault`: the storage limit when the disk cannot be read.
+const MAX_STORE_FALLBACK: i64 = 1024 * 1024 * 1024 * 1024;
+
+impl ReportedLimits {
+    /// The limits Go reports for `max_memory`/`max_store` as configured (-1: not
+    /// set) with the store in `dir`. Reads the machine (two system calls) only for
+    /// a limit that is not set.
+    pub fn compute(max_memory: i64, max_store: i64, dir: &std::path::Path) -> ReportedLimits {
+        ReportedLimits {
+            max_memory: if max_memory >= 0 {
+                max_memory
+            } else {
+                system_memory().map_or(MAX_MEMORY_FALLBACK, |m| m / 4 * 3)
+            },
+            max_store: if max_store >= 0 {
+                max_store
+            } else {
+                disk_available(dir).map_or(MAX_STORE_FALLBACK, |a| (a / 4 * 3) as i64)
+            },
+            compress_ok: max_memory > 0 && max_store > 0,
+        }
+    }
+}
+
+/// Total RAM in bytes (Go's `sysmem.Memory`: `sysinfo`'s `totalram × mem_unit`).
+fn system_memory() -> Option<i64> {
+    // SAFETY: sysinfo only writes into the zeroed struct we pass.
+    let mut info: libc::sysinfo = unsafe { std::mem::zeroed() };
+    // SAFETY: `info` is a valid, writable sysinfo struct.
+    if unsafe { libc::sysinfo(&mut info) } != 0 {
+        return None;
+    }
+    let total = (info.totalram as u128) * (info.mem_unit.max(1) as u128);
+    (total > 0).then(|| total.min(i64::MAX as u128) as i64)
+}
+
+/// Bytes available to this user on the file system of `dir` (Go's `diskAvailable`:
+/// `statfs` `f_bavail × f_bsize`). Go creates the directory first; reading the
+/// nearest existing parent gives the same file system without that side effect.
+fn disk_available(dir: &std::path::Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let existing = dir.ancestors().find(|p| p.exists())?;
+    let path = std::ffi::CString::new(existing.as_os_str().as_bytes()).ok()?;
+    // SAFETY: statfs only writes into the zeroed struct we pass.
+    let mut fs: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `path` is NUL-terminated and `fs` is a valid, writable statfs struct.
+    if unsafe { libc::statfs(path.as_ptr(), &mut fs) } != 0 {
+        return None;
+    }
+    Some((fs.f_bavail as u64).saturating_mul(fs.f_bsize as u64))
 }
 
 /// Server-wide bytes in memory and file streams (every core adds to it).
@@ -87,8 +164,10 @@ impl JsConfig {
                 }
             }
         };
+        let dir = js.jetstream_dir();
         JsConfig {
-            dir: js.jetstream_dir(),
+            reported: ReportedLimits::compute(js.max_memory, js.max_store, &dir),
+            dir,
             sync,
             cipher,
             domain: js.domain.clone().unwrap_or_default(),
@@ -105,7 +184,8 @@ impl JsConfig {
     }
 
     /// The server limit for a storage type, when one is configured (`max_mem` /
-    /// `max_file`; -1 = not set, which Go sizes from the machine: not enforced here).
+    /// `max_file`; -1 = not set, which Go sizes from the machine: not enforced here,
+    /// only reported, see [`ReportedLimits`]).
     pub fn limit(&self, memory: bool) -> Option<i64> {
         let l = if memory {
             self.max_memory
@@ -155,6 +235,16 @@ impl JetStream {
             streams: RefCell::new(HashMap::new()),
             meta: std::cell::OnceCell::new(),
         }
+    }
+
+    /// How many streams this core owns.
+    pub fn stream_count(&self) -> usize {
+        self.streams.borrow().len()
+    }
+
+    /// Every stream this core owns (for the monitoring endpoints).
+    pub fn streams(&self) -> Vec<Rc<Stream>> {
+        self.streams.borrow().values().cloned().collect()
     }
 
     /// A stream this core owns.
@@ -229,4 +319,35 @@ pub fn of(shard: &Shard) -> Result<Rc<JetStream>, ApiError> {
         .get()
         .cloned()
         .ok_or_else(ApiError::not_enabled_for_account)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reported_limits_follow_go() {
+        let dir = std::env::temp_dir()
+            .join("no-such-dir-for-jetcore")
+            .join("jetstream");
+        let set = ReportedLimits::compute(1 << 30, 5 << 30, &dir);
+        assert_eq!(
+            set,
+            ReportedLimits {
+                max_memory: 1 << 30,
+                max_store: 5 << 30,
+                compress_ok: true
+            }
+        );
+        // An explicit 0 is kept (no storage of that kind), and Go then starts
+        // from its computed configuration, which has no `compress_ok`.
+        let zero = ReportedLimits::compute(0, 5 << 30, &dir);
+        assert_eq!((zero.max_memory, zero.compress_ok), (0, false));
+        // Unset: 75% of this machine, read through the nearest existing parent.
+        let dynamic = ReportedLimits::compute(-1, -1, &dir);
+        let ram = system_memory().expect("sysinfo works on Linux");
+        assert_eq!(dynamic.max_memory, ram / 4 * 3);
+        assert!(dynamic.max_store > 0 && dynamic.max_store != MAX_STORE_FALLBACK);
+        assert!(!dynamic.compress_ok);
+    }
 }

@@ -926,6 +926,20 @@ impl Stream {
         (info, total)
     }
 
+    /// The error that stopped the store writing, if any (Go's `getWriteErr`, for
+    /// `/healthz`). Never waits: the durability ticket is polled once, as the
+    /// publish path does; a failed store answers it at once with its error. A
+    /// ticket still pending leaves a no-op waker with the store until its next
+    /// sync, which wakes nothing.
+    pub fn write_error(&self) -> Option<String> {
+        let mut durable = self.store.durable();
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match std::future::Future::poll(std::pin::Pin::new(&mut durable), &mut cx) {
+            std::task::Poll::Ready(Err(e)) => Some(e.to_string()),
+            _ => None,
+        }
+    }
+
     /// Wait until every mutation so far is durable (errors are logged: the store
     /// poisons itself and later calls report it).
     pub async fn durable(&self) {

@@ -38,6 +38,10 @@ pub struct ServerInfo {
     /// The JetStream domain, when one is configured.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub domain: Option<String>,
+    /// Lame duck mode: set only in the async INFO sent when the server enters it
+    /// (SIGUSR2), so clients reconnect elsewhere before they are closed.
+    #[serde(rename = "ldm", skip_serializing_if = "std::ops::Not::not")]
+    pub lame_duck_mode: bool,
     /// Set only in the INFO that follows a protocol-1 client's first PONG (Go 2.12+):
     /// it tells the client which account it ended up in.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -103,21 +107,40 @@ impl Default for ConnectOptions {
 }
 
 impl ServerInfo {
-    /// The `INFO {...} \r\n` line for one client. The space before CRLF is what Go sends.
-    pub fn line_for(&self, client_id: u64, client_ip: &str) -> Vec<u8> {
+    /// This INFO for one client: its id and address, and the `max_payload` in force
+    /// now (a reload may have changed it since start).
+    fn for_client(&self, client_id: u64, client_ip: &str, max_payload: u32) -> ServerInfo {
         let mut info = self.clone();
         info.client_id = client_id;
         info.client_ip = client_ip.to_string();
-        info.to_line()
+        info.max_payload = max_payload;
+        info
+    }
+
+    /// The `INFO {...} \r\n` line for one client. The space before CRLF is what Go sends.
+    pub fn line_for(&self, client_id: u64, client_ip: &str, max_payload: u32) -> Vec<u8> {
+        self.for_client(client_id, client_ip, max_payload).to_line()
     }
 
     /// The async INFO sent after a protocol-1 client's first PONG.
-    pub fn connect_info_line(&self, client_id: u64, client_ip: &str, account: &str) -> Vec<u8> {
-        let mut info = self.clone();
-        info.client_id = client_id;
-        info.client_ip = client_ip.to_string();
+    pub fn connect_info_line(
+        &self,
+        client_id: u64,
+        client_ip: &str,
+        account: &str,
+        max_payload: u32,
+    ) -> Vec<u8> {
+        let mut info = self.for_client(client_id, client_ip, max_payload);
         info.connect_info = Some(true);
         info.remote_account = Some(account.to_string());
+        info.to_line()
+    }
+
+    /// The async INFO that tells a protocol-1 client the server entered lame duck mode
+    /// (Go's `sendLDMToClients`: the regular INFO plus `"ldm":true`).
+    pub fn lame_duck_line(&self, client_id: u64, client_ip: &str, max_payload: u32) -> Vec<u8> {
+        let mut info = self.for_client(client_id, client_ip, max_payload);
+        info.lame_duck_mode = true;
         info.to_line()
     }
 
@@ -140,5 +163,41 @@ mod tests {
         let c: ConnectOptions =
             serde_json::from_str(r#"{"verbose":false,"echo":false,"headers":true,"x":1}"#).unwrap();
         assert!(!c.verbose && c.pedantic && !c.echo && c.headers);
+    }
+
+    fn sample() -> ServerInfo {
+        ServerInfo {
+            server_id: "NID".into(),
+            server_name: "n".into(),
+            version: "2.10.0".into(),
+            proto: 1,
+            go: "jetcore".into(),
+            host: "127.0.0.1".into(),
+            port: 4222,
+            headers: true,
+            max_payload: 1024,
+            jetstream: false,
+            client_id: 0,
+            client_ip: String::new(),
+            domain: Some("d".into()),
+            lame_duck_mode: false,
+            connect_info: None,
+            remote_account: None,
+            api_lvl: 1,
+        }
+    }
+
+    #[test]
+    fn ldm_is_sent_only_in_the_lame_duck_info_in_go_order() {
+        let info = sample();
+        let normal = String::from_utf8(info.line_for(5, "1.2.3.4", 2048)).unwrap();
+        assert!(!normal.contains("ldm"), "{normal}");
+        assert!(normal.contains(r#""max_payload":2048"#), "{normal}");
+        let ldm = String::from_utf8(info.lame_duck_line(5, "1.2.3.4", 2048)).unwrap();
+        assert!(
+            ldm.contains(r#""client_ip":"1.2.3.4","domain":"d","ldm":true,"api_lvl":1"#),
+            "{ldm}"
+        );
+        assert!(ldm.ends_with(" \r\n"));
     }
 }
