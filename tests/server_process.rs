@@ -312,3 +312,54 @@ async fn config_keys_of_features_jetcore_lacks_start_the_server() {
         }
     }
 }
+
+// ---------------------------------------------------------------- locked memory (jetcore only)
+
+/// A memlock limit too small for the shard count (a non-root user, 2 MiB, 8 shards)
+/// stops the start-up at once with an explanation and exit status 1. It used to hang:
+/// the shards that started waited forever for the one that could not register its
+/// io_uring memory. Go has no such limit, so this runs against jetcore only, as root
+/// (to drop to an unprivileged user) with `prlimit` and `setpriv` present.
+#[test]
+fn too_little_locked_memory_fails_the_start_with_a_hint() {
+    if server_impl() == Impl::Go {
+        return;
+    }
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let tools = ["prlimit", "setpriv"]
+        .iter()
+        .all(|t| command_succeeds(std::process::Command::new(t).arg("--version")));
+    if !root || !tools {
+        eprintln!("skipped: needs root, prlimit and setpriv");
+        return;
+    }
+    // A copy the unprivileged user can execute wherever the build directory is.
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("jetcore");
+    std::fs::copy(server_binary(Impl::Jetcore), &bin).unwrap();
+    for p in [dir.path(), bin.as_path()] {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let mut cmd = std::process::Command::new("prlimit");
+    cmd.args(["--memlock=2097152:2097152", "setpriv", "--reuid=65534"])
+        .args(["--regid=65534", "--clear-groups"])
+        .arg(&bin)
+        .args(["-a", "127.0.0.1", "-p", "-1", "--cores", "8"]);
+    let started = Instant::now();
+    let out = run_to_exit(cmd, Duration::from_secs(20));
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{}",
+        out.combined()
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", out.combined());
+    let text = out.combined();
+    assert!(
+        text.contains("8 shards need more locked memory than the limit allows"),
+        "{text}"
+    );
+    assert!(text.contains("Cannot allocate memory"), "{text}");
+    assert!(!text.contains("Server is ready"), "{text}");
+}

@@ -213,7 +213,19 @@ pub fn run(
     // Announce readiness only once every shard runs: tools start sending on this line.
     if !started.wait_for(shards, &runner) {
         return match runner.join() {
-            Ok(Err(e)) => Err(ServerError::Runtime(e)),
+            Ok(Err(e)) => {
+                if e.to_string().contains("os error 12") {
+                    // ENOMEM while an executor registers its io_uring memory: the
+                    // memlock limit is too small for this many shards.
+                    tracing::error!(
+                        "{} shards need more locked memory than the limit allows: raise \
+                         it (LimitMEMLOCK=infinity in systemd, --ulimit memlock=-1 in \
+                         Docker, ulimit -l) or start fewer shards with --cores",
+                        shards
+                    );
+                }
+                Err(ServerError::Runtime(e))
+            }
             _ => Err(ServerError::Runtime(
                 jetcore_router::RouterError::ShardFailed {
                     shard: 0,

@@ -94,6 +94,11 @@ pub fn allowed_cpus() -> Vec<usize> {
         .collect()
 }
 
+/// Appended to the io_memory log line when the memlock limit is under glommio's
+/// minimum (the server logs that line as a warning then).
+const MEMLOCK_TOO_LOW: &str =
+    "; memlock is below the 512 KiB glommio needs: raise it (LimitMEMLOCK=infinity / ulimit -l)";
+
 /// How much io_memory each shard gets, and a line for the log saying why.
 pub fn io_memory_for(shards: usize) -> (usize, String) {
     let mut lim = libc::rlimit {
@@ -105,13 +110,16 @@ pub fn io_memory_for(shards: usize) -> (usize, String) {
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
     if !ok || lim.rlim_cur == libc::RLIM_INFINITY || root {
-        return (
-            MAX_IO_MEMORY,
-            format!(
-                "io_memory {} KiB per shard (memlock unlimited or root)",
-                MAX_IO_MEMORY >> 10
-            ),
+        let mut why = format!(
+            "io_memory {} KiB per shard (memlock unlimited or root)",
+            MAX_IO_MEMORY >> 10
         );
+        // Root's locked memory is not limited, but glommio still refuses to start
+        // under its minimum limit; say so before it does.
+        if ok && lim.rlim_cur != libc::RLIM_INFINITY && lim.rlim_cur < GLOMMIO_MIN_MEMLOCK {
+            why.push_str(MEMLOCK_TOO_LOW);
+        }
+        return (MAX_IO_MEMORY, why);
     }
     let budget = lim.rlim_cur as usize;
     // 3 rings per executor each register io_memory; leave a quarter of the budget
@@ -125,7 +133,7 @@ pub fn io_memory_for(shards: usize) -> (usize, String) {
         shards
     );
     if (lim.rlim_cur) < GLOMMIO_MIN_MEMLOCK {
-        why.push_str("; memlock is below the 512 KiB glommio needs: raise it (LimitMEMLOCK=infinity / ulimit -l)");
+        why.push_str(MEMLOCK_TOO_LOW);
     }
     (per, why)
 }
@@ -192,23 +200,51 @@ where
     }
     let done = Arc::new(AtomicBool::new(false));
     let watchdog = spawn_watchdog(beats, epoch, done.clone());
-    let mut first_err = None;
+    // Results arrive in the order shards end, not in shard order: a shard that fails
+    // early (its executor could not register io memory: ENOMEM under a small memlock
+    // limit) must stop the start-up at once. Joining shard 0 first would wait forever,
+    // since shard 0 waits for every peer's channel ends before it can finish.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let count = handles.len();
     for (i, h) in handles.into_iter().enumerate() {
-        let res = match h.join() {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(reason)) => Err(RouterError::ShardFailed { shard: i, reason }),
-            Err(e) => Err(RouterError::ShardFailed {
+        let tx = tx.clone();
+        let joiner = std::thread::Builder::new()
+            .name(format!("{}-join-{i}", settings.name))
+            .spawn(move || {
+                let res = match h.join() {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(reason)) => Err(RouterError::ShardFailed { shard: i, reason }),
+                    Err(e) => Err(RouterError::ShardFailed {
+                        shard: i,
+                        reason: e.to_string(),
+                    }),
+                };
+                let _ = tx.send(res);
+            });
+        if let Err(e) = joiner {
+            return Err(RouterError::ShardFailed {
                 shard: i,
-                reason: e.to_string(),
-            }),
-        };
-        if let Err(e) = res {
-            first_err.get_or_insert(e);
+                reason: format!("cannot start its joiner thread: {e}"),
+            });
+        }
+    }
+    drop(tx);
+    let mut result = Ok(());
+    for _ in 0..count {
+        match rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                // The other shards may be waiting for this one forever; the caller
+                // reports the error and ends the process, which ends them.
+                result = Err(e);
+                break;
+            }
+            Err(_) => break,
         }
     }
     done.store(true, Ordering::SeqCst);
     let _ = watchdog.join();
-    first_err.map_or(Ok(()), Err)
+    result
 }
 
 /// Bump this shard's heartbeat forever (milliseconds since `epoch`).
