@@ -495,7 +495,13 @@ fn main() -> ExitCode {
             println!("\n== {c} ==");
         }
         let results = run_case(&o, &rt, &targets, case, &mut failed, &mut progress);
-        let case_name = case.map_or_else(|| "default".to_string(), |c| c.to_string());
+        let case_name = case.map_or_else(
+            || match o.mode {
+                Mode::PubSub => format!("{} pub -> 1 sub, {} B", o.pubs, o.size),
+                _ => format!("{} B, {:?} client", o.size, o.client),
+            },
+            |c| c.to_string(),
+        );
         results_out.extend(result_lines(o.mode.name(), &case_name, &results));
         match case {
             Some(Case::Pub(c)) => table.extend(js::print_summary(&o, c, &results)),

@@ -277,3 +277,31 @@ async fn deleted_consumer_stays_deleted() {
         assert_eq!(stream_state(&nc, "S").await["consumer_count"], 1);
     }
 }
+
+/// A consumer removal interrupted by a crash leaves `obs/.<name>.removed` (jetcore's
+/// store renames a consumer's directory before removing it). On restart that
+/// directory is finished off, never restored as a consumer. jetcore only: the file
+/// layout inside the store is its own.
+#[tokio::test]
+async fn interrupted_consumer_removal_is_finished_on_restart() {
+    let mut s = js_server();
+    if s.is_go() {
+        return;
+    }
+    let nc = client(&s).await;
+    create_stream(&nc, json!({"name": "S", "subjects": ["s.>"]})).await;
+    for n in ["A", "B"] {
+        create_consumer(&nc, "S", json!({"durable_name": n})).await;
+    }
+    drop(nc);
+    assert!(s.stop_graceful().success());
+    // What a crash between the rename and the removal leaves behind.
+    let obs = s.dir().join("store/jetstream/$G/streams/S/obs");
+    std::fs::rename(obs.join("A"), obs.join(".A.removed")).unwrap();
+    s.restart();
+    let nc = client(&s).await;
+    let v = api(&nc, "$JS.API.CONSUMER.NAMES.S", Value::Null).await;
+    assert_eq!(v["consumers"], json!(["B"]), "{v}");
+    assert!(!obs.join(".A.removed").exists(), "leftover not removed");
+    assert_eq!(stream_state(&nc, "S").await["consumer_count"], 1);
+}

@@ -30,10 +30,17 @@
 //! years (a random 96-bit nonce under one key is only safe for 2^32 messages).
 //! The header is the AEAD's associated data.
 //!
-//! I/O goes through the FileStore's glommio DMA helpers (`file::io`), so reads,
-//! writes and syncs never block the reactor; records are padded to 4 KiB, the
-//! DMA write unit. Directory creation and removal use `std::fs` (once per
-//! consumer, like the FileStore's directory operations).
+//! I/O goes through the FileStore's [`Disk`] (`file::io`: glommio DMA on the
+//! real disk, so reads, writes and syncs never block the reactor; or the
+//! simulated disk in tests); records are padded to 4 KiB, the DMA write unit.
+//! Directory creation and removal are blocking calls on the real disk (once
+//! per consumer, like the FileStore's directory operations).
+//!
+//! At open, the record chosen is written again and synced (it may be readable
+//! only from a cache after a failed fdatasync, and the next write goes to the
+//! other slot, the one with the last durable record), and the directory is
+//! synced (a killed process may have created the slots without syncing their
+//! names).
 
 use std::cell::{Cell, RefCell};
 use std::path::{Path, PathBuf};
@@ -47,7 +54,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 use crate::config::{Cipher, SyncPolicy};
 use crate::durable::{CommitTracker, Durable};
 use crate::error::{StoreError, StoreResult};
-use crate::file::io::{self, BlockFile};
+use crate::file::io::{BlockFile, Disk};
 
 /// Record magic.
 const MAGIC: &[u8; 4] = b"JCST";
@@ -165,33 +172,46 @@ impl ConsumerStateFile {
     /// verifies but does not open with the configured key is
     /// [`StoreError::WrongKey`].
     pub async fn open(cfg: ConsumerFileConfig) -> StoreResult<(ConsumerStateFile, Option<Bytes>)> {
-        let new_dir = !cfg.dir.is_dir();
-        io::create_dir_all(&cfg.dir)?;
+        Self::open_on(Disk::Real, cfg).await
+    }
+
+    /// [`ConsumerStateFile::open`] on a given [`Disk`] (the simulated disk in
+    /// tests).
+    pub async fn open_on(
+        disk: Disk,
+        cfg: ConsumerFileConfig,
+    ) -> StoreResult<(ConsumerStateFile, Option<Bytes>)> {
+        // Every directory created here is made durable in its parent: a
+        // consumer whose `obs/` entry could vanish would lose acknowledged
+        // state with it.
+        disk.create_dir_durable(&cfg.dir).await?;
         // glommio decides per device whether reads may use IOPOLL; see `file::io`.
-        io::prime_iopoll_probe(&cfg.dir).await?;
-        let mut created = false;
+        disk.prime(&cfg.dir).await?;
         let mut files = Vec::with_capacity(2);
         let mut slots = Vec::with_capacity(2);
         for name in SLOTS {
             let path = cfg.dir.join(name);
-            let file = if path.exists() {
-                BlockFile::open(&path).await?
+            let file = if disk.exists(&path)? {
+                disk.open(&path).await?
             } else {
-                created = true;
-                BlockFile::create_zeroed(&path, ALIGN as u64, &[]).await?
+                disk.create_zeroed(&path, ALIGN as u64, &[]).await?
             };
             slots.push(read_slot(&file, &path, &cfg.cipher).await?);
             files.push(file);
         }
-        if created {
-            io::sync_dir(&cfg.dir).await?;
-        }
-        if new_dir {
-            if let Some(parent) = cfg.dir.parent().filter(|p| p.is_dir()) {
-                io::sync_dir(parent).await?;
-            }
-        }
+        // Always, not only when a slot was created here: a process that was
+        // killed after creating the slots but before this sync left names
+        // that read fine now and vanish at the next power loss.
+        disk.sync_dir(&cfg.dir).await?;
         let (current, generation, snapshot) = choose(slots, &cfg.dir)?;
+        if snapshot.is_some() {
+            // The record we are about to build on may not be durable: a
+            // failed fdatasync in an earlier process leaves it readable but
+            // lost at the next power loss, and the next write goes to the
+            // *other* slot — the one holding the last durable record. Writing
+            // it again (same bytes) and syncing closes that hole.
+            rewrite_record(&files[current]).await?;
+        }
         let mut files = files.into_iter();
         let (Some(f0), Some(f1)) = (files.next(), files.next()) else {
             return Err(StoreError::Invalid("consumer state: slot files missing"));
@@ -288,19 +308,41 @@ impl Drop for ConsumerStateFile {
     }
 }
 
-/// Removes a consumer's directory (its slots and anything else in it) and
-/// syncs the parent directory, so a deleted consumer stays deleted after a
-/// power loss. A missing directory is fine.
+/// Removes a consumer's directory (its slots and anything else in it), so a
+/// deleted consumer stays deleted after a power loss. A missing directory is
+/// fine.
+///
+/// The directory is first renamed to `.<name>.removed` in the same parent and
+/// the parent synced — one atomic, durable step, so a power loss leaves the
+/// consumer either whole or under the hidden name, never half removed (a
+/// `remove_dir_all` unlinks file by file: a crash in between could keep an
+/// older slot without the newer one, or the state without its `meta.json`).
+/// Then the hidden directory is removed and the parent synced again. Whoever
+/// lists consumers must skip names starting with `.`; a leftover hidden
+/// directory is garbage and may be removed.
 pub async fn remove_consumer_dir(dir: &Path) -> StoreResult<()> {
-    match std::fs::remove_dir_all(dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(StoreError::io("remove", dir, &e)),
+    remove_consumer_dir_on(&Disk::Real, dir).await
+}
+
+/// [`remove_consumer_dir`] on a given [`Disk`].
+pub async fn remove_consumer_dir_on(disk: &Disk, dir: &Path) -> StoreResult<()> {
+    if !disk.is_dir(dir)? {
+        return Ok(());
     }
-    match dir.parent().filter(|p| p.is_dir()) {
-        Some(parent) => io::sync_dir(parent).await,
-        None => Ok(()),
-    }
+    let (Some(parent), Some(name)) = (dir.parent(), dir.file_name()) else {
+        disk.remove_dir_all(dir)?;
+        return Ok(());
+    };
+    let mut hidden = std::ffi::OsString::from(".");
+    hidden.push(name);
+    hidden.push(".removed");
+    let tomb = parent.join(hidden);
+    // A leftover of an earlier removal that a crash interrupted.
+    disk.remove_dir_all(&tomb)?;
+    disk.rename(dir, &tomb)?;
+    disk.sync_dir(parent).await?;
+    disk.remove_dir_all(&tomb)?;
+    disk.sync_dir(parent).await
 }
 
 /// The writer task: writes the newest queued snapshot to the other slot and
@@ -338,6 +380,58 @@ async fn writer(inner: Rc<Inner>, slots: [BlockFile; 2]) {
     let [a, b] = slots;
     a.close().await;
     b.close().await;
+}
+
+/// Removes what interrupted consumer removals left in `obs_dir` (the
+/// directory holding a stream's consumer directories): every
+/// `.<name>.removed` directory (see [`remove_consumer_dir`]), then syncs
+/// `obs_dir`. Call it before listing consumers to restore. A missing
+/// `obs_dir` is fine.
+pub async fn remove_consumer_leftovers(obs_dir: &Path) -> StoreResult<()> {
+    remove_consumer_leftovers_on(&Disk::Real, obs_dir).await
+}
+
+/// [`remove_consumer_leftovers`] on a given [`Disk`].
+pub async fn remove_consumer_leftovers_on(disk: &Disk, obs_dir: &Path) -> StoreResult<()> {
+    if !disk.is_dir(obs_dir)? {
+        return Ok(());
+    }
+    let mut removed = false;
+    for dir in disk.list_suffix(obs_dir, ".removed")? {
+        let hidden = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('.'));
+        if hidden && disk.is_dir(&dir)? {
+            tracing::warn!(path = %dir.display(), "removing what an interrupted consumer removal left");
+            disk.remove_dir_all(&dir)?;
+            removed = true;
+        }
+    }
+    if removed {
+        disk.sync_dir(obs_dir).await?;
+    }
+    Ok(())
+}
+
+/// Writes the record in `file` again, byte for byte, and fdatasyncs it (see
+/// [`ConsumerStateFile::open_on`]).
+async fn rewrite_record(file: &BlockFile) -> StoreResult<()> {
+    let first = file.read(0, ALIGN).await?;
+    let need = record_len(&first).unwrap_or(first.len());
+    let raw = if need > first.len() {
+        file.read(0, need).await?
+    } else {
+        first
+    };
+    let n = need.min(raw.len());
+    let padded = n.div_ceil(ALIGN) * ALIGN;
+    file.write_with(0, padded, |buf| {
+        buf[..n].copy_from_slice(&raw[..n]);
+        buf[n..].fill(0);
+    })
+    .await?;
+    file.sync().await
 }
 
 /// Writes one record at offset 0 of `file` and fdatasyncs it.
@@ -468,6 +562,9 @@ fn decode(bytes: &[u8], cipher: &Cipher, path: &Path) -> Slot {
         generation,
         reason: reason.to_string(),
     };
+    if bytes.len() >= 512 && bytes[..512].iter().all(|&b| b == 0) {
+        return damaged(None, "its first sector was never written (torn write)");
+    }
     if bytes.len() < 5 || &bytes[..4] != MAGIC {
         return damaged(None, "no record magic");
     }
@@ -591,7 +688,9 @@ fn choose(slots: Vec<Slot>, dir: &Path) -> StoreResult<(usize, u64, Option<Bytes
                 }
                 seen_generation = seen_generation.max(*generation);
             }
-            Slot::Damaged { generation, reason } => {
+            Slot::Damaged {
+                generation, reason, ..
+            } => {
                 seen_generation = seen_generation.max(generation.unwrap_or(0));
                 damaged.push((i, *generation, reason.as_str()));
             }
@@ -617,7 +716,21 @@ fn choose(slots: Vec<Slot>, dir: &Path) -> StoreResult<(usize, u64, Option<Bytes
             Ok((i, seen_generation, Some(snapshot)))
         }
         None if damaged.is_empty() => Ok((1, 0, None)),
-        None if nonempty == 1 && damaged.first().is_some_and(|(_, g, _)| *g == Some(1)) => {
+        // No record ever completed. The writer writes slot 0 first and
+        // touches slot 1 only after a record in slot 0 completed (was
+        // synced), so a damaged slot 0 next to a never-written slot 1 holds a
+        // write that never completed — the first record, or the next attempt
+        // after the first one tore and the file opened empty — and nothing
+        // was acknowledged. The same holds for a damaged generation-1 record.
+        // (Regression: sim-crash seeds 297 and 16185 tore the header sector,
+        // or tore generation 2 after a torn generation 1, and the consumer
+        // refused to open for good.) Blind spot: a first record that
+        // completed and was damaged later opens empty too.
+        None if nonempty == 1
+            && damaged
+                .first()
+                .is_some_and(|(i, g, _)| *i == 0 || *g == Some(1)) =>
+        {
             // The very first record tore: it never completed, so nothing it
             // held was acknowledged.
             if let Some((d, _, reason)) = damaged.first() {
@@ -920,8 +1033,28 @@ mod tests {
         assert_eq!(choose(vec![Slot::Empty, Slot::Empty], dir).unwrap().2, None);
         // A torn first record opens empty; anything else without a valid record fails.
         assert_eq!(choose(vec![d(Some(1)), Slot::Empty], dir).unwrap().1, 1);
-        assert!(choose(vec![d(None), Slot::Empty], dir).is_err());
-        assert!(choose(vec![d(Some(2)), Slot::Empty], dir).is_err());
+        // Slot 0 damaged next to a never-written slot 1: no record ever
+        // completed, whatever the generation (regression: sim-crash seeds 297
+        // and 16185).
+        let (cur, gen, s) = choose(vec![d(None), Slot::Empty], dir).unwrap();
+        assert_eq!((cur, gen, s), (1, 0, None));
+        let (cur, gen, s) = choose(vec![d(Some(2)), Slot::Empty], dir).unwrap();
+        assert_eq!((cur, gen, s), (1, 2, None));
+        // Slot 1 damaged next to an empty slot 0 cannot come from a crash.
+        assert!(choose(vec![Slot::Empty, d(Some(2))], dir).is_err());
+        assert!(choose(vec![Slot::Empty, d(None)], dir).is_err());
+        let zero_sector = vec![0u8; 4096];
+        assert!(matches!(
+            decode(
+                &[&zero_sector[..512], &[1u8; 100][..]].concat(),
+                &Cipher::None,
+                dir
+            ),
+            Slot::Damaged {
+                generation: None,
+                ..
+            }
+        ));
         let err = choose(vec![d(Some(1)), d(Some(2))], dir).unwrap_err();
         assert!(err.to_string().contains("/c/state.0"), "{err}");
         assert!(err.to_string().contains("/c/state.1"), "{err}");

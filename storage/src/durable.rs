@@ -50,9 +50,14 @@ impl CommitTracker {
         self.wake_up_to(epoch);
     }
 
-    /// Records a failure of `epoch` (and everything after it) and wakes
-    /// everyone still waiting.
+    /// Records a failure of `epoch` and everything after it — and of every
+    /// epoch not durable yet: nothing is published after a failure, so an
+    /// earlier epoch still waiting would wait forever (a frame carries the
+    /// epoch of its last mutation, so the mutations before that one in the
+    /// failed write have smaller epochs; a coalesced consumer snapshot's epoch
+    /// is below the one that was written). Wakes everyone still waiting.
     pub fn fail(&self, epoch: u64, err: StoreError) {
+        let epoch = epoch.min(self.durable.get() + 1);
         {
             let mut failed = self.failed.borrow_mut();
             if failed.is_none() {
@@ -86,7 +91,15 @@ impl CommitTracker {
         }
     }
 
-    fn poll_epoch(&self, epoch: u64, cx: &mut Context<'_>) -> Poll<Result<(), StoreError>> {
+    /// Polls for `epoch`. `registered` is the waker this ticket already left
+    /// in `waiters` (still there: entries leave only when their epoch is
+    /// reached or the writer failed, and then this returns `Ready`).
+    fn poll_epoch(
+        &self,
+        epoch: u64,
+        registered: &mut Option<Waker>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), StoreError>> {
         if epoch <= self.durable.get() {
             return Poll::Ready(Ok(()));
         }
@@ -95,9 +108,17 @@ impl CommitTracker {
                 return Poll::Ready(Err(err.clone()));
             }
         }
-        // No duplicate check: a pending ticket is normally polled once before
-        // it is woken, and scanning here made every append O(waiters).
-        self.waiters.borrow_mut().push((epoch, cx.waker().clone()));
+        // Re-polled by the same task (a `select` with a timer polls its
+        // branches on every wake-up): the entry already there will wake it.
+        // Pushing a clone per poll grew the list without bound, and glommio
+        // panics once a task has 32767 waker clones. No scan of the list
+        // either: that made every append O(waiters).
+        if registered.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            return Poll::Pending;
+        }
+        let waker = cx.waker().clone();
+        *registered = Some(waker.clone());
+        self.waiters.borrow_mut().push((epoch, waker));
         Poll::Pending
     }
 }
@@ -118,6 +139,8 @@ enum DurableState {
     Epoch {
         tracker: Rc<CommitTracker>,
         epoch: u64,
+        /// The waker this ticket registered with the tracker, if any.
+        registered: Option<Waker>,
     },
 }
 
@@ -139,7 +162,11 @@ impl Durable {
     /// A ticket for `epoch` of `tracker`.
     pub fn epoch(tracker: Rc<CommitTracker>, epoch: u64) -> Self {
         Durable {
-            state: DurableState::Epoch { tracker, epoch },
+            state: DurableState::Epoch {
+                tracker,
+                epoch,
+                registered: None,
+            },
         }
     }
 }
@@ -150,7 +177,11 @@ impl Future for Durable {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match &mut self.state {
             DurableState::Done(result) => Poll::Ready(result.take().unwrap_or(Ok(()))),
-            DurableState::Epoch { tracker, epoch } => tracker.poll_epoch(*epoch, cx),
+            DurableState::Epoch {
+                tracker,
+                epoch,
+                registered,
+            } => tracker.poll_epoch(*epoch, registered, cx),
         }
     }
 }
@@ -179,5 +210,35 @@ mod tests {
             future::block_on(future::poll_once(&mut c)),
             Some(Err(StoreError::Closed))
         );
+    }
+
+    /// Regression: a failure reported for a later epoch left the tickets
+    /// between the durable epoch and it waiting forever.
+    #[test]
+    fn failure_fails_every_epoch_not_yet_durable() {
+        let t = CommitTracker::new();
+        t.publish(4);
+        let mut five = Durable::epoch(t.clone(), 5);
+        assert!(future::block_on(future::poll_once(&mut five)).is_none());
+        t.fail(7, StoreError::Closed);
+        assert_eq!(future::block_on(five), Err(StoreError::Closed));
+        assert_eq!(future::block_on(Durable::epoch(t.clone(), 4)), Ok(()));
+    }
+
+    /// Regression (found by sim-crash seed 3): a ticket polled over and over
+    /// by one task (inside a select with a timer) left one waker clone per
+    /// poll; glommio aborts the task at 32767 clones.
+    #[test]
+    fn repolling_a_ticket_registers_one_waker() {
+        let t = CommitTracker::new();
+        let mut a = Durable::epoch(t.clone(), 1);
+        future::block_on(async {
+            for _ in 0..100_000 {
+                assert!(future::poll_once(&mut a).await.is_none());
+            }
+        });
+        assert_eq!(t.waiters.borrow().len(), 1);
+        t.publish(1);
+        assert_eq!(future::block_on(a), Ok(()));
     }
 }

@@ -40,8 +40,9 @@ pub enum StoreError {
     #[error("store is closed")]
     Closed,
     /// A write or sync failed earlier; the in-memory state may be ahead of the
-    /// disk, so the store refuses every further operation until it is reopened
-    /// (reopening recovers exactly what is durable).
+    /// disk, so the store refuses every further operation, reads included,
+    /// until it is reopened (reopening recovers what the files hold and makes
+    /// it durable before accepting work).
     #[error("store failed earlier and must be reopened: {0}")]
     Poisoned(String),
     /// An I/O error with the file it happened on.

@@ -15,8 +15,28 @@
 //! - [`expiry`] — driving `max_age`/TTL expiry from the store's next deadline.
 //! - [`config`], [`state`], [`message`], [`error`] — the vocabulary.
 //! - [`subject`] — subject syntax and wildcard matching (shared with the server).
+//! - `sim` (cargo feature `sim`, tests only) — the simulated disk, the
+//!   switches that break the store on purpose, and the crash harness behind
+//!   `scripts/sim-crash`.
 //!
 //! A store lives on the core that owns its stream and is not `Send`.
+
+/// `true` when the deliberate bug `crate::sim::Break::$b` is switched on for
+/// this thread; a constant `false` in builds without the `sim` feature, so a
+/// server build carries no trace of the switches. Defined before the modules
+/// so that every one of them can use it.
+macro_rules! broken {
+    ($b:ident) => {{
+        #[cfg(feature = "sim")]
+        {
+            $crate::sim::is_broken($crate::sim::Break::$b)
+        }
+        #[cfg(not(feature = "sim"))]
+        {
+            false
+        }
+    }};
+}
 
 pub mod config;
 pub mod consumer_file;
@@ -27,17 +47,20 @@ pub mod file;
 pub(crate) mod ledger;
 pub mod mem;
 pub mod message;
+#[cfg(feature = "sim")]
+pub mod sim;
 pub mod state;
 pub mod store;
 pub mod subject;
 
 pub use config::{Cipher, Compression, DiscardPolicy, FileStoreConfig, StoreLimits, SyncPolicy};
 pub use consumer_file::{
-    remove_consumer_dir, ConsumerFileConfig, ConsumerFileStats, ConsumerStateFile,
+    remove_consumer_dir, remove_consumer_leftovers, ConsumerFileConfig, ConsumerFileStats,
+    ConsumerStateFile,
 };
 pub use durable::Durable;
 pub use error::{StoreError, StoreResult};
-pub use file::{FileStore, IoStats};
+pub use file::{Disk, FileStore, IoStats};
 pub use mem::MemStore;
 pub use message::{now_nanos, NewMessage, StoredMessage, UnixNanos};
 pub use state::{Expired, PurgeRequest, StoreState, SubjectState};

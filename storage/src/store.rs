@@ -11,9 +11,22 @@
 //!   never await, so a caller's checks and the mutation they guard are atomic on
 //!   a shard. Their durability is a separate future: [`Appended::durable`] or
 //!   [`StreamStore::durable`]. A refused mutation (an `Err`) changes nothing.
-//! * After a write failure every later call fails with
-//!   [`crate::StoreError::Poisoned`] until the store is reopened; reopening
-//!   recovers exactly what was durable.
+//! * Durability is per mutation and in order: a ticket covers its mutation
+//!   and every one before it. After a crash the store shows the state after
+//!   some mutation at or past the last acknowledged one — never a mutation
+//!   in part (its records go to disk in one frame, or its removals are
+//!   re-derived from the limits at open), never a later one without an
+//!   earlier one. What a reopened store shows is durable from then on.
+//! * After a failed write or fdatasync, the failed batch's tickets and every
+//!   later one fail with the error (nothing is acknowledged after a failed
+//!   sync, and the sync is not retried: Linux reports a writeback error once
+//!   and then calls the pages clean). The store then *fences itself
+//!   completely*: every call — reads too — fails with
+//!   [`crate::StoreError::Poisoned`] until it is reopened, because its
+//!   in-memory state is ahead of the disk and would serve messages that were
+//!   never acknowledged and may be gone after a restart. Reopening recovers
+//!   what the files hold and makes it durable before accepting work
+//!   (`file/recovery.rs`).
 //! * Reads are async because a FileStore may have to go to disk; they never
 //!   return a message whose checksum failed.
 //! * Nothing here panics on any input.

@@ -200,6 +200,11 @@ impl Stream {
             return;
         };
         let obs = dir.join(consumer::CONSUMERS_DIR);
+        // A consumer deleted just before a crash may be left as a hidden
+        // `.<name>.removed` directory: finish removing it, never restore it.
+        if let Err(e) = jetcore_storage::remove_consumer_leftovers(&obs).await {
+            tracing::error!("stream {}: cleaning {}: {e}", self.name, obs.display());
+        }
         let Ok(entries) = std::fs::read_dir(&obs) else {
             return;
         };
@@ -207,6 +212,12 @@ impl Stream {
             .flatten()
             .map(|e| e.path())
             .filter(|p| p.is_dir())
+            .filter(|p| {
+                // Hidden entries are the store's own (a removal in progress).
+                !p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with('.'))
+            })
             .collect();
         dirs.sort();
         for d in dirs {

@@ -14,8 +14,9 @@
 //! 3. the redo file is removed and the directory synced.
 //!
 //! Recovery applies any `.redo` it finds before reading the blocks (so a torn
-//! step 2 is repaired) and deletes `.tmp` leftovers (step 1 did not finish;
-//! the block was never touched). Patches only rewrite frames with their
+//! step 2 is repaired) — after making the redo durable (a fresh copy renamed
+//! over it, directory synced: its name may not have been) — and deletes
+//! `.tmp` leftovers (step 1 did not finish; the block was never touched). Patches only rewrite frames with their
 //! erased versions, which never change again, so applying a stale redo is
 //! harmless. The removal is logged as a DEL_ERASE record; at open, a
 //! DEL_ERASE whose message was replayed un-erased becomes an erase job again,
@@ -35,7 +36,7 @@ use crate::error::StoreResult;
 use super::codec::BlockCodec;
 use super::format::{self, SECTOR};
 use super::frames::{DecodedFrame, FrameRef};
-use super::io::{self, BlockFile};
+use super::io::Disk;
 use super::writer::Tail;
 use super::{round_up, Inner};
 
@@ -139,7 +140,7 @@ async fn erase_in_block(
     block: u32,
     jobs: &[EraseJob],
 ) -> StoreResult<()> {
-    let (path, file, codec, capacity, dir) = {
+    let (path, file, codec, capacity, dir, disk) = {
         let i = inner.borrow();
         let Some(b) = i.blocks.get(&block) else {
             return Ok(()); // the block is gone: nothing left to erase
@@ -150,11 +151,12 @@ async fn erase_in_block(
             b.codec.clone(),
             b.capacity,
             i.msgs_dir.clone(),
+            i.disk.clone(),
         )
     };
     let file = match file {
         Some(f) => f,
-        None => Rc::new(BlockFile::open(&path).await?),
+        None => Rc::new(disk.open(&path).await?),
     };
     let mut data = file.read(0, capacity as usize).await?.to_vec();
     let mut patches: Vec<(usize, usize)> = Vec::new();
@@ -181,19 +183,36 @@ async fn erase_in_block(
     let tmp = tmp_path(&path);
     let redo = redo_path(&path);
     let image = encode_patches(&data, &patches);
-    write_small_file(&tmp, &image)?;
-    io::rename(&tmp, &redo)?;
-    io::sync_dir(&dir).await?;
-    // 2. Overwrite the changed pages in place.
+    disk.write_small_synced(&tmp, &image).await?;
+    disk.rename(&tmp, &redo)?;
+    disk.sync_dir(&dir).await?;
+    // 2. Overwrite the changed pages in place: one write per run of
+    // touching pages (patches of adjacent frames share a page; a write per
+    // patch would leave the later frame half rewritten in between).
+    let mut runs: Vec<(u64, u64)> = Vec::new();
     for &(start, end) in &patches {
         let a = start as u64 / SECTOR * SECTOR;
         let b = round_up(end as u64, SECTOR).min(data.len() as u64);
+        match runs.iter_mut().find(|r| a <= r.1 && r.0 <= b) {
+            Some(r) => *r = (r.0.min(a), r.1.max(b)),
+            None => runs.push((a, b)),
+        }
+    }
+    runs.sort_unstable();
+    let mut merged: Vec<(u64, u64)> = Vec::new();
+    for (a, b) in runs {
+        match merged.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => merged.push((a, b)),
+        }
+    }
+    for (a, b) in merged {
         file.write_aligned(a, &data[a as usize..b as usize]).await?;
     }
     file.sync().await?;
     // 3. Done: the redo is no longer needed.
-    io::remove_file(&redo)?;
-    io::sync_dir(&dir).await?;
+    disk.remove_file(&redo)?;
+    disk.sync_dir(&dir).await?;
     if tail.block == block {
         let end = (tail.pos as usize + tail.bytes.len()).min(data.len());
         tail.bytes = data[tail.pos as usize..end].to_vec();
@@ -242,44 +261,42 @@ fn decode_patches(buf: &[u8]) -> Option<Vec<(u64, &[u8])>> {
     Some(out)
 }
 
-/// Writes a small file and fsyncs it. Plain blocking I/O: redo files are a
-/// few frames long and written once per erase, which is rare.
-fn write_small_file(path: &Path, data: &[u8]) -> StoreResult<()> {
-    use std::io::Write;
-    let mut f = std::fs::File::create(path)
-        .map_err(|e| crate::error::StoreError::io("create", path, &e))?;
-    f.write_all(data)
-        .map_err(|e| crate::error::StoreError::io("write", path, &e))?;
-    f.sync_all()
-        .map_err(|e| crate::error::StoreError::io("fsync", path, &e))
-}
-
 /// Recovery: finish interrupted erases (apply `.redo` patches) and drop
 /// unfinished ones (`.tmp`), before any block is read.
-pub(crate) async fn finish_interrupted(msgs_dir: &Path) -> StoreResult<()> {
+pub(crate) async fn finish_interrupted(disk: &Disk, msgs_dir: &Path) -> StoreResult<()> {
     let mut touched = false;
-    for tmp in io::list_suffix(msgs_dir, ".blk.tmp")? {
-        io::remove_file(&tmp)?;
+    for tmp in disk.list_suffix(msgs_dir, ".blk.tmp")? {
+        disk.remove_file(&tmp)?;
         touched = true;
     }
-    for redo in io::list_suffix(msgs_dir, ".blk.redo")? {
+    for redo in disk.list_suffix(msgs_dir, ".blk.redo")? {
         touched = true;
         let target = redo.with_extension(""); // "<n>.blk.redo" -> "<n>.blk"
-        let buf =
-            std::fs::read(&redo).map_err(|e| crate::error::StoreError::io("read", &redo, &e))?;
+        let buf = disk.read_small(&redo).await?;
         let Some(patches) = decode_patches(&buf) else {
             // Renamed into place only after it was synced, so this is damage;
             // the block was not touched by it.
             tracing::error!(path = %redo.display(), "ignoring a damaged erase redo file");
-            io::remove_file(&redo)?;
+            disk.remove_file(&redo)?;
             continue;
         };
-        if !target.exists() {
-            io::remove_file(&redo)?;
+        if !disk.exists(&target)? {
+            disk.remove_file(&redo)?;
             continue;
         }
         tracing::warn!(path = %target.display(), "finishing an interrupted secure erase");
-        let file = BlockFile::open(&target).await?;
+        // The redo's name (and even its bytes) may not be durable: the
+        // process may have been killed after the rename, or the directory
+        // sync after it failed. Patching the block before they are would let
+        // a power loss tear a page with nothing left to repair it
+        // (regression: sim-crash seed 13777). A fresh copy renamed over it —
+        // never a rewrite in place, which a crash could leave empty after an
+        // earlier recovery already tore a page — then the directory sync.
+        let tmp = redo.with_extension("tmp"); // "<n>.blk.redo" -> "<n>.blk.tmp"
+        disk.write_small_synced(&tmp, &buf).await?;
+        disk.rename(&tmp, &redo)?;
+        disk.sync_dir(msgs_dir).await?;
+        let file = disk.open(&target).await?;
         let size = file.size().await?;
         for (off, bytes) in patches {
             let end = off + bytes.len() as u64;
@@ -295,10 +312,10 @@ pub(crate) async fn finish_interrupted(msgs_dir: &Path) -> StoreResult<()> {
         }
         file.sync().await?;
         file.close().await;
-        io::remove_file(&redo)?;
+        disk.remove_file(&redo)?;
     }
     if touched {
-        io::sync_dir(msgs_dir).await?;
+        disk.sync_dir(msgs_dir).await?;
     }
     Ok(())
 }

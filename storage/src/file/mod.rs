@@ -43,6 +43,7 @@ pub use format::file_msg_size;
 use format::{FRAMES_START, FRAME_HEADER_LEN, MAX_FRAME_BODY, MSG_RECORD_FIXED, SECTOR};
 use frames::{DecodedFrame, FrameCache, FrameRef, OpenFrame};
 use io::BlockFile;
+pub use io::Disk;
 
 /// A block as the store tracks it.
 pub(crate) struct Block {
@@ -84,6 +85,8 @@ pub(crate) struct CorruptRange {
 /// no borrow is held across an await).
 pub(crate) struct Inner {
     pub cfg: FileStoreConfig,
+    /// The file system the store's files are on.
+    pub disk: Disk,
     pub msgs_dir: PathBuf,
     pub ledger: Ledger<FrameRef>,
     pub blocks: BTreeMap<u32, Block>,
@@ -117,6 +120,11 @@ pub(crate) struct Inner {
     /// Bumped by every in-place erase: a read that overlapped one does not
     /// cache what it read.
     pub erase_generation: u64,
+    /// An in-place erase is running: frames of its block may be half
+    /// rewritten on disk.
+    pub erasing: bool,
+    /// Reads waiting for the running erase to finish (see `load_seq`).
+    pub erase_waiters: Vec<Waker>,
     /// Blocks written since the last sync (`sync: interval`).
     pub dirty: std::collections::BTreeSet<u32>,
 }
@@ -149,6 +157,15 @@ impl FileStore {
     /// Opens (or creates) the store in `cfg.dir`, recovering whatever is
     /// there, and starts its writer on the current glommio executor.
     pub async fn open(cfg: FileStoreConfig, limits: StoreLimits) -> StoreResult<FileStore> {
+        Self::open_on(Disk::Real, cfg, limits).await
+    }
+
+    /// [`FileStore::open`] on a given [`Disk`] (the simulated disk in tests).
+    pub async fn open_on(
+        disk: Disk,
+        cfg: FileStoreConfig,
+        limits: StoreLimits,
+    ) -> StoreResult<FileStore> {
         if cfg.block_size < MIN_BLOCK_SIZE
             || !cfg.block_size.is_multiple_of(4096)
             || cfg.block_size > u32::MAX as u64
@@ -157,7 +174,7 @@ impl FileStore {
                 "block_size must be a multiple of 4 KiB between 64 KiB and 4 GiB",
             ));
         }
-        let (inner, tail) = recovery::recover(cfg, limits).await?;
+        let (inner, tail) = recovery::recover(disk, cfg, limits).await?;
         let inner = Rc::new(RefCell::new(inner));
         let writer = writer::spawn(inner.clone(), tail);
         let store = FileStore {
@@ -250,7 +267,7 @@ impl FileStore {
     }
 
     async fn load_seq(&self, seq: u64) -> StoreResult<StoredMessage> {
-        let (at, path, file, codec, generation) = {
+        let (at, path, file, codec, generation, disk) = {
             let mut inner = self.inner.borrow_mut();
             Self::check_usable(&inner)?;
             let generation = inner.erase_generation;
@@ -286,24 +303,50 @@ impl FileStore {
                 block.file.clone(),
                 block.codec.clone(),
                 generation,
+                inner.disk.clone(),
             )
         };
         let file = match file {
             Some(f) => f,
             None => {
-                let f = Rc::new(BlockFile::open(&path).await?);
+                let f = Rc::new(disk.open(&path).await?);
                 if let Some(b) = self.inner.borrow_mut().blocks.get_mut(&at.block) {
                     b.file.get_or_insert_with(|| f.clone());
                 }
                 f
             }
         };
-        // One retry: a secure erase may be rewriting this frame's pages in
-        // place while we read them (the writer finishes that in one write).
-        let frames = match read_frames(&file, &codec, at.offset as u64).await {
-            Err(StoreError::Format { .. }) => read_frames(&file, &codec, at.offset as u64).await,
-            other => other,
+        // A secure erase rewrites frames in place, in one write per run of
+        // pages, and O_DIRECT gives a concurrent read no atomicity: a read
+        // during an erase can see a frame half old, half new. So a frame that
+        // fails verification while an erase runs (or ran since the read
+        // started) is read again once the erase is over. (Regression:
+        // sim-crash seeds 6337, 9007, 9111 — a healthy store answered
+        // `Corrupt`, which a consumer takes as a lost message.)
+        let mut generation_before = generation;
+        let mut attempts = 0;
+        let frames = loop {
+            let read = read_frames(&file, &codec, at.offset as u64).await;
+            let erase_seen = {
+                let i = self.inner.borrow();
+                i.erasing || i.erase_generation != generation_before
+            };
+            match read {
+                Err(StoreError::Format { .. }) if erase_seen && attempts < 8 => {
+                    attempts += 1;
+                    self.erase_finished().await;
+                    generation_before = self.inner.borrow().erase_generation;
+                }
+                other => break other,
+            }
         };
+        if let Some(e) = &self.inner.borrow().poisoned {
+            // A write failed meanwhile (an erase's in-place write, say): what
+            // the disk holds is unknown now, so this is no damage report.
+            if frames.is_err() {
+                return Err(StoreError::Poisoned(e.to_string()));
+            }
+        }
         let frames = frames.map_err(|e| match e {
             StoreError::Format { reason, .. } => {
                 tracing::error!(
@@ -337,6 +380,23 @@ impl FileStore {
         }
         let frame = wanted.ok_or(StoreError::NotFound)?;
         frame.message(seq).ok_or(StoreError::NotFound)
+    }
+}
+
+impl FileStore {
+    /// Resolves when no in-place erase is running.
+    async fn erase_finished(&self) {
+        std::future::poll_fn(|cx| {
+            let mut i = self.inner.borrow_mut();
+            if !i.erasing || i.poisoned.is_some() {
+                return std::task::Poll::Ready(());
+            }
+            if !i.erase_waiters.iter().any(|w| w.will_wake(cx.waker())) {
+                i.erase_waiters.push(cx.waker().clone());
+            }
+            std::task::Poll::Pending
+        })
+        .await
     }
 }
 
@@ -521,12 +581,21 @@ impl Inner {
         }
     }
 
-    /// Logs removals (one DEL record each) and updates block counts.
+    /// Logs removals (one DEL record each) and updates block counts. All of
+    /// a mutation's removals go into one frame (room for all of them is made
+    /// first), so a crash keeps all or none of them: a purge by subject or an
+    /// expiry is never recovered half done. (Record by record, the records
+    /// could straddle a frame and even a block boundary, and the block before
+    /// is synced before the next one is written.)
     fn log_removals(&mut self, removed: &[Removed<FrameRef>]) {
-        for r in removed {
-            self.uncount(r.data);
-            let frame = self.frame_for(9);
-            format::put_del(&mut frame.body, r.seq);
+        if !removed.is_empty() {
+            for r in removed {
+                self.uncount(r.data);
+            }
+            let frame = self.frame_for(9 * removed.len());
+            for r in removed {
+                format::put_del(&mut frame.body, r.seq);
+            }
         }
         self.mark_last();
     }

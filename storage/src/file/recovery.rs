@@ -15,6 +15,17 @@
 //!
 //! The ledger is rebuilt from the records alone (no index file yet), so what
 //! the store reports always matches what the blocks hold.
+//!
+//! What recovery read becomes durable before the store accepts work: it may
+//! come from a page or device cache that a power loss would empty — a process
+//! killed between a write and its sync, a block created and then killed before
+//! its directory sync, or an fdatasync that failed (Linux then drops the data
+//! but still serves it from cache; a later fdatasync reports success without
+//! writing it). So recovery writes the last block's header page and its last
+//! write (from the last frame's `batch_start`) again, byte for byte,
+//! fdatasyncs every block, and fsyncs the directory (and creates `msgs/`
+//! durably in its parent). Without this, appends acknowledged after a restart
+//! could sit behind bytes that vanish at the next power loss.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -31,7 +42,7 @@ use super::codec::{BlockCodec, CodecError};
 use super::erase::EraseJob;
 use super::format::{self, Bad, BlockHeader, Record, FRAMES_START, FRAME_MAGIC, SECTOR, TORN_UNIT};
 use super::frames::{FrameCache, FrameRef};
-use super::io::{self, BlockFile};
+use super::io::{self, BlockFile, Disk};
 use super::writer::Tail;
 use super::{round_up, Block, CorruptRange, Inner};
 
@@ -177,11 +188,14 @@ fn frame_extent(at: &[u8]) -> (u64, u64, usize) {
 /// A last block whose header is unreadable and that holds no valid frame was
 /// being created when the process stopped (a block's header is durable before
 /// any frame goes in): remove it so the block before is the last one again.
-async fn remove_unfinished_last_block(list: &mut Vec<(u32, PathBuf)>) -> StoreResult<()> {
+async fn remove_unfinished_last_block(
+    disk: &Disk,
+    list: &mut Vec<(u32, PathBuf)>,
+) -> StoreResult<()> {
     let Some((index, path)) = list.last().cloned() else {
         return Ok(());
     };
-    let file = BlockFile::open(&path).await?;
+    let file = disk.open(&path).await?;
     let size = file.size().await?;
     let data = read_all(&file, size).await?;
     file.close().await;
@@ -197,19 +211,20 @@ async fn remove_unfinished_last_block(list: &mut Vec<(u32, PathBuf)>) -> StoreRe
         return Ok(());
     }
     tracing::warn!(path = %path.display(), "removing a block whose creation did not finish");
-    io::remove_file(&path)?;
+    disk.remove_file(&path)?;
     list.pop();
     Ok(())
 }
 
 /// What recovery hands to the store.
 pub(crate) async fn recover(
+    disk: Disk,
     cfg: FileStoreConfig,
     limits: StoreLimits,
 ) -> StoreResult<(Inner, Tail)> {
     let msgs_dir = cfg.dir.join("msgs");
-    io::create_dir_all(&msgs_dir)?;
-    io::prime_iopoll_probe(&msgs_dir).await?;
+    disk.create_dir_durable(&msgs_dir).await?;
+    disk.prime(&msgs_dir).await?;
     let mut ledger: Ledger<FrameRef> = Ledger::new(limits);
     let mut erase_jobs: Vec<EraseJob> = Vec::new();
     let mut blocks = BTreeMap::new();
@@ -219,13 +234,13 @@ pub(crate) async fn recover(
     // A damaged range that runs to the end of a block: it ends where the next
     // block starts.
     let mut open_loss: Option<(u64, PathBuf)> = None;
-    super::erase::finish_interrupted(&msgs_dir).await?;
-    let mut list = io::list_blocks(&msgs_dir)?;
-    remove_unfinished_last_block(&mut list).await?;
+    super::erase::finish_interrupted(&disk, &msgs_dir).await?;
+    let mut list = disk.list_blocks(&msgs_dir)?;
+    remove_unfinished_last_block(&disk, &mut list).await?;
     let count = list.len();
     for (k, (index, path)) in list.into_iter().enumerate() {
         let is_last = k + 1 == count;
-        let file = BlockFile::open(&path).await?;
+        let file = disk.open(&path).await?;
         let size = file.size().await?;
         let data = read_all(&file, size).await?;
         let header = match BlockHeader::decode(&data) {
@@ -280,6 +295,8 @@ pub(crate) async fn recover(
         }
         let seed = codec.crc_seed();
         let mut pos = FRAMES_START as usize;
+        // Where the write that carried the last valid frame started.
+        let mut last_batch_start = None;
         loop {
             match format::decode_frame(&data[pos..], seed) {
                 Ok((fh, body)) => {
@@ -307,6 +324,7 @@ pub(crate) async fn recover(
                         },
                         &path,
                     )?;
+                    last_batch_start = Some(fh.batch_start as usize);
                     pos += fh.total_len();
                 }
                 Err(bad) => {
@@ -380,9 +398,18 @@ pub(crate) async fn recover(
             }
         }
         if is_last {
+            // What a failed fdatasync of the previous process lost is still
+            // readable here (fsyncgate): the block's header page (if its
+            // creation's sync failed) and the last write. Write them again
+            // before anything is appended after them.
+            rewrite_last_write(&file, &data, last_batch_start, pos).await?;
             tail = Some(Tail::at_end(index, pos as u64, &data));
             next_offset = pos as u64;
         }
+        // Whatever the previous process wrote without syncing (a SIGKILL
+        // under `sync: never`/`interval`, or between a write and its sync) is
+        // served from now on, so it must survive a power loss from now on.
+        file.sync().await?;
         blocks.insert(
             index,
             Block {
@@ -396,6 +423,11 @@ pub(crate) async fn recover(
             },
         );
     }
+    // The names of the blocks just read may not be durable yet: a process
+    // killed between creating a block and syncing the directory, or one that
+    // removed dead blocks (removals are synced lazily). From here on the
+    // store builds on exactly these files.
+    disk.sync_dir(&msgs_dir).await?;
     if let Some((first, path)) = open_loss {
         // Damage ran to the end of the last readable block; we cannot know
         // how far it went, so it is reported as open-ended.
@@ -420,8 +452,10 @@ pub(crate) async fn recover(
             };
             // No block file at all: a new store (create_new refuses to
             // overwrite anything that is there).
-            let file = BlockFile::create_zeroed(&path, cfg.block_size, &header.encode()).await?;
-            io::sync_dir(&msgs_dir).await?;
+            let file = disk
+                .create_zeroed(&path, cfg.block_size, &header.encode())
+                .await?;
+            disk.sync_dir(&msgs_dir).await?;
             blocks.insert(
                 index,
                 Block {
@@ -464,6 +498,7 @@ pub(crate) async fn recover(
 
     let cache = FrameCache::new(cfg.read_cache_bytes);
     let inner = Inner {
+        disk,
         msgs_dir,
         ledger,
         blocks,
@@ -485,9 +520,42 @@ pub(crate) async fn recover(
         erase_jobs,
         written_epoch: 0,
         erase_generation: 0,
+        erasing: false,
+        erase_waiters: Vec::new(),
         cfg,
     };
     Ok((inner, tail))
+}
+
+/// Writes the header page and the last write (`[batch_start, end)`) of the
+/// last block again, byte for byte as read, so that a write the previous
+/// process saw fail to sync is durable before the store builds on it. (A sync
+/// alone does not do it: Linux reports a writeback error once and then
+/// considers the pages clean.)
+async fn rewrite_last_write(
+    file: &BlockFile,
+    data: &[u8],
+    batch_start: Option<usize>,
+    end: usize,
+) -> StoreResult<()> {
+    let page = SECTOR as usize;
+    if let Some(header) = data.get(..page) {
+        file.write_aligned(0, header).await?;
+    }
+    let Some(start) = batch_start else {
+        return Ok(());
+    };
+    let from = (start / page * page).max(page);
+    let to = (round_up(end as u64, SECTOR) as usize).min(data.len());
+    if from >= to || end > data.len() {
+        return Ok(());
+    }
+    file.write_with(from as u64, to - from, |buf| {
+        let keep = end.saturating_sub(from).min(buf.len());
+        buf[..keep].copy_from_slice(&data[from..from + keep]);
+        buf[keep..].fill(0);
+    })
+    .await
 }
 
 fn report_loss(corrupt: &mut Vec<CorruptRange>, first: u64, last: u64, path: &Path) {

@@ -8,8 +8,13 @@
 //! mutation made while this runs lands in the next batch. After a durable
 //! write, blocks before the current one that hold no live message are removed.
 //!
-//! On a write or sync error the store is poisoned: every waiter at or after
-//! the failed epoch gets the error, and the store refuses work until reopened.
+//! On a write or sync error the store is poisoned: every waiter whose epoch is
+//! not durable yet gets the error, and the store refuses all work, reads
+//! included, until reopened (see the contract in `store.rs`). The failed sync
+//! is never retried: after a failed `fdatasync` the kernel may already have
+//! dropped the data while a retry would report success ("fsyncgate"), so only
+//! a reopen — which writes the last write again and syncs it — can make those
+//! bytes durable.
 
 use std::cell::RefCell;
 use std::future::poll_fn;
@@ -22,7 +27,7 @@ use crate::config::SyncPolicy;
 use crate::error::StoreResult;
 
 use super::format::{FRAMES_START, SECTOR};
-use super::io::{self, BlockFile};
+use super::io::BlockFile;
 use super::{round_up, Inner, SealedFrame};
 
 /// The writer's view of the block being appended to: the sector-aligned
@@ -120,7 +125,16 @@ async fn run(inner: Rc<RefCell<Inner>>, mut tail: Tail) {
             None => break,
             Some(Work::Frames(f)) => f,
             Some(Work::Erase(jobs)) => {
+                inner.borrow_mut().erasing = true;
                 let result = super::erase::run(&inner, &mut tail, jobs).await;
+                {
+                    // Reads that saw a half-rewritten frame read again now.
+                    let mut i = inner.borrow_mut();
+                    i.erasing = false;
+                    for w in std::mem::take(&mut i.erase_waiters) {
+                        w.wake();
+                    }
+                }
                 if result.is_ok() {
                     let i = inner.borrow();
                     publish_up_to(&i, i.written_epoch);
@@ -242,6 +256,12 @@ async fn write_batch(
         }
         start = end;
     }
+    if broken!(AckBeforeSync) {
+        // Deliberate bug (tests only): acknowledge what is written but not synced.
+        if let Some(last) = frames.last() {
+            publish_up_to(&inner.borrow(), last.epoch);
+        }
+    }
     if policy == SyncPolicy::Always {
         for f in &touched {
             f.sync().await?;
@@ -268,8 +288,14 @@ async fn ensure_block_file(inner: &Rc<RefCell<Inner>>, block: u32) -> StoreResul
         let header = b.header;
         (b.path.clone(), b.capacity, header, i.msgs_dir.clone())
     };
-    let file = Rc::new(BlockFile::create_zeroed(&path, capacity, &header.encode()).await?);
-    io::sync_dir(&dir).await?;
+    let disk = inner.borrow().disk.clone();
+    let file = Rc::new(
+        disk.create_zeroed(&path, capacity, &header.encode())
+            .await?,
+    );
+    if !broken!(SkipNewBlockDirSync) {
+        disk.sync_dir(&dir).await?;
+    }
     let mut i = inner.borrow_mut();
     i.stats.blocks_created += 1;
     if let Some(b) = i.blocks.get_mut(&block) {
@@ -302,7 +328,7 @@ fn remove_dead_blocks(inner: &Rc<RefCell<Inner>>, written_block: u32) {
         };
         i.cache.drop_block(first);
         i.stats.blocks_removed += 1;
-        if let Err(e) = io::remove_file(&b.path) {
+        if let Err(e) = i.disk.remove_file(&b.path) {
             tracing::warn!(error = %e, "could not remove an emptied block file");
         }
         // The file handle closes when the last reader drops it.
