@@ -487,6 +487,10 @@ struct CoreRequest {
     subs: SubsMode,
     /// `auth=1`.
     auth: bool,
+    /// The moment of the request, the same for every core: uptimes and idle times
+    /// measured at each core's own "now" would differ by the cross-core call and
+    /// could reorder connections started moments apart (`sort=uptime`).
+    now: Instant,
 }
 
 /// One core's answer.
@@ -504,7 +508,7 @@ struct CoreConns {
 
 /// One core's connections for `req`, as owned values.
 fn collect(shard: &Shard, req: CoreRequest) -> CoreConns {
-    let now = Instant::now();
+    let now = req.now;
     let mut out = CoreConns::default();
     let wanted = |cid: u64| req.cid == 0 || cid == req.cid;
     if req.state != ConnState::Closed {
@@ -676,6 +680,7 @@ pub async fn build(m: &Monitor, opts: &ConnzOptions) -> Result<Connz, String> {
         cid: opts.cid,
         subs: opts.subs,
         auth: opts.auth,
+        now: Instant::now(),
     };
     let cores = m
         .on_every_core(move |shard| async move { collect(&shard, req) })
