@@ -642,7 +642,6 @@ impl Client {
     ) {
         let size = headers.map_or(0, |h| h.len()) + payload.len();
         self.stats.outbound.add(size);
-        self.shard.stats.outbound.add(size);
         {
             let mut out = self.out.borrow_mut();
             match headers {
@@ -699,6 +698,9 @@ impl Client {
             self.shard.remove_sub(s);
         }
         self.shard.unregister(self.cid);
+        // Keep this client's traffic in the shard's totals (`/varz`).
+        self.shard.stats.inbound.absorb(&self.stats.inbound);
+        self.shard.stats.outbound.absorb(&self.stats.outbound);
         self.shard.global.remove_connection();
         tracing::debug!(
             "{} - cid:{} - Client connection closed: {:?}",
@@ -1201,7 +1203,6 @@ fn on_pub(
 ) -> Result<(), Closed> {
     let size = headers.as_ref().map_or(0, |h| h.len()) + payload.len();
     client.stats.inbound.add(size);
-    client.shard.stats.inbound.add(size);
     let flags = client.flags.get();
     // Go checks a publish subject only for pedantic clients, and even then it reports
     // the error and still delivers (a wildcard token is matched as plain text).

@@ -381,17 +381,13 @@ async fn shard_main(
             }
         }
     }
-    if let Some((addr, socket)) = monitor {
+    if let Some((_, socket)) = monitor {
         let host = shard
             .opts
             .http_host
             .clone()
             .unwrap_or_else(|| shard.opts.host.clone());
-        let state = Rc::new(crate::monitor::Monitor::new(
-            shard.clone(),
-            host,
-            addr.port(),
-        ));
+        let state = Rc::new(crate::monitor::Monitor::new(shard.clone(), host));
         let listener = Listener::from_prebound(socket);
         jetcore_router::spawn(crate::monitor::http::serve(state, listener));
     }

@@ -161,17 +161,16 @@ impl Shard {
     pub fn snapshot(&self) -> crate::stats::ShardSnapshot {
         let st = &self.stats;
         let clients = self.clients.borrow();
+        // Open clients' traffic plus what closed ones left in the totals.
+        let sum = |f: fn(&Client) -> u64| clients.values().map(|c| f(c)).sum::<u64>();
         crate::stats::ShardSnapshot {
             shard: self.id,
             connections: clients.len() as u64,
-            subscriptions: clients
-                .values()
-                .map(|c| c.subscription_count() as u64)
-                .sum(),
-            in_msgs: st.inbound.msgs(),
-            in_bytes: st.inbound.bytes(),
-            out_msgs: st.outbound.msgs(),
-            out_bytes: st.outbound.bytes(),
+            subscriptions: sum(|c| c.subscription_count() as u64),
+            in_msgs: st.inbound.msgs() + sum(|c| c.stats.inbound.msgs()),
+            in_bytes: st.inbound.bytes() + sum(|c| c.stats.inbound.bytes()),
+            out_msgs: st.outbound.msgs() + sum(|c| c.stats.outbound.msgs()),
+            out_bytes: st.outbound.bytes() + sum(|c| c.stats.outbound.bytes()),
             total_connections: st.total_connections.get(),
             slow_consumers: st.slow_consumers.get(),
             stale_connections: st.stale_connections.get(),

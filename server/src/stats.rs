@@ -1,8 +1,9 @@
 //! Traffic counters for monitoring (`/varz`, `/connz`).
 //!
-//! Every counter is a plain `Cell` owned by one core: the connection's, and its
-//! shard's running totals. Nothing is shared between cores, so counting costs two
-//! additions per message and no atomic traffic; `/varz` sums the shards' totals
+//! Every counter is a plain `Cell` owned by one core: a message is counted once, on
+//! its connection, and a closing connection's counts move to its shard's totals.
+//! Nothing is shared between cores, so counting costs two additions per message and
+//! no atomic traffic; `/varz` adds up each shard's open connections and totals
 //! through cross-core calls when someone asks.
 //!
 //! What is counted follows the Go server: a message a client publishes counts as
@@ -27,6 +28,12 @@ impl Traffic {
     pub fn add(&self, bytes: usize) {
         self.msgs.set(self.msgs.get().wrapping_add(1));
         self.bytes.set(self.bytes.get().wrapping_add(bytes as u64));
+    }
+
+    /// Add `other`'s counts to these (a closed connection's, kept in its shard's).
+    pub fn absorb(&self, other: &Traffic) {
+        self.msgs.set(self.msgs.get().wrapping_add(other.msgs()));
+        self.bytes.set(self.bytes.get().wrapping_add(other.bytes()));
     }
 
     /// Messages so far.
@@ -56,9 +63,11 @@ pub struct ConnStats {
 /// traffic stays in `/varz` as in Go.
 #[derive(Debug, Default)]
 pub struct ShardStats {
-    /// Messages published by this shard's clients.
+    /// Messages published by this shard's clients that have closed (a client's
+    /// counts move here when it closes; open clients keep their own, so a message
+    /// is counted once, on its connection).
     pub inbound: Traffic,
-    /// Messages delivered to this shard's clients.
+    /// Messages delivered to this shard's clients that have closed.
     pub outbound: Traffic,
     /// Connections accepted by this shard since start (Go's `total_connections`).
     pub total_connections: Cell<u64>,
@@ -88,13 +97,13 @@ pub struct ShardSnapshot {
     pub connections: u64,
     /// Client subscriptions (not the server's internal ones).
     pub subscriptions: u64,
-    /// `ShardStats::inbound` messages.
+    /// Messages published by its clients, open and closed.
     pub in_msgs: u64,
-    /// `ShardStats::inbound` bytes.
+    /// Bytes of those.
     pub in_bytes: u64,
-    /// `ShardStats::outbound` messages.
+    /// Messages delivered to its clients, open and closed.
     pub out_msgs: u64,
-    /// `ShardStats::outbound` bytes.
+    /// Bytes of those.
     pub out_bytes: u64,
     /// `ShardStats::total_connections`.
     pub total_connections: u64,

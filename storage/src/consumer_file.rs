@@ -48,7 +48,6 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 use ring::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey, NONCE_LEN};
-use ring::hkdf;
 use ring::rand::{SecureRandom, SystemRandom};
 
 use crate::config::{Cipher, SyncPolicy};
@@ -799,26 +798,13 @@ fn sealing(cipher: &Cipher) -> Option<(&'static aead::Algorithm, &[u8; 32])> {
     }
 }
 
-struct KeyLen(usize);
-
-impl hkdf::KeyType for KeyLen {
-    fn len(&self) -> usize {
-        self.0
-    }
-}
-
 /// The key of one record: HKDF-SHA256(salt, configured key, [`KEY_INFO`]).
 fn derive(
     alg: &'static aead::Algorithm,
     master: &[u8; 32],
     salt: &[u8; 16],
 ) -> Option<LessSafeKey> {
-    let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, salt).extract(master);
-    let okm = prk.expand(&[KEY_INFO], KeyLen(alg.key_len())).ok()?;
-    let mut bytes = [0u8; 32];
-    let key = bytes.get_mut(..alg.key_len())?;
-    okm.fill(key).ok()?;
-    UnboundKey::new(alg, key).ok().map(LessSafeKey::new)
+    crate::file::codec::derive_key(alg, master, salt, KEY_INFO)
 }
 
 /// A tiny single-waiter wake-up flag (the storage crate does not depend on the

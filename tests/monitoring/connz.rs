@@ -8,31 +8,10 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use jetcore_tests::{client_options, client_with, HttpResponse, RawConn, Server, ServerBuilder};
+use jetcore_tests::{client_options, client_with, RawConn, Server, ServerBuilder};
 use serde_json::Value;
 
 use crate::common::{assert_same_shape, both};
-
-/// Monitoring requests (the harness decodes Go's chunked bodies).
-trait Monitoring {
-    /// GET `path`.
-    fn get(&self, path: &str) -> HttpResponse;
-    /// GET `path` as JSON (panics unless 200).
-    fn doc(&self, path: &str) -> Value;
-}
-
-impl Monitoring for Server {
-    fn get(&self, path: &str) -> HttpResponse {
-        self.http_get(path)
-    }
-
-    fn doc(&self, path: &str) -> Value {
-        let r = self.get(path);
-        assert_eq!(r.status, 200, "GET {path}: {}", r.text());
-        serde_json::from_slice(&r.body)
-            .unwrap_or_else(|e| panic!("GET {path}: not JSON ({e}): {}", r.text()))
-    }
-}
 
 /// A raw client that sent CONNECT with `name` (non-verbose) and got its PONG.
 async fn named(s: &Server, name: &str, version: &str) -> RawConn {
@@ -49,7 +28,7 @@ async fn named(s: &Server, name: &str, version: &str) -> RawConn {
 fn wait_closed(s: &Server, n: u64) -> Value {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let doc = s.doc("/connz?state=closed");
+        let doc = s.monitor_json("/connz?state=closed");
         if doc["total"].as_u64() == Some(n) || Instant::now() > deadline {
             return doc;
         }
@@ -155,7 +134,10 @@ async fn connz_lists_connections_like_go() {
         "/connz?state=closed&subs=detail",
         "/connz?state=all&subs=detail",
     ] {
-        let (a, b) = (normalized(ours.doc(path)), normalized(go.doc(path)));
+        let (a, b) = (
+            normalized(ours.monitor_json(path)),
+            normalized(go.monitor_json(path)),
+        );
         assert_same_shape(path, &b, &a, &[]);
         for k in ["num_connections", "total", "offset", "limit"] {
             assert_eq!(a[k], b[k], "{path} {k}");
@@ -166,7 +148,7 @@ async fn connz_lists_connections_like_go() {
         nb.sort();
         assert_eq!(na, nb, "{path}: connections");
     }
-    let (a, b) = (ours.doc("/connz"), go.doc("/connz"));
+    let (a, b) = (ours.monitor_json("/connz"), go.monitor_json("/connz"));
     assert_eq!(a["num_connections"], 2);
     for name in ["alpha", "beta"] {
         let (x, y) = (by_name(&a, name), by_name(&b, name));
@@ -194,7 +176,10 @@ async fn connz_lists_connections_like_go() {
     assert_eq!(by_name(&a, "beta")["out_msgs"], 2);
 
     // Subscription lists.
-    let (a, b) = (ours.doc("/connz?subs=1"), go.doc("/connz?subs=1"));
+    let (a, b) = (
+        ours.monitor_json("/connz?subs=1"),
+        go.monitor_json("/connz?subs=1"),
+    );
     let subjects = |doc: &Value| -> BTreeSet<String> {
         by_name(doc, "alpha")["subscriptions_list"]
             .as_array()
@@ -205,7 +190,10 @@ async fn connz_lists_connections_like_go() {
     };
     assert_eq!(subjects(&a), subjects(&b));
     assert_eq!(subjects(&a).len(), 3);
-    let (a, b) = (ours.doc("/connz?subs=detail"), go.doc("/connz?subs=detail"));
+    let (a, b) = (
+        ours.monitor_json("/connz?subs=detail"),
+        go.monitor_json("/connz?subs=detail"),
+    );
     for name in ["alpha", "beta"] {
         let (x, y) = (
             &by_name(&a, name)["subscriptions_list_detail"],
@@ -218,8 +206,8 @@ async fn connz_lists_connections_like_go() {
 
     // The closed one: its figures, reason and subscriptions (with the account, as Go).
     let (a, b) = (
-        ours.doc("/connz?state=closed&subs=detail"),
-        go.doc("/connz?state=closed&subs=detail"),
+        ours.monitor_json("/connz?state=closed&subs=detail"),
+        go.monitor_json("/connz?state=closed&subs=detail"),
     );
     let (x, y) = (by_name(&a, "gamma"), by_name(&b, "gamma"));
     for k in ["reason", "subscriptions", "in_msgs", "out_msgs", "version"] {
@@ -233,7 +221,7 @@ async fn connz_lists_connections_like_go() {
     assert_eq!(x["subscriptions_list_detail"][0]["account"], "$G");
 
     // auth=1: the account's tag on open connections.
-    let a = ours.doc("/connz?auth=1");
+    let a = ours.monitor_json("/connz?auth=1");
     assert_eq!(by_name(&a, "alpha")["name_tag"], "$G");
 }
 
@@ -268,7 +256,7 @@ async fn connz_sorts_pages_and_filters_like_go() {
         ("/connz?user=bob", vec![]),
         ("/connz?mqtt_client=m1", vec![]),
     ] {
-        let (a, b) = (ours.doc(path), go.doc(path));
+        let (a, b) = (ours.monitor_json(path), go.monitor_json(path));
         assert_eq!(names(&b), want, "Go {path}");
         assert_eq!(names(&a), want, "{path}");
         for k in ["num_connections", "total", "offset", "limit", "server_id"] {
@@ -282,30 +270,39 @@ async fn connz_sorts_pages_and_filters_like_go() {
     // Sort keys whose order depends on timing: accepted, and every connection listed.
     for sort in ["pending", "last", "idle", "rtt"] {
         let path = format!("/connz?sort={sort}");
-        let (a, b) = (ours.doc(&path), go.doc(&path));
+        let (a, b) = (ours.monitor_json(&path), go.monitor_json(&path));
         assert_eq!(
             (a["total"].clone(), b["total"].clone()),
             (Value::from(2), Value::from(2))
         );
     }
     // One connection by id: Go's limit becomes 1, the total stays all open ones.
-    for (s, doc) in [(&ours, ours.doc("/connz")), (&go, go.doc("/connz"))] {
+    for (s, doc) in [
+        (&ours, ours.monitor_json("/connz")),
+        (&go, go.monitor_json("/connz")),
+    ] {
         let cid = by_name(&doc, "beta")["cid"].as_u64().unwrap();
-        let one = s.doc(&format!("/connz?cid={cid}"));
+        let one = s.monitor_json(&format!("/connz?cid={cid}"));
         assert_eq!(names(&one), ["beta"]);
         assert_eq!(
             (one["limit"].as_u64(), one["total"].as_u64()),
             (Some(1), Some(2))
         );
-        let closed_cid = by_name(&s.doc("/connz?state=closed"), "gamma")["cid"]
+        let closed_cid = by_name(&s.monitor_json("/connz?state=closed"), "gamma")["cid"]
             .as_u64()
             .unwrap();
         let path = format!("/connz?cid={closed_cid}&state=all");
-        assert_eq!(names(&s.doc(&path)), ["gamma"]);
-        assert_eq!(names(&s.doc("/connz?cid=999999")), Vec::<String>::new());
+        assert_eq!(names(&s.monitor_json(&path)), ["gamma"]);
+        assert_eq!(
+            names(&s.monitor_json("/connz?cid=999999")),
+            Vec::<String>::new()
+        );
     }
     // An account that does not exist: Go's half-filled answer.
-    let (a, b) = (ours.doc("/connz?acc=nope"), go.doc("/connz?acc=nope"));
+    let (a, b) = (
+        ours.monitor_json("/connz?acc=nope"),
+        go.monitor_json("/connz?acc=nope"),
+    );
     assert_same_shape("/connz?acc=nope", &b, &a, &[]);
     assert_eq!(
         (&a["server_id"], &a["connections"]),
@@ -337,7 +334,7 @@ fn bad_parameters_get_go_answers() {
         "/accountz?acc=nope",
         "/accstatz?unused=x",
     ] {
-        let (a, b) = (ours.get(path), go.get(path));
+        let (a, b) = (ours.http_get(path), go.http_get(path));
         assert_eq!((a.status, a.text()), (b.status, b.text()), "{path}");
         assert_eq!(a.header("content-type"), b.header("content-type"), "{path}");
     }
@@ -378,7 +375,7 @@ async fn closed_connections_have_go_reasons() {
     closes(&ours).await;
     closes(&go).await;
     let reasons = |s: &Server| -> Vec<(String, String)> {
-        let doc = s.doc("/connz?state=closed");
+        let doc = s.monitor_json("/connz?state=closed");
         let mut v: Vec<(String, String)> = doc["connections"]
             .as_array()
             .unwrap()
@@ -403,7 +400,7 @@ async fn closed_connections_have_go_reasons() {
         "/connz?state=closed&sort=stop",
         "/connz?state=closed&limit=2&offset=1&sort=stop",
     ] {
-        let (x, y) = (ours.doc(path), go.doc(path));
+        let (x, y) = (ours.monitor_json(path), go.monitor_json(path));
         assert_same_shape(path, &y, &x, &[]);
         assert_eq!(names(&x), names(&y), "{path}");
         assert_eq!(x["total"], 5, "{path}");
@@ -429,8 +426,8 @@ async fn refused_connections_are_listed() {
         );
     }
     let (a, b) = (
-        ours.doc("/connz?state=closed"),
-        go.doc("/connz?state=closed"),
+        ours.monitor_json("/connz?state=closed"),
+        go.monitor_json("/connz?state=closed"),
     );
     assert_same_shape("/connz?state=closed", &b, &a, &[]);
 }
@@ -447,7 +444,7 @@ async fn closed_list_is_bounded() {
         }
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
-            let doc = s.doc("/connz?state=closed");
+            let doc = s.monitor_json("/connz?state=closed");
             let mut n = names(&doc);
             n.sort();
             if n == ["c3", "c4"] {
@@ -484,7 +481,7 @@ async fn last_activity_moves_like_go() {
         sub.send(b"SUB foo 1\r\n").await;
         sub.ping_pong().await;
         let mut publisher = named(s, "pub", "1").await;
-        let last = |name: &str| nanos(&by_name(&s.doc("/connz"), name)["last_activity"]);
+        let last = |name: &str| nanos(&by_name(&s.monitor_json("/connz"), name)["last_activity"]);
         let (sub0, pub0) = (last("sub"), last("pub"));
         tokio::time::sleep(Duration::from_millis(30)).await;
         publisher.send(b"PUB foo 2\r\nhi\r\n").await;
@@ -500,7 +497,7 @@ async fn last_activity_moves_like_go() {
         sub.send(b"UNSUB 1\r\n").await;
         sub.ping_pong().await;
         assert!(last("sub") > sub1, "{who}: an UNSUB is activity");
-        let doc = s.doc("/connz");
+        let doc = s.monitor_json("/connz");
         let c = by_name(&doc, "sub");
         assert!(nanos(&c["last_activity"]) >= nanos(&c["start"]), "{who}");
         assert_eq!(c["idle"], "0s", "{who}");
@@ -542,7 +539,7 @@ async fn rtt_is_measured_like_go() {
         conns.push(c);
     }
     let rtt = |s: &Server| -> f64 {
-        let doc = s.doc("/connz?sort=rtt");
+        let doc = s.monitor_json("/connz?sort=rtt");
         let text = by_name(&doc, "rtt-probe")["rtt"]
             .as_str()
             .unwrap()
@@ -571,7 +568,7 @@ async fn rtt_is_measured_like_go() {
         client_with(&ours, opts()).await,
         client_with(&go, opts()).await,
     );
-    let (a, b) = (ours.doc("/connz"), go.doc("/connz"));
+    let (a, b) = (ours.monitor_json("/connz"), go.monitor_json("/connz"));
     for k in ["lang", "version", "name"] {
         assert_eq!(
             by_name(&a, "nats-probe")[k],
@@ -592,11 +589,11 @@ async fn subsz_matches_go() {
     let _a = scene(&ours).await;
     let _b = scene(&go).await;
     for path in ["/subsz", "/subscriptionsz", "/subsz?acc=nope"] {
-        let (a, b) = (ours.doc(path), go.doc(path));
+        let (a, b) = (ours.monitor_json(path), go.monitor_json(path));
         assert_same_shape(path, &b, &a, &[]);
     }
     // An unknown account selects nothing.
-    let a = ours.doc("/subsz?acc=nope");
+    let a = ours.monitor_json("/subsz?acc=nope");
     assert_eq!(
         (&a["num_subscriptions"], &a["num_inserts"]),
         (&Value::from(0), &Value::from(0))
@@ -605,7 +602,7 @@ async fn subsz_matches_go() {
     // these subjects on either server (Go's own are under `$SYS.`).
     for (test, n) in [("foo", 2), ("bar", 1), ("baz.x", 1), ("nothing", 0)] {
         let path = format!("/subsz?subs=1&test={test}");
-        let (a, b) = (ours.doc(&path), go.doc(&path));
+        let (a, b) = (ours.monitor_json(&path), go.monitor_json(&path));
         if n > 0 {
             assert_same_shape(&path, &b, &a, &[]);
         }
@@ -616,8 +613,8 @@ async fn subsz_matches_go() {
     }
     // Paging over the test results.
     let (a, b) = (
-        ours.doc("/subsz?subs=1&test=foo&limit=1&offset=1"),
-        go.doc("/subsz?subs=1&test=foo&limit=1&offset=1"),
+        ours.monitor_json("/subsz?subs=1&test=foo&limit=1&offset=1"),
+        go.monitor_json("/subsz?subs=1&test=foo&limit=1&offset=1"),
     );
     for k in ["total", "offset", "limit"] {
         assert_eq!(a[k], b[k], "{k}");
@@ -625,7 +622,7 @@ async fn subsz_matches_go() {
     assert_eq!(a["subscriptions_list"].as_array().map(Vec::len), Some(1));
     if !ours.is_go() {
         // jetcore lists client subscriptions only: alpha's 3 and beta's 1.
-        let a = ours.doc("/subsz?subs=1");
+        let a = ours.monitor_json("/subsz?subs=1");
         assert_eq!(a["total"], 4);
         assert_eq!(
             a["num_subscriptions"], 4,
@@ -644,20 +641,23 @@ async fn subsz_matches_go() {
 async fn accountz_and_accstatz_match_go() {
     let (ours, go) = both(ServerBuilder::new());
     // No connections yet: accstatz lists no account unless asked for unused ones.
-    let (a, b) = (ours.doc("/accstatz"), go.doc("/accstatz"));
+    let (a, b) = (ours.monitor_json("/accstatz"), go.monitor_json("/accstatz"));
     assert_same_shape("/accstatz", &b, &a, &[]);
     assert_eq!(a["account_statz"], Value::Array(vec![]));
     let _a = scene(&ours).await;
     let _b = scene(&go).await;
     // Go's system account `$SYS` does not exist in jetcore.
-    let (a, b) = (ours.doc("/accountz"), go.doc("/accountz"));
+    let (a, b) = (ours.monitor_json("/accountz"), go.monitor_json("/accountz"));
     assert_same_shape("/accountz", &b, &a, &[".system_account"]);
     assert!(a["accounts"]
         .as_array()
         .unwrap()
         .contains(&Value::from("$G")));
     // `imports`: Go's `$G` imports request subjects from `$SYS`.
-    let (a, b) = (ours.doc("/accountz?acc=%24G"), go.doc("/accountz?acc=%24G"));
+    let (a, b) = (
+        ours.monitor_json("/accountz?acc=%24G"),
+        go.monitor_json("/accountz?acc=%24G"),
+    );
     assert_same_shape(
         "/accountz?acc=$G",
         &b,
@@ -682,7 +682,7 @@ async fn accountz_and_accstatz_match_go() {
         assert_eq!(x["sublist_stats"]["num_subscriptions"], 4);
     }
     for path in ["/accstatz", "/accstatz?unused=1"] {
-        let (a, b) = (ours.doc(path), go.doc(path));
+        let (a, b) = (ours.monitor_json(path), go.monitor_json(path));
         assert_same_shape(path, &b, &a, &[]);
         let g = |d: &Value| -> Value {
             d["account_statz"]
@@ -716,14 +716,17 @@ async fn accountz_and_accstatz_match_go() {
 #[tokio::test]
 async fn accountz_reports_jetstream() {
     let (ours, go) = both(ServerBuilder::new().jetstream());
-    let (a, b) = (ours.doc("/accountz?acc=%24G"), go.doc("/accountz?acc=%24G"));
+    let (a, b) = (
+        ours.monitor_json("/accountz?acc=%24G"),
+        go.monitor_json("/accountz?acc=%24G"),
+    );
     assert_eq!(a["account_detail"]["jetstream_enabled"], true);
     assert_eq!(
         a["account_detail"]["jetstream_enabled"],
         b["account_detail"]["jetstream_enabled"]
     );
     if !ours.is_go() {
-        let s = ours.doc("/subsz?subs=1");
+        let s = ours.monitor_json("/subsz?subs=1");
         assert!(s["num_subscriptions"].as_u64().unwrap() > 0, "{s:#}");
         assert_eq!(s["total"], 0, "internal subscriptions are not listed");
     }

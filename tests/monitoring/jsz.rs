@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy, stream};
 use futures::StreamExt;
-use jetcore_tests::{client, HttpResponse, Server, ServerBuilder};
+use jetcore_tests::{client, Server, ServerBuilder};
 use serde_json::Value;
 
 use crate::common::{assert_same_shape, both};
@@ -29,19 +29,6 @@ const VARZ_JS_OWN: &[&str] = &[
     ".jetstream.config.sync_always",
     ".jetstream.limits.default_max_consumers",
 ];
-
-/// GET `path` from the monitoring port (the harness decodes Go's chunked bodies).
-fn http_get(s: &Server, path: &str) -> HttpResponse {
-    s.http_get(path)
-}
-
-/// GET `path` as JSON (panics unless 200).
-fn monitor_json(s: &Server, path: &str) -> Value {
-    let r = http_get(s, path);
-    assert_eq!(r.status, 200, "GET {path}: {}", r.text());
-    serde_json::from_slice(&r.body)
-        .unwrap_or_else(|e| panic!("GET {path}: not JSON ({e}): {}", r.text()))
-}
 
 /// Every bit of work a test does, the same on both servers.
 async fn populate(s: &Server) -> async_nats::Client {
@@ -138,8 +125,8 @@ fn sorted(mut v: Value) -> Value {
 fn jsz(ours: &Server, go: &Server, query: &str) -> (Value, Value) {
     let path = format!("/jsz{query}");
     (
-        sorted(monitor_json(ours, &path)),
-        sorted(monitor_json(go, &path)),
+        sorted(ours.monitor_json(&path)),
+        sorted(go.monitor_json(&path)),
     )
 }
 
@@ -186,7 +173,7 @@ async fn jsz_matches_go_after_the_same_work() {
     assert_eq!(a["api"]["errors"], 1);
     assert_eq!(a["reserved_storage"], 10 << 20);
     assert_eq!(a["reserved_memory"], 1 << 20);
-    assert_eq!(a["server_id"], monitor_json(&ours, "/varz")["server_id"]);
+    assert_eq!(a["server_id"], ours.monitor_json("/varz")["server_id"]);
     assert!(a.get("account_details").is_none());
     // The store directory is each server's own; where it is must agree.
     let dir = format!("{}/store/jetstream", ours.dir().display());
@@ -345,7 +332,7 @@ async fn jsz_api_counters_count_like_go() {
     let (ours, go) = both(ServerBuilder::new().jetstream());
     for s in [&ours, &go] {
         let nc = populate(s).await;
-        let before = monitor_json(s, "/jsz")["api"].clone();
+        let before = s.monitor_json("/jsz")["api"].clone();
         // Three requests, one of them answered with an error.
         for (subject, fails) in [
             ("$JS.API.STREAM.INFO.FILE", false),
@@ -356,15 +343,15 @@ async fn jsz_api_counters_count_like_go() {
             let body: Value = serde_json::from_slice(&r.payload).unwrap();
             assert_eq!(body.get("error").is_some(), fails, "{subject}: {body}");
         }
-        let after = monitor_json(s, "/jsz")["api"].clone();
+        let after = s.monitor_json("/jsz")["api"].clone();
         let n = |v: &Value, k: &str| v[k].as_u64().unwrap();
         let who = s.implementation();
         assert_eq!(n(&after, "total"), n(&before, "total") + 3, "{who:?}");
         assert_eq!(n(&after, "errors"), n(&before, "errors") + 1);
         // /varz and the account's own counters say the same.
-        let varz = monitor_json(s, "/varz");
+        let varz = s.monitor_json("/varz");
         assert_eq!(varz["jetstream"]["stats"]["api"], after);
-        let acc = &monitor_json(s, "/jsz?acc=$G")["account_details"][0]["api"];
+        let acc = &s.monitor_json("/jsz?acc=$G")["account_details"][0]["api"];
         assert_eq!(acc["total"], after["total"]);
         assert_eq!(acc["errors"], after["errors"]);
     }
@@ -385,8 +372,8 @@ fn jsz_bad_parameters_are_go_400s() {
         "?direct-consumers=nope",
     ] {
         let (a, b) = (
-            http_get(&ours, &format!("/jsz{query}")),
-            http_get(&go, &format!("/jsz{query}")),
+            ours.http_get(&format!("/jsz{query}")),
+            go.http_get(&format!("/jsz{query}")),
         );
         assert_eq!(a.status, 400, "{query}");
         assert_eq!((a.status, a.text()), (b.status, b.text()), "{query}");
@@ -397,7 +384,7 @@ fn jsz_bad_parameters_are_go_400s() {
 async fn varz_jetstream_section_matches_go() {
     let (ours, go) = both(ServerBuilder::new().jetstream());
     let (_a, _b) = (populate(&ours).await, populate(&go).await);
-    let (a, b) = (monitor_json(&ours, "/varz"), monitor_json(&go, "/varz"));
+    let (a, b) = (ours.monitor_json("/varz"), go.monitor_json("/varz"));
     let (ja, jb) = (
         serde_json::json!({"jetstream": a["jetstream"]}),
         serde_json::json!({"jetstream": b["jetstream"]}),
@@ -423,7 +410,7 @@ async fn varz_jetstream_section_matches_go() {
         "75% of the same machine's RAM"
     );
     // /varz and /jsz report the same figures.
-    let j = monitor_json(&ours, "/jsz");
+    let j = ours.monitor_json("/jsz");
     for k in ["memory", "storage", "reserved_memory", "reserved_storage"] {
         assert_eq!(a["jetstream"]["stats"][k], j[k], "{k}");
     }
@@ -438,7 +425,7 @@ fn configured_jetstream_settings_are_reported_like_go() {
                 sync_interval: always\n  limits {\n    max_ack_pending: 5000\n    \
                 max_request_batch: 100\n    duplicate_window: \"1m\"\n  }\n}\n";
     let (ours, go) = both(ServerBuilder::new().config(conf));
-    let (a, b) = (monitor_json(&ours, "/jsz"), monitor_json(&go, "/jsz"));
+    let (a, b) = (ours.monitor_json("/jsz"), go.monitor_json("/jsz"));
     assert_same_shape("/jsz", &b, &a, &[".limits.default_max_consumers"]);
     let strip = |mut c: Value| {
         c.as_object_mut().unwrap().remove("store_dir");
@@ -458,7 +445,7 @@ fn configured_jetstream_settings_are_reported_like_go() {
         without_cap(b["limits"].clone())
     );
     assert_eq!(a["limits"]["max_duplicate_window"], 60_000_000_000u64);
-    let v = monitor_json(&ours, "/varz");
+    let v = ours.monitor_json("/varz");
     assert_eq!(v["jetstream"]["config"], a["config"]);
     assert_eq!(v["jetstream"]["limits"], a["limits"]);
 }
@@ -466,7 +453,7 @@ fn configured_jetstream_settings_are_reported_like_go() {
 #[test]
 fn jetstream_off_matches_go() {
     let (ours, go) = both(ServerBuilder::new());
-    let (a, b) = (monitor_json(&ours, "/jsz"), monitor_json(&go, "/jsz"));
+    let (a, b) = (ours.monitor_json("/jsz"), go.monitor_json("/jsz"));
     assert_same_shape("/jsz (off)", &b, &a, &[]);
     let mut a2 = a.clone();
     let mut b2 = b.clone();
@@ -479,15 +466,15 @@ fn jetstream_off_matches_go() {
     assert_eq!(a["disabled"], true);
     for query in ["?accounts=true&streams=true", "?acc=$G"] {
         let (a, b) = (
-            monitor_json(&ours, &format!("/jsz{query}")),
-            monitor_json(&go, &format!("/jsz{query}")),
+            ours.monitor_json(&format!("/jsz{query}")),
+            go.monitor_json(&format!("/jsz{query}")),
         );
         assert_same_shape(query, &b, &a, &[]);
         assert!(a.get("account_details").is_none());
     }
     let (a, b) = (
-        http_get(&ours, "/jsz?leader-only=true"),
-        http_get(&go, "/jsz?leader-only=true"),
+        ours.http_get("/jsz?leader-only=true"),
+        go.http_get("/jsz?leader-only=true"),
     );
     assert_eq!(
         (a.status, a.text()),
@@ -495,7 +482,7 @@ fn jetstream_off_matches_go() {
     );
     assert_eq!((b.status, b.text()), (a.status, a.text()));
     assert_eq!(
-        monitor_json(&ours, "/varz")["jetstream"],
+        ours.monitor_json("/varz")["jetstream"],
         serde_json::json!({})
     );
     // Health: nothing JetStream to check, whatever is asked.
@@ -514,7 +501,7 @@ fn jetstream_off_matches_go() {
 /// `/healthz{query}`: status, content type and body equal on both servers.
 fn assert_same_health(ours: &Server, go: &Server, query: &str) -> (u16, String) {
     let path = format!("/healthz{query}");
-    let (a, b) = (http_get(ours, &path), http_get(go, &path));
+    let (a, b) = (ours.http_get(&path), go.http_get(&path));
     assert_eq!(
         (a.status, a.text()),
         (b.status, b.text()),
@@ -612,7 +599,7 @@ async fn healthz_matches_go_byte_for_byte() {
 async fn healthz_memory_streams_count() {
     let (ours, go) = both(ServerBuilder::new().jetstream());
     let check = |s: &Server, q: &str| {
-        let r = http_get(s, &format!("/healthz{q}"));
+        let r = s.http_get(&format!("/healthz{q}"));
         (r.status, r.text())
     };
     let go_account_404 = (
@@ -670,7 +657,7 @@ async fn healthz_asks_every_core() {
     }
     for q in ["", "?details=true", "?account=$G&stream=S3"] {
         let t0 = std::time::Instant::now();
-        let r = http_get(&s, &format!("/healthz{q}"));
+        let r = s.http_get(&format!("/healthz{q}"));
         assert_eq!(
             (r.status, r.text()),
             (200, r#"{"status":"ok"}"#.into()),
@@ -682,7 +669,7 @@ async fn healthz_asks_every_core() {
             t0.elapsed()
         );
     }
-    let j = monitor_json(&s, "/jsz?streams=true");
+    let j = s.monitor_json("/jsz?streams=true");
     assert_eq!(j["streams"], 4);
     assert_eq!(
         j["account_details"][0]["stream_detail"]

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::{Monitor, Query, Response};
+use super::{CoreAnswer, Monitor, Query, Response};
 use crate::client::GLOBAL_ACCOUNT;
 use crate::jetstream::api_types::{go_json_bytes, go_quote};
 use crate::jetstream::errors::ApiError;
@@ -424,47 +424,6 @@ pub fn verdict(o: &HealthzOptions, f: &Findings) -> HealthStatus {
     v.finish()
 }
 
-/// A core's answer to [`ask_every_core`].
-enum CoreAnswer<T> {
-    /// It answered.
-    Answer(T),
-    /// Not within the time allowed.
-    Late,
-    /// It is gone.
-    Gone,
-}
-
-/// Run `job` on every core at once and collect the answers in core order; a core
-/// that does not answer within `limit` is `Late`. Each call runs in its own task
-/// that gives up at the limit, so a stuck core holds nothing here afterwards.
-async fn ask_every_core<T, J, F>(m: &Monitor, limit: Duration, job: J) -> Vec<CoreAnswer<T>>
-where
-    T: Send + 'static,
-    J: FnOnce(Rc<Shard>) -> F + Send + Clone + 'static,
-    F: std::future::Future<Output = T> + 'static,
-{
-    let mut waits = Vec::with_capacity(m.shard.shards);
-    for core in 0..m.shard.shards {
-        let (tx, rx) = futures_channel::oneshot::channel();
-        let (shard, job) = (m.shard.clone(), job.clone());
-        jetcore_router::spawn(async move {
-            let answer = match jetcore_router::time::timeout(limit, shard.call_on(core, job)).await
-            {
-                Ok(Ok(v)) => CoreAnswer::Answer(v),
-                Ok(Err(_)) => CoreAnswer::Gone,
-                Err(_) => CoreAnswer::Late,
-            };
-            let _ = tx.send(answer);
-        });
-        waits.push(rx);
-    }
-    let mut out = Vec::with_capacity(waits.len());
-    for rx in waits {
-        out.push(rx.await.unwrap_or(CoreAnswer::Gone));
-    }
-    out
-}
-
 /// One stream as its core reports it.
 struct CoreStream {
     /// Stream name.
@@ -478,22 +437,23 @@ struct CoreStream {
 /// Ask every core (which is also the liveness check) and the meta layer.
 async fn findings(m: &Monitor, o: &HealthzOptions) -> Findings {
     let (stream, consumer) = (o.stream.clone(), o.consumer.clone());
-    let answers = ask_every_core(m, CORE_ANSWER_TIMEOUT, move |shard: Rc<Shard>| async move {
-        let Some(js) = shard.jetstream.get().cloned() else {
-            return Vec::new();
-        };
-        js.streams()
-            .iter()
-            .map(|s| CoreStream {
-                name: s.name.clone(),
-                write_error: s.write_error(),
-                has_consumer: !consumer.is_empty()
-                    && s.name == stream
-                    && s.consumer(&consumer).is_some(),
-            })
-            .collect::<Vec<_>>()
-    })
-    .await;
+    let answers = m
+        .ask_every_core(CORE_ANSWER_TIMEOUT, move |shard: Rc<Shard>| async move {
+            let Some(js) = shard.jetstream.get().cloned() else {
+                return Vec::new();
+            };
+            js.streams()
+                .iter()
+                .map(|s| CoreStream {
+                    name: s.name.clone(),
+                    write_error: s.write_error(),
+                    has_consumer: !consumer.is_empty()
+                        && s.name == stream
+                        && s.consumer(&consumer).is_some(),
+                })
+                .collect::<Vec<_>>()
+        })
+        .await;
     let mut f = Findings {
         js_configured: m.shard.opts.jetstream.enabled,
         ..Findings::default()

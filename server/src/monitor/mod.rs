@@ -34,7 +34,7 @@ pub mod varz;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::jetstream::gotime::GoTime;
 use crate::shard::Shard;
@@ -42,6 +42,20 @@ use crate::stats::ShardSnapshot;
 
 pub use http::Response;
 pub use query::Query;
+
+/// How long a data endpoint (`/varz`, `/connz`, `/jsz`...) waits for a core. A
+/// healthy core answers in microseconds; this only bounds a stuck one.
+pub const CORE_ANSWER_LIMIT: Duration = Duration::from_secs(5);
+
+/// A core's answer to [`Monitor::ask_every_core`].
+pub enum CoreAnswer<T> {
+    /// It answered.
+    Answer(T),
+    /// Not within the time allowed.
+    Late,
+    /// It is gone.
+    Gone,
+}
 
 /// The monitoring endpoints, by Go's path names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -153,16 +167,13 @@ pub struct Monitor {
     pub req_stats: RefCell<BTreeMap<&'static str, u64>>,
     /// Host the monitor listens on (`http_host` in `/varz`).
     pub http_host: String,
-    /// The bound monitoring port (the real one when `-m -1` asked for any; `/varz`
-    /// shows the configured value, as Go does).
-    pub http_port: u16,
     /// The previous CPU sample, for `cpu` in `/varz` (usage since then).
     pub cpu_sample: RefCell<Option<varz::CpuSample>>,
 }
 
 impl Monitor {
     /// Monitor state for core 0.
-    pub fn new(shard: Rc<Shard>, http_host: String, http_port: u16) -> Monitor {
+    pub fn new(shard: Rc<Shard>, http_host: String) -> Monitor {
         Monitor {
             base_path: normalize_base_path(&shard.opts.http_base_path),
             shard,
@@ -170,7 +181,6 @@ impl Monitor {
             started_at: Instant::now(),
             req_stats: RefCell::new(BTreeMap::new()),
             http_host,
-            http_port,
             cpu_sample: RefCell::new(None),
         }
     }
@@ -208,19 +218,53 @@ impl Monitor {
             .await
     }
 
-    /// Run `job` on every core (one after the other) and collect the answers, core
-    /// order. Cores that are gone are skipped.
+    /// Run `job` on every core and collect the answers, core order. Cores that are
+    /// gone, or do not answer within [`CORE_ANSWER_LIMIT`], are left out: a stuck
+    /// core must not hang the monitoring port (`/healthz` reports it).
     pub async fn on_every_core<T, J, F>(&self, job: J) -> Vec<T>
     where
         T: Send + 'static,
         J: FnOnce(Rc<Shard>) -> F + Send + Clone + 'static,
         F: std::future::Future<Output = T> + 'static,
     {
-        let mut out = Vec::with_capacity(self.shard.shards);
+        self.ask_every_core(CORE_ANSWER_LIMIT, job)
+            .await
+            .into_iter()
+            .filter_map(|a| match a {
+                CoreAnswer::Answer(v) => Some(v),
+                CoreAnswer::Late | CoreAnswer::Gone => None,
+            })
+            .collect()
+    }
+
+    /// Run `job` on every core at once and collect the answers in core order; a
+    /// core that does not answer within `limit` is `Late`. Each call runs in its own
+    /// task that gives up at the limit, so a stuck core holds nothing here
+    /// afterwards.
+    pub async fn ask_every_core<T, J, F>(&self, limit: Duration, job: J) -> Vec<CoreAnswer<T>>
+    where
+        T: Send + 'static,
+        J: FnOnce(Rc<Shard>) -> F + Send + Clone + 'static,
+        F: std::future::Future<Output = T> + 'static,
+    {
+        let mut waits = Vec::with_capacity(self.shard.shards);
         for core in 0..self.shard.shards {
-            if let Ok(v) = self.shard.call_on(core, job.clone()).await {
-                out.push(v);
-            }
+            let (tx, rx) = futures_channel::oneshot::channel();
+            let (shard, job) = (self.shard.clone(), job.clone());
+            jetcore_router::spawn(async move {
+                let answer =
+                    match jetcore_router::time::timeout(limit, shard.call_on(core, job)).await {
+                        Ok(Ok(v)) => CoreAnswer::Answer(v),
+                        Ok(Err(_)) => CoreAnswer::Gone,
+                        Err(_) => CoreAnswer::Late,
+                    };
+                let _ = tx.send(answer);
+            });
+            waits.push(rx);
+        }
+        let mut out = Vec::with_capacity(waits.len());
+        for rx in waits {
+            out.push(rx.await.unwrap_or(CoreAnswer::Gone));
         }
         out
     }

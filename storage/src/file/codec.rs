@@ -73,6 +73,9 @@ pub(crate) enum CodecError {
     Unknown,
 }
 
+/// The HKDF info of block keys.
+const BLOCK_KEY_INFO: &[u8] = b"jetcore block key v1";
+
 struct KeyLen(usize);
 
 impl hkdf::KeyType for KeyLen {
@@ -81,20 +84,31 @@ impl hkdf::KeyType for KeyLen {
     }
 }
 
+/// A per-file (or per-record) key: HKDF-SHA256 of the configured key with `salt`,
+/// expanded with `info` (which names what the key seals, so a block key never
+/// opens a consumer record and the other way round).
+pub(crate) fn derive_key(
+    alg: &'static aead::Algorithm,
+    master: &[u8; 32],
+    salt: &[u8; 16],
+    info: &[u8],
+) -> Option<LessSafeKey> {
+    let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, salt).extract(master);
+    let info = [info];
+    let okm = prk.expand(&info, KeyLen(alg.key_len())).ok()?;
+    let mut bytes = [0u8; 32];
+    let key = bytes.get_mut(..alg.key_len())?;
+    okm.fill(key).ok()?;
+    UnboundKey::new(alg, key).ok().map(LessSafeKey::new)
+}
+
+/// A block's key.
 fn derive(
     alg: &'static aead::Algorithm,
     store_key: &[u8; 32],
     salt: &[u8; 16],
 ) -> Option<LessSafeKey> {
-    let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, salt).extract(store_key);
-    let okm = prk
-        .expand(&[b"jetcore block key v1"], KeyLen(alg.key_len()))
-        .ok()?;
-    let mut bytes = [0u8; 32];
-    okm.fill(&mut bytes[..alg.key_len()]).ok()?;
-    UnboundKey::new(alg, &bytes[..alg.key_len()])
-        .ok()
-        .map(LessSafeKey::new)
+    derive_key(alg, store_key, salt, BLOCK_KEY_INFO)
 }
 
 /// The tag of an empty message under `key` (nonce zero, used only for this).

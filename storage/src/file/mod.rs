@@ -15,7 +15,7 @@
 //! one sync for all of them (group commit). Appends complete when the writer
 //! publishes their epoch as durable.
 
-mod codec;
+pub(crate) mod codec;
 mod erase;
 pub(crate) mod format;
 pub(crate) mod frames;
