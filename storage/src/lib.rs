@@ -53,7 +53,10 @@ pub mod state;
 pub mod store;
 pub mod subject;
 
-pub use config::{Cipher, Compression, DiscardPolicy, FileStoreConfig, StoreLimits, SyncPolicy};
+pub use config::{
+    Cipher, Compression, DiscardPolicy, FileStoreConfig, StoreLimits, SyncPolicy,
+    DEFAULT_BLOCK_SIZE, MIN_BLOCK_SIZE,
+};
 pub use consumer_file::{
     remove_consumer_dir, remove_consumer_leftovers, ConsumerFileConfig, ConsumerFileStats,
     ConsumerStateFile,

@@ -220,6 +220,8 @@ impl Stream {
                 let mut fc = FileStoreConfig::new(&dir);
                 fc.sync = js.sync;
                 fc.cipher = js.cipher.clone();
+                fc.block_size =
+                    block_size_for(&cfg, !matches!(fc.cipher, jetcore_storage::Cipher::None));
                 if cfg.compression == StoreCompression::S2 {
                     fc.compression = jetcore_storage::Compression::Lz4;
                 }
@@ -1183,12 +1185,44 @@ pub fn write_meta(dir: &Path, meta: &StreamMeta) -> std::io::Result<()> {
     write_json_durably(dir, META_FILE, meta)
 }
 
+/// The block size of a file stream, by Go's rule (`dynBlkSize`): a stream
+/// whose `max_bytes` is small gets the smallest blocks (so the limit removes
+/// whole blocks instead of keeping one block far larger than the stream), any
+/// other `max_bytes` 4 MiB; without one, limits streams 8 MiB and the others
+/// 4 MiB; encrypted blocks are capped at 2 MiB (each is sealed whole).
+/// Go's smallest block is 32,000 bytes; jetcore's is 64 KiB (blocks are whole
+/// 4 KiB pages for O_DIRECT, and 64 KiB keeps the file count sane).
+fn block_size_for(cfg: &StreamConfig, encrypted: bool) -> u64 {
+    /// Go's `FileStoreMinBlkSize`: a quarter of `max_bytes` at or below it
+    /// gets the smallest block.
+    const GO_MIN_BLOCK: i64 = 32_000;
+    const MEDIUM: u64 = 4 << 20;
+    const LARGE: u64 = jetcore_storage::DEFAULT_BLOCK_SIZE;
+    const ENCRYPTED_MAX: u64 = 2 << 20;
+    let size = if cfg.max_bytes > 0 {
+        if cfg.max_bytes / 4 + 1 <= GO_MIN_BLOCK {
+            jetcore_storage::MIN_BLOCK_SIZE
+        } else {
+            MEDIUM
+        }
+    } else if cfg.retention == super::stream_config::RetentionPolicy::Limits {
+        LARGE
+    } else {
+        MEDIUM
+    };
+    if encrypted {
+        size.min(ENCRYPTED_MAX)
+    } else {
+        size
+    }
+}
+
 /// Write `value` as JSON to `dir/name` so that a crash leaves the old file or the
 /// new one, never a mix: temp file, fsync, rename, fsync the directory (created
 /// if needed). Used for stream and consumer metadata.
 pub fn write_json_durably<T: Serialize>(dir: &Path, name: &str, value: &T) -> std::io::Result<()> {
     use std::io::Write;
-    std::fs::create_dir_all(dir)?;
+    create_dir_all_durably(dir)?;
     let body = serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?;
     let tmp = dir.join(format!("{name}.tmp"));
     {
@@ -1198,6 +1232,27 @@ pub fn write_json_durably<T: Serialize>(dir: &Path, name: &str, value: &T) -> st
     }
     std::fs::rename(&tmp, dir.join(name))?;
     std::fs::File::open(dir)?.sync_all()
+}
+
+/// `mkdir -p` whose new entries survive a power loss: the parent of every
+/// directory it creates is fsynced, top down. A new stream's or consumer's
+/// directory is otherwise only a pending entry in `streams/` or `obs/`, and a
+/// power loss could take an acknowledged stream or consumer away whole (found
+/// by `scripts/power-loss`).
+pub fn create_dir_all_durably(dir: &Path) -> std::io::Result<()> {
+    let mut missing = Vec::new();
+    let mut at = Some(dir);
+    while let Some(p) = at.filter(|p| !p.as_os_str().is_empty() && !p.is_dir()) {
+        missing.push(p);
+        at = p.parent();
+    }
+    std::fs::create_dir_all(dir)?;
+    for created in missing.iter().rev() {
+        if let Some(parent) = created.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::File::open(parent)?.sync_all()?;
+        }
+    }
+    Ok(())
 }
 
 /// Prefix of a deleted stream's directory while its files are being removed.
@@ -1226,4 +1281,39 @@ pub fn remove_stream_dir(dir: &Path) -> std::io::Result<()> {
 pub fn read_meta(dir: &Path) -> std::io::Result<StreamMeta> {
     let body = std::fs::read(dir.join(META_FILE))?;
     serde_json::from_slice(&body).map_err(std::io::Error::other)
+}
+
+#[cfg(test)]
+mod block_size_tests {
+    use super::block_size_for;
+    use crate::jetstream::stream_config::{RetentionPolicy, StreamConfig};
+
+    #[test]
+    fn block_size_follows_go_rule() {
+        // (max_bytes, retention, encrypted) → block size; Go's dynBlkSize
+        // with jetcore's 64 KiB floor.
+        let table = [
+            (0, RetentionPolicy::Limits, false, 8 << 20),
+            (0, RetentionPolicy::WorkQueue, false, 4 << 20),
+            (0, RetentionPolicy::Interest, true, 2 << 20),
+            (0, RetentionPolicy::Limits, true, 2 << 20),
+            (100_000, RetentionPolicy::Limits, false, 64 << 10),
+            (127_996, RetentionPolicy::Limits, false, 64 << 10),
+            (128_000, RetentionPolicy::Limits, false, 4 << 20),
+            (1 << 30, RetentionPolicy::Limits, false, 4 << 20),
+            (1 << 30, RetentionPolicy::Limits, true, 2 << 20),
+        ];
+        for (max_bytes, retention, encrypted, want) in table {
+            let cfg = StreamConfig {
+                max_bytes,
+                retention,
+                ..StreamConfig::default()
+            };
+            assert_eq!(
+                block_size_for(&cfg, encrypted),
+                want,
+                "max_bytes {max_bytes} {retention:?} encrypted {encrypted}"
+            );
+        }
+    }
 }

@@ -47,13 +47,12 @@
 //! exactly; [`SimDisk::digest`] fingerprints the operation sequence so a test
 //! can check that.
 
-use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;
 use std::future::Future;
 use std::path::{Component, Path, PathBuf};
 use std::pin::Pin;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
 use super::rng::SimRng;
@@ -116,6 +115,10 @@ struct Inode {
     /// The sizes the writes since the last successful sync grew the file to,
     /// oldest first: size is metadata, journaled per write and in order.
     sizes: Vec<u64>,
+    /// The file was cut (`set_len`) since the last successful sync: the next
+    /// sync makes the size exact even as `fdatasync` (the size is needed to
+    /// read the data back, so `fdatasync` must persist it).
+    truncated: bool,
 }
 
 /// What a directory entry names.
@@ -185,7 +188,7 @@ struct Fs {
     /// The step at which the power fails, if scheduled.
     crash_at: Option<u64>,
     /// The image captured at the power loss (then every operation fails).
-    image: Option<Rc<RefCell<Fs>>>,
+    image: Option<Arc<Mutex<Fs>>>,
     /// Decisions: yields, partial writes, crash images.
     rng: SimRng,
     /// Percent of async operations that yield to the executor first.
@@ -201,11 +204,15 @@ struct Fs {
 }
 
 /// A handle on the simulated disk for one process (see the module docs).
-/// Cheap to clone; every clone sees the same file system.
+/// Cheap to clone; every clone sees the same file system. It is `Send` and
+/// `Sync` (one mutex around the file system) so that a FUSE file system —
+/// `scripts/power-loss`, where the real server runs on this model — can
+/// serve it from its own thread; the store simulations are single-threaded
+/// and never contend for the lock.
 #[derive(Clone)]
 pub struct SimDisk {
     /// The file system.
-    fs: Rc<RefCell<Fs>>,
+    fs: Arc<Mutex<Fs>>,
     /// The process generation this handle belongs to.
     proc: u64,
 }
@@ -331,7 +338,7 @@ impl Fs {
         let mut inode_map = HashMap::new();
         let root = self.image_dir(self.root, &mut img, &mut rng, survive, &mut inode_map);
         img.root = root;
-        self.image = Some(Rc::new(RefCell::new(img)));
+        self.image = Some(Arc::new(Mutex::new(img)));
     }
 
     fn image_dir(
@@ -370,6 +377,7 @@ impl Fs {
                                 data,
                                 pending: Vec::new(),
                                 sizes: Vec::new(),
+                                truncated: false,
                             });
                             let i = img.inodes.len() - 1;
                             inode_map.insert(ino, i);
@@ -540,6 +548,7 @@ impl Fs {
         let inode = &mut self.inodes[ino];
         let pending = std::mem::take(&mut inode.pending);
         inode.sizes.clear();
+        let exact_size = exact_size || std::mem::take(&mut inode.truncated);
         if let Some(errno) = fail {
             // fsyncgate: the data stays readable but is no longer dirty, so
             // it never reaches the medium (unless written again).
@@ -571,12 +580,13 @@ mod opcode {
     pub const LIST: u64 = 11;
     pub const STAT: u64 = 12;
     pub const RMDIR: u64 = 13;
+    pub const TRUNCATE: u64 = 14;
 }
 
 impl std::fmt::Debug for SimDisk {
     /// Short: the file system image would fill a log.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let fs = self.fs.borrow();
+        let fs = self.lock();
         f.debug_struct("SimDisk")
             .field("root", &fs.root_path)
             .field("proc", &self.proc)
@@ -591,7 +601,7 @@ impl SimDisk {
     /// decision it makes follows from `seed`.
     pub fn new(seed: u64, root: impl Into<PathBuf>) -> SimDisk {
         SimDisk {
-            fs: Rc::new(RefCell::new(Fs::empty(root.into(), seed))),
+            fs: Arc::new(Mutex::new(Fs::empty(root.into(), seed))),
             proc: 0,
         }
     }
@@ -599,52 +609,52 @@ impl SimDisk {
     /// Schedules the power loss at operation number `step` (counted from the
     /// disk's creation; see [`SimDisk::steps`]). `None` cancels it.
     pub fn set_crash_at(&self, step: Option<u64>) {
-        self.fs.borrow_mut().crash_at = step;
+        self.lock().crash_at = step;
     }
 
     /// Operations performed so far.
     pub fn steps(&self) -> u64 {
-        self.fs.borrow().steps
+        self.lock().steps
     }
 
     /// Percent of async operations that first yield to the executor.
     pub fn set_yield_percent(&self, percent: u64) {
-        self.fs.borrow_mut().yield_percent = percent.min(100);
+        self.lock().yield_percent = percent.min(100);
     }
 
     /// Fixes what a power loss keeps of the pending writes and directory
     /// operations: `Some(0.0)` nothing, `Some(1.0)` everything, `None` a
     /// seeded choice per crash (the default).
     pub fn set_power_loss_survival(&self, p: Option<f64>) {
-        self.fs.borrow_mut().survival = p;
+        self.lock().survival = p;
     }
 
     /// Arms an injected I/O error.
     pub fn inject(&self, fault: Fault) {
-        self.fs.borrow_mut().faults.push(fault);
+        self.lock().faults.push(fault);
     }
 
     /// Disarms every injected error.
     pub fn clear_faults(&self) {
-        self.fs.borrow_mut().faults.clear();
+        self.lock().faults.clear();
     }
 
     /// True once the power was lost (scheduled or [`SimDisk::power_loss`]).
     pub fn crashed(&self) -> bool {
-        self.fs.borrow().image.is_some()
+        self.lock().image.is_some()
     }
 
     /// Cuts the power now (if it was not cut yet): from here on every
     /// operation fails.
     pub fn power_loss(&self) {
-        self.fs.borrow_mut().power_loss();
+        self.lock().power_loss();
     }
 
     /// The disk as it comes back after the power loss: a new disk holding
     /// the surviving image, with a fresh process and no pending writes.
     /// `None` if the power was never lost.
     pub fn after_power_loss(&self) -> Option<SimDisk> {
-        let fs = self.fs.borrow().image.clone()?;
+        let fs = self.lock().image.clone()?;
         Some(SimDisk { fs, proc: 0 })
     }
 
@@ -652,7 +662,7 @@ impl SimDisk {
     /// it fails from now on, nothing written is lost. Returns a handle for
     /// the next process.
     pub fn kill_process(&self) -> SimDisk {
-        let mut fs = self.fs.borrow_mut();
+        let mut fs = self.lock();
         fs.proc += 1;
         SimDisk {
             fs: self.fs.clone(),
@@ -662,13 +672,13 @@ impl SimDisk {
 
     /// Fingerprint of every operation so far (for replay checks).
     pub fn digest(&self) -> u64 {
-        self.fs.borrow().digest
+        self.lock().digest
     }
 
     /// Yields to the executor on a seeded share of operations.
     async fn maybe_yield(&self) {
         let y = {
-            let mut fs = self.fs.borrow_mut();
+            let mut fs = self.lock();
             let p = fs.yield_percent;
             fs.rng.chance(p)
         };
@@ -677,8 +687,16 @@ impl SimDisk {
         }
     }
 
-    fn step(&self, op: u64, path: &Path) -> SimResult<std::cell::RefMut<'_, Fs>> {
-        let mut fs = self.fs.borrow_mut();
+    /// The file system, locked. The lock is only ever held for one
+    /// operation and never across an `.await`, so it cannot deadlock; a
+    /// poisoned lock (a panic mid-operation, which the harness reports
+    /// anyway) still gives the state.
+    fn lock(&self) -> MutexGuard<'_, Fs> {
+        self.fs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn step(&self, op: u64, path: &Path) -> SimResult<MutexGuard<'_, Fs>> {
+        let mut fs = self.lock();
         fs.step(self.proc, op, path)?;
         Ok(fs)
     }
@@ -841,15 +859,15 @@ impl SimFile {
             let mut fs = self.disk.step(opcode::WRITE ^ (pos << 8), path)?;
             fs.fault(FaultOp::Write, path)
         };
-        self.disk.fs.borrow_mut().grow(self.ino, pos, bytes.len());
+        self.disk.lock().grow(self.ino, pos, bytes.len());
         if fail.is_some() {
-            return self.disk.fs.borrow_mut().write(self.ino, pos, bytes, fail);
+            return self.disk.lock().write(self.ino, pos, bytes, fail);
         }
         let mut p = 0usize;
         while p < bytes.len() {
             let end = (p + 4096).min(bytes.len());
             {
-                let mut fs = self.disk.fs.borrow_mut();
+                let mut fs = self.disk.lock();
                 if fs.image.is_some() {
                     return Err(SimError::new(libc::EIO, "power lost"));
                 }
@@ -880,6 +898,26 @@ impl SimFile {
     pub async fn size(&self, path: &Path) -> SimResult<u64> {
         let fs = self.disk.step(opcode::STAT, path)?;
         Ok(fs.inodes[self.ino].data.len() as u64)
+    }
+
+    /// `ftruncate`: changes the size at once (cut bytes are gone from reads,
+    /// a grown tail reads as zeros). The new size is metadata: like a growth
+    /// by a write it is durable after the next `fdatasync`/`fsync`; before,
+    /// a power loss keeps the old durable size and bytes.
+    pub fn set_len(&self, len: u64, path: &Path) -> SimResult<()> {
+        let mut fs = self.disk.step(opcode::TRUNCATE, path)?;
+        let inode = &mut fs.inodes[self.ino];
+        inode.data.resize(len as usize, 0);
+        // Writes pending beyond the new end must not come back at a power
+        // loss with a size that no longer covers them; clip them.
+        for (off, bytes) in &mut inode.pending {
+            let keep = len.saturating_sub(*off).min(bytes.len() as u64) as usize;
+            bytes.truncate(keep);
+        }
+        inode.pending.retain(|(_, b)| !b.is_empty());
+        inode.sizes.push(len);
+        inode.truncated = true;
+        Ok(())
     }
 
     /// `fdatasync`.
