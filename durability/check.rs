@@ -256,12 +256,12 @@ async fn check_stream(
         let whole = present.len() as u64 == state.messages;
         let explained = if !limited {
             false
-        } else if seq + 1 < state.first || !whole {
+        } else if seq + 1 < state.first {
             // Something unremembered went after it; its removal cannot be
             // weighed here (the cycle that read it checked it).
             true
         } else {
-            removed_by_limits(spec, &state, &sizes, id, &prefix)
+            removed_by_limits(spec, &state, whole.then_some(&sizes), id, &prefix)
         };
         if !explained {
             out.push(format!(
@@ -283,13 +283,13 @@ async fn check_stream(
 }
 
 /// Whether the stream's limits account for `seq` being gone: what is still
-/// there after it, plus it, exceeds `max_msgs` or `max_bytes`. Removal is
-/// oldest first, so everything after `seq` was there when it went. The
-/// per-message overhead is taken from the server's own `bytes`.
+/// there after it, plus it, exceeds `max_msgs` or `max_bytes` (the sizes of
+/// what is there: `None` when not all of it was read). The per-message
+/// overhead is taken from the server's own `bytes`.
 fn removed_by_limits(
     spec: Option<&StreamSpec>,
     state: &State,
-    sizes: &BTreeMap<u64, u64>,
+    sizes: Option<&BTreeMap<u64, u64>>,
     id: MsgId,
     prefix: &str,
 ) -> bool {
@@ -298,13 +298,17 @@ fn removed_by_limits(
     if spec.max_msgs > 0 && after >= spec.max_msgs as u64 {
         return true;
     }
+    let Some(sizes) = sizes else {
+        // Not every message was read: the byte rule cannot be weighed.
+        return spec.max_bytes > 0;
+    };
     if spec.max_bytes > 0 {
         let raw: u64 = sizes.values().sum();
-        let overhead = if after > 0 {
-            state.bytes.saturating_sub(raw) / after
-        } else {
-            0
-        };
+        let overhead = state
+            .bytes
+            .saturating_sub(raw)
+            .checked_div(after)
+            .unwrap_or(0);
         let own = (id.subject(prefix).len() + id.payload().len()) as u64 + overhead;
         if state.bytes + own > spec.max_bytes as u64 {
             return true;

@@ -36,7 +36,7 @@ impl MsgId {
     /// in 40 is 20 KiB (several sectors, and pages torn apart at a power loss).
     pub fn payload(&self) -> Vec<u8> {
         let h = mix(u64::from(self.publisher), self.n);
-        let len = if h % 40 == 0 {
+        let len = if h.is_multiple_of(40) {
             20 << 10
         } else {
             16 + (h % 1500) as usize

@@ -31,11 +31,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// The streams every run uses.
 pub fn specs() -> Vec<StreamSpec> {
     vec![
-        // Fast, unlimited: big blocks, async windows.
+        // Fast: big blocks, async windows; the limit keeps a long run's
+        // disk image (in memory) and recovery time bounded.
         StreamSpec {
             name: "FAST".into(),
             prefix: "fast".into(),
-            max_msgs: 0,
+            max_msgs: 40_000,
             max_bytes: 0,
             compressed: false,
         },
@@ -51,7 +52,7 @@ pub fn specs() -> Vec<StreamSpec> {
         StreamSpec {
             name: "WORK".into(),
             prefix: "work".into(),
-            max_msgs: 0,
+            max_msgs: 20_000,
             max_bytes: 0,
             compressed: false,
         },

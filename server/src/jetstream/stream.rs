@@ -1200,7 +1200,7 @@ fn block_size_for(cfg: &StreamConfig, encrypted: bool) -> u64 {
     const LARGE: u64 = jetcore_storage::DEFAULT_BLOCK_SIZE;
     const ENCRYPTED_MAX: u64 = 2 << 20;
     let size = if cfg.max_bytes > 0 {
-        if cfg.max_bytes / 4 + 1 <= GO_MIN_BLOCK {
+        if cfg.max_bytes / 4 < GO_MIN_BLOCK {
             jetcore_storage::MIN_BLOCK_SIZE
         } else {
             MEDIUM
