@@ -1,5 +1,6 @@
-//! Crash test: a child process appends with `sync: always` and reports every
-//! sequence whose append completed; the parent SIGKILLs it at a random moment,
+//! Crash test: a child process appends — with `sync: always` in even rounds,
+//! `sync: interval` (page-cache writes, no sync within the round) in odd ones —
+//! and reports every sequence whose append completed; the parent SIGKILLs it at a random moment,
 //! reopens the store and checks that every reported sequence is there, intact,
 //! and that the state adds up. Rounds reuse the same store, so recovery of a
 //! recovered store is covered too.
@@ -15,7 +16,9 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use jetcore_storage::{FileStore, FileStoreConfig, NewMessage, StoreLimits, StreamStore};
+use jetcore_storage::{
+    FileStore, FileStoreConfig, NewMessage, StoreLimits, StreamStore, SyncPolicy,
+};
 use rand::{Rng, SeedableRng};
 
 const CHILD_ENV: &str = "JETCORE_CRASH_CHILD_DIR";
@@ -23,10 +26,15 @@ const APPENDERS: usize = 16;
 /// Rounds that reuse one store before the next starts empty.
 const ROUNDS_PER_STORE: u64 = 10;
 
-fn config(dir: &Path) -> FileStoreConfig {
+fn config(dir: &Path, round: u64) -> FileStoreConfig {
     let mut cfg = FileStoreConfig::new(dir);
     // Small blocks so rounds cross block boundaries.
     cfg.block_size = 256 << 10;
+    // A SIGKILL keeps the page cache: under `interval` an append is done once
+    // its write reached the kernel, and that must survive the kill too.
+    if round % 2 == 1 {
+        cfg.sync = SyncPolicy::Interval(Duration::from_secs(60));
+    }
     cfg
 }
 
@@ -53,7 +61,7 @@ fn crash_child() {
         .io_memory(1 << 20)
         .spawn(move || async move {
             let store = Rc::new(
-                FileStore::open(config(&dir), StoreLimits::default())
+                FileStore::open(config(&dir, round), StoreLimits::default())
                     .await
                     .expect("child opens store"),
             );
@@ -149,7 +157,7 @@ fn verify(dir: &Path, acked: &Acked) -> usize {
     glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
         .io_memory(1 << 20)
         .spawn(move || async move {
-            let store = FileStore::open(config(&dir), StoreLimits::default())
+            let store = FileStore::open(config(&dir, 0), StoreLimits::default())
                 .await
                 .expect("reopen after crash");
             let st = store.state();

@@ -4,9 +4,12 @@
 //! a [`Disk`] value (an enum, so the choice costs one predictable branch per
 //! call and no allocation or dynamic dispatch):
 //!
-//! - [`Disk::Real`] (the default, and the only one in a server build): glommio
-//!   DMA files (O_DIRECT through io_uring) for block and slot files, `std::fs`
-//!   for the rare directory operations (at open, block roll and removal).
+//! - [`Disk::Real`] (the default, and `sync: always`): glommio DMA files
+//!   (O_DIRECT through io_uring) for block and slot files, `std::fs` for the
+//!   rare directory operations (at open, block roll and removal).
+//! - [`Disk::PageCache`] (`sync: interval`): the same, but block files are
+//!   buffered (page cache) glommio files, so a write completes once the kernel
+//!   has the bytes, not once the device has them.
 //! - `Disk::Sim` (cargo feature `sim`, tests only): the deterministic
 //!   simulated disk of `crate::sim::disk`, which knows what survives a power
 //!   loss and can inject I/O errors.
@@ -60,7 +63,7 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use bytes::Bytes;
-use glommio::io::{Directory, DmaFile, OpenOptions};
+use glommio::io::{BufferedFile, Directory, DmaFile, OpenOptions};
 
 use crate::error::{StoreError, StoreResult};
 
@@ -81,6 +84,13 @@ pub enum Disk {
     /// The machine's file system: io_uring DMA files and `std::fs`.
     #[default]
     Real,
+    /// The machine's file system through the page cache: block files are
+    /// glommio buffered files (io_uring reads and writes, no O_DIRECT), the
+    /// rest as [`Disk::Real`]. For `sync: interval`, where a write that has
+    /// reached the page cache is as good as it gets until the next periodic
+    /// sync — and survives a SIGKILL — so the PubAck need not wait for the
+    /// device as an O_DIRECT write does (Go acknowledges at the same point).
+    PageCache,
     /// The simulated disk (tests only).
     #[cfg(feature = "sim")]
     Sim(crate::sim::disk::SimDisk),
@@ -98,6 +108,8 @@ pub(crate) struct BlockFile {
 enum FileImpl {
     /// A glommio DMA file (in an `Rc` so `close` can take it back).
     Dma(Rc<DmaFile>),
+    /// A glommio buffered file ([`Disk::PageCache`]).
+    Buffered(Rc<BufferedFile>),
     /// A simulated file.
     #[cfg(feature = "sim")]
     Sim(crate::sim::disk::SimFile),
@@ -161,6 +173,7 @@ impl Disk {
     pub(crate) async fn prime(&self, dir: &Path) -> StoreResult<()> {
         match self {
             Disk::Real => prime_iopoll_probe(dir).await,
+            Disk::PageCache => Ok(()),
             #[cfg(feature = "sim")]
             Disk::Sim(_) => Ok(()),
         }
@@ -182,6 +195,15 @@ impl Disk {
                     .write(true)
                     .create_new(true)
                     .dma_open(path)
+                    .await
+                    .map_err(|e| gio("create", path, e))?,
+            )),
+            Disk::PageCache => FileImpl::Buffered(Rc::new(
+                OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create_new(true)
+                    .buffered_open(path)
                     .await
                     .map_err(|e| gio("create", path, e))?,
             )),
@@ -223,6 +245,14 @@ impl Disk {
                     .await
                     .map_err(|e| gio("open", path, e))?,
             )),
+            Disk::PageCache => FileImpl::Buffered(Rc::new(
+                OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .buffered_open(path)
+                    .await
+                    .map_err(|e| gio("open", path, e))?,
+            )),
             #[cfg(feature = "sim")]
             Disk::Sim(d) => FileImpl::Sim(d.open(path).await.map_err(|e| sim("open", path, e))?),
         };
@@ -236,7 +266,7 @@ impl Disk {
     /// power loss.
     pub(crate) async fn sync_dir(&self, dir: &Path) -> StoreResult<()> {
         match self {
-            Disk::Real => {
+            Disk::Real | Disk::PageCache => {
                 let d = Directory::open(dir)
                     .await
                     .map_err(|e| gio("open", dir, e))?;
@@ -252,7 +282,7 @@ impl Disk {
     /// Creates a directory and its parents (not durable by itself).
     pub(crate) fn create_dir_all(&self, dir: &Path) -> StoreResult<()> {
         match self {
-            Disk::Real => {
+            Disk::Real | Disk::PageCache => {
                 std::fs::create_dir_all(dir).map_err(|e| StoreError::io("mkdir", dir, &e))
             }
             #[cfg(feature = "sim")]
@@ -292,7 +322,7 @@ impl Disk {
     /// Removes a file; a missing file is fine.
     pub(crate) fn remove_file(&self, path: &Path) -> StoreResult<()> {
         match self {
-            Disk::Real => match std::fs::remove_file(path) {
+            Disk::Real | Disk::PageCache => match std::fs::remove_file(path) {
                 Ok(()) => Ok(()),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
                 Err(e) => Err(StoreError::io("unlink", path, &e)),
@@ -309,7 +339,7 @@ impl Disk {
     /// not there.
     pub(crate) fn remove_dir_all(&self, dir: &Path) -> StoreResult<bool> {
         match self {
-            Disk::Real => match std::fs::remove_dir_all(dir) {
+            Disk::Real | Disk::PageCache => match std::fs::remove_dir_all(dir) {
                 Ok(()) => Ok(true),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
                 Err(e) => Err(StoreError::io("remove", dir, &e)),
@@ -326,7 +356,9 @@ impl Disk {
     /// Renames a file (atomic on one file system).
     pub(crate) fn rename(&self, from: &Path, to: &Path) -> StoreResult<()> {
         match self {
-            Disk::Real => std::fs::rename(from, to).map_err(|e| StoreError::io("rename", from, &e)),
+            Disk::Real | Disk::PageCache => {
+                std::fs::rename(from, to).map_err(|e| StoreError::io("rename", from, &e))
+            }
             #[cfg(feature = "sim")]
             Disk::Sim(d) => d.rename(from, to).map_err(|e| sim("rename", from, e)),
         }
@@ -335,7 +367,7 @@ impl Disk {
     /// The names in `dir`.
     fn list(&self, dir: &Path) -> StoreResult<Vec<String>> {
         match self {
-            Disk::Real => {
+            Disk::Real | Disk::PageCache => {
                 let rd = std::fs::read_dir(dir).map_err(|e| StoreError::io("readdir", dir, &e))?;
                 let mut out = Vec::new();
                 for entry in rd {
@@ -386,7 +418,7 @@ impl Disk {
     /// when nothing is there.
     fn stat(&self, path: &Path) -> StoreResult<Option<bool>> {
         match self {
-            Disk::Real => match std::fs::metadata(path) {
+            Disk::Real | Disk::PageCache => match std::fs::metadata(path) {
                 Ok(m) => Ok(Some(m.is_dir())),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
                 Err(e) => Err(StoreError::io("stat", path, &e)),
@@ -409,7 +441,9 @@ impl Disk {
     /// Reads a whole (small) file.
     pub(crate) async fn read_small(&self, path: &Path) -> StoreResult<Vec<u8>> {
         match self {
-            Disk::Real => std::fs::read(path).map_err(|e| StoreError::io("read", path, &e)),
+            Disk::Real | Disk::PageCache => {
+                std::fs::read(path).map_err(|e| StoreError::io("read", path, &e))
+            }
             #[cfg(feature = "sim")]
             Disk::Sim(d) => {
                 let f = d.open(path).await.map_err(|e| sim("open", path, e))?;
@@ -424,7 +458,7 @@ impl Disk {
     /// blocking I/O on the real disk: used for rare, tiny files (erase redo).
     pub(crate) async fn write_small_synced(&self, path: &Path, data: &[u8]) -> StoreResult<()> {
         match self {
-            Disk::Real => {
+            Disk::Real | Disk::PageCache => {
                 use std::io::Write;
                 let mut f =
                     std::fs::File::create(path).map_err(|e| StoreError::io("create", path, &e))?;
@@ -486,6 +520,18 @@ impl BlockFile {
                 }
                 Ok(())
             }
+            FileImpl::Buffered(file) => {
+                let mut buf = vec![0u8; len];
+                fill(&mut buf);
+                let n = file
+                    .write_at(buf, pos)
+                    .await
+                    .map_err(|e| gio("write", &self.path, e))?;
+                if n != len {
+                    return Err(short_write(&self.path));
+                }
+                Ok(())
+            }
             #[cfg(feature = "sim")]
             FileImpl::Sim(f) => {
                 let mut buf = vec![0u8; len];
@@ -501,6 +547,13 @@ impl BlockFile {
     pub(crate) async fn read(&self, pos: u64, len: usize) -> StoreResult<Bytes> {
         match &self.imp {
             FileImpl::Dma(file) => {
+                let r = file
+                    .read_at(pos, len)
+                    .await
+                    .map_err(|e| gio("read", &self.path, e))?;
+                Ok(Bytes::copy_from_slice(&r))
+            }
+            FileImpl::Buffered(file) => {
                 let r = file
                     .read_at(pos, len)
                     .await
@@ -523,6 +576,10 @@ impl BlockFile {
                 .file_size()
                 .await
                 .map_err(|e| gio("stat", &self.path, e)),
+            FileImpl::Buffered(file) => file
+                .file_size()
+                .await
+                .map_err(|e| gio("stat", &self.path, e)),
             #[cfg(feature = "sim")]
             FileImpl::Sim(f) => f
                 .size(&self.path)
@@ -538,6 +595,10 @@ impl BlockFile {
                 .fdatasync()
                 .await
                 .map_err(|e| gio("fdatasync", &self.path, e)),
+            FileImpl::Buffered(file) => file
+                .fdatasync()
+                .await
+                .map_err(|e| gio("fdatasync", &self.path, e)),
             #[cfg(feature = "sim")]
             FileImpl::Sim(f) => f
                 .fdatasync(&self.path)
@@ -550,6 +611,11 @@ impl BlockFile {
     pub(crate) async fn close(self) {
         match self.imp {
             FileImpl::Dma(file) => {
+                if let Ok(file) = Rc::try_unwrap(file) {
+                    let _ = file.close().await;
+                }
+            }
+            FileImpl::Buffered(file) => {
                 if let Ok(file) = Rc::try_unwrap(file) {
                     let _ = file.close().await;
                 }

@@ -156,8 +156,16 @@ pub struct FileStore {
 impl FileStore {
     /// Opens (or creates) the store in `cfg.dir`, recovering whatever is
     /// there, and starts its writer on the current glommio executor.
+    /// Under `sync: interval` (and `never`) block files go through the page cache
+    /// ([`Disk::PageCache`]); under `sync: always` they are O_DIRECT.
     pub async fn open(cfg: FileStoreConfig, limits: StoreLimits) -> StoreResult<FileStore> {
-        Self::open_on(Disk::Real, cfg, limits).await
+        let disk = match cfg.sync {
+            crate::config::SyncPolicy::Always => Disk::Real,
+            crate::config::SyncPolicy::Interval(_) | crate::config::SyncPolicy::Never => {
+                Disk::PageCache
+            }
+        };
+        Self::open_on(disk, cfg, limits).await
     }
 
     /// [`FileStore::open`] on a given [`Disk`] (the simulated disk in tests).
