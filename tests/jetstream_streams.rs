@@ -1711,7 +1711,11 @@ async fn encrypted_store_hides_messages_on_disk_and_reads_them_after_restart() {
 async fn small_max_bytes_gives_small_blocks() {
     let s = js_server();
     let nc = client(&s).await;
-    create_stream(&nc, json!({"name": "SMALL", "subjects": ["small"], "max_bytes": 120_000})).await;
+    create_stream(
+        &nc,
+        json!({"name": "SMALL", "subjects": ["small"], "max_bytes": 120_000}),
+    )
+    .await;
     create_stream(&nc, json!({"name": "BIG", "subjects": ["big"]})).await;
     let js = jetstream::new(nc.clone());
     let payload = bytes::Bytes::from(vec![b'b'; 1000]);
@@ -1725,13 +1729,19 @@ async fn small_max_bytes_gives_small_blocks() {
         }
     }
     let blocks = |stream: &str| {
-        let dir = s.dir().join(format!("store/jetstream/$G/streams/{stream}/msgs"));
+        let dir = s
+            .dir()
+            .join(format!("store/jetstream/$G/streams/{stream}/msgs"));
         std::fs::read_dir(&dir)
             .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
             .filter_map(Result::ok)
             .filter(|e| e.file_name().to_string_lossy().ends_with(".blk"))
             .count()
     };
-    assert!(blocks("SMALL") > 1, "SMALL has {} block files", blocks("SMALL"));
+    assert!(
+        blocks("SMALL") > 1,
+        "SMALL has {} block files",
+        blocks("SMALL")
+    );
     assert_eq!(blocks("BIG"), 1);
 }

@@ -76,6 +76,9 @@ const TAG: usize = 16;
 /// Write granularity: the DMA write unit (`file::format::SECTOR`); a record
 /// is padded with zeros to a multiple of it.
 const ALIGN: usize = 4096;
+/// The smallest unit a write can tear into: a torn record leaves whole
+/// sectors of this size unwritten.
+const TORN_SECTOR: usize = 512;
 /// Slot file names.
 const SLOTS: [&str; 2] = ["state.0", "state.1"];
 /// The largest snapshot accepted. A consumer with a million pending acks
@@ -152,10 +155,12 @@ enum Slot {
     /// An intact record.
     Valid { generation: u64, snapshot: Bytes },
     /// Not a valid record: a torn write or damage. `generation` is known when
-    /// the header itself verified.
+    /// the header itself verified. `torn` is false when no crash can leave
+    /// these bytes (then it is damage for certain).
     Damaged {
         generation: Option<u64>,
         reason: String,
+        torn: bool,
     },
     /// An intact record this configuration must not read: wrong key, no key,
     /// a newer format. The open fails rather than fall back to older state.
@@ -557,12 +562,23 @@ fn record_len(first: &[u8]) -> Option<usize> {
 /// What the record in `bytes` (read from `path`) is under `cipher`. Never
 /// panics: every index is checked.
 fn decode(bytes: &[u8], cipher: &Cipher, path: &Path) -> Slot {
+    // What a crash can leave in a slot: sectors (512 bytes, written whole)
+    // that never landed — zeros in a fresh slot, or an older record's bytes —
+    // or a file whose growth was not durable. A header sector that landed is
+    // whole, so a bad magic or header checksum next to a non-zero first
+    // sector is damage, never a torn write.
+    let torn = |generation: Option<u64>, reason: &str| Slot::Damaged {
+        generation,
+        reason: reason.to_string(),
+        torn: true,
+    };
     let damaged = |generation: Option<u64>, reason: &str| Slot::Damaged {
         generation,
         reason: reason.to_string(),
+        torn: false,
     };
-    if bytes.len() >= 512 && bytes[..512].iter().all(|&b| b == 0) {
-        return damaged(None, "its first sector was never written (torn write)");
+    if bytes.len() >= TORN_SECTOR && bytes[..TORN_SECTOR].iter().all(|&b| b == 0) {
+        return torn(None, "its first sector was never written (torn write)");
     }
     if bytes.len() < 5 || &bytes[..4] != MAGIC {
         return damaged(None, "no record magic");
@@ -596,13 +612,29 @@ fn decode(bytes: &[u8], cipher: &Cipher, path: &Path) -> Slot {
     }
     let end = header_len + stored;
     let Some(crc) = read_u32(bytes, end) else {
-        return damaged(generation, "record cut short (torn write)");
+        return torn(generation, "record cut short (torn write)");
     };
     if crc != crc32fast::hash(&bytes[..end]) {
-        return damaged(
-            generation,
-            "record checksum mismatch (torn write or damage)",
-        );
+        // A first record (generation 1) goes into a fresh, zero-filled slot:
+        // if it tore, a sector of it is still all zero. With every sector
+        // holding data it was written whole and changed later. A later
+        // generation may tear over an older record's bytes, so there the
+        // two cannot be told apart.
+        let unwritten_sector = bytes[..end + TRAILER]
+            .chunks(TORN_SECTOR)
+            .skip(1)
+            .any(|c| c.iter().all(|&b| b == 0));
+        return if generation != Some(1) || unwritten_sector {
+            torn(
+                generation,
+                "record checksum mismatch (torn write or damage)",
+            )
+        } else {
+            damaged(
+                generation,
+                "record checksum mismatch: every sector holds data, so the record was written whole and damaged later",
+            )
+        };
     }
     // The record is intact as written; from here on a failure is not damage.
     let Some(record_generation) = read_u64(bytes, 8) else {
@@ -688,10 +720,12 @@ fn choose(slots: Vec<Slot>, dir: &Path) -> StoreResult<(usize, u64, Option<Bytes
                 seen_generation = seen_generation.max(*generation);
             }
             Slot::Damaged {
-                generation, reason, ..
+                generation,
+                reason,
+                torn,
             } => {
                 seen_generation = seen_generation.max(generation.unwrap_or(0));
-                damaged.push((i, *generation, reason.as_str()));
+                damaged.push((i, *generation, reason.as_str(), *torn));
             }
         }
         nonempty += 1;
@@ -699,7 +733,7 @@ fn choose(slots: Vec<Slot>, dir: &Path) -> StoreResult<(usize, u64, Option<Bytes
     let describe = |i: usize, reason: &str| format!("{}: {reason}", dir.join(SLOTS[i]).display());
     match newest {
         Some((i, generation)) => {
-            for (d, _, reason) in &damaged {
+            for (d, _, reason, _) in &damaged {
                 // Expected after a crash during a write (never acknowledged);
                 // otherwise damage to the older record, which is not needed.
                 tracing::warn!(
@@ -723,22 +757,31 @@ fn choose(slots: Vec<Slot>, dir: &Path) -> StoreResult<(usize, u64, Option<Bytes
         // was acknowledged. The same holds for a damaged generation-1 record.
         // (Regression: sim-crash seeds 297 and 16185 tore the header sector,
         // or tore generation 2 after a torn generation 1, and the consumer
-        // refused to open for good.) Blind spot: a first record that
-        // completed and was damaged later opens empty too.
+        // refused to open for good.) Only bytes a crash can leave count:
+        // damage no tear explains (a bad header next to a written first
+        // sector, a first record with every sector written) fails the open.
+        // Blind spot: a first record that completed, holds a whole zero
+        // sector, and was damaged later opens empty too.
         None if nonempty == 1
             && damaged
                 .first()
-                .is_some_and(|(i, g, _)| *i == 0 || *g == Some(1)) =>
+                .is_some_and(|(i, g, _, torn)| *torn && (*i == 0 || *g == Some(1))) =>
         {
             // The very first record tore: it never completed, so nothing it
             // held was acknowledged.
-            if let Some((d, _, reason)) = damaged.first() {
+            if let Some((d, _, reason, _)) = damaged.first() {
                 tracing::warn!(
                     "consumer state {}; the first record never completed, starting empty",
                     describe(*d, reason)
                 );
             }
-            Ok((1, seen_generation, None))
+            // The next record is generation 2 at least, even when the torn
+            // header was unreadable: it may land over this attempt's
+            // sectors, and only a generation-1 record is known to go into a
+            // never-written slot (what lets `decode` call a bad one with
+            // every sector written damage). sim_scenarios
+            // `repeatedly_torn_first_consumer_record_opens_empty`.
+            Ok((1, seen_generation.max(1), None))
         }
         None => Err(StoreError::Format {
             path: dir.to_path_buf(),
@@ -746,7 +789,7 @@ fn choose(slots: Vec<Slot>, dir: &Path) -> StoreResult<(usize, u64, Option<Bytes
                 "consumer state has no valid record ({}); refusing to start from empty state",
                 damaged
                     .iter()
-                    .map(|(i, _, reason)| describe(*i, reason))
+                    .map(|(i, _, reason, _)| describe(*i, reason))
                     .collect::<Vec<_>>()
                     .join("; ")
             ),
@@ -1011,6 +1054,7 @@ mod tests {
         let d = |g: Option<u64>| Slot::Damaged {
             generation: g,
             reason: "x".into(),
+            torn: true,
         };
         let (cur, gen, s) = choose(vec![v(4), v(5)], dir).unwrap();
         assert_eq!((cur, gen, s.as_deref()), (1, 5, Some(&b"5"[..])));
@@ -1022,8 +1066,11 @@ mod tests {
         // Slot 0 damaged next to a never-written slot 1: no record ever
         // completed, whatever the generation (regression: sim-crash seeds 297
         // and 16185).
+        // The next attempt is generation 2 at least: it may land over this
+        // one's sectors, and a bad generation-1 record with every sector
+        // written counts as damage.
         let (cur, gen, s) = choose(vec![d(None), Slot::Empty], dir).unwrap();
-        assert_eq!((cur, gen, s), (1, 0, None));
+        assert_eq!((cur, gen, s), (1, 1, None));
         let (cur, gen, s) = choose(vec![d(Some(2)), Slot::Empty], dir).unwrap();
         assert_eq!((cur, gen, s), (1, 2, None));
         // Slot 1 damaged next to an empty slot 0 cannot come from a crash.

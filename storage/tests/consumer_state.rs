@@ -285,12 +285,27 @@ fn only_a_torn_first_record_may_open_empty() {
     let tmp = tempfile::tempdir().unwrap();
     let base = tmp.path().to_path_buf();
     on_executor(move || async move {
-        // The very first record tore (its header says generation 1, the other
-        // slot was never written): it was never acknowledged.
+        // The very first record tore (a sector of it never landed and reads
+        // as zeros; the other slot was never written): it was never
+        // acknowledged, so the consumer starts empty.
         let dir = base.join("first");
+        let big = [b'g'; 1500];
+        write_all(&dir, Cipher::None, &[&big]).await;
+        let torn = slot(&dir, slot_with(&dir, &big));
+        let mut raw = std::fs::read(&torn).unwrap();
+        raw[512..1024].fill(0);
+        std::fs::write(&torn, raw).unwrap();
+        assert_eq!(reopen(&dir, Cipher::None).await, None);
+
+        // A first record within one sector cannot tear (sector writes are
+        // atomic): a bad one was written whole and damaged since, so the
+        // open is refused rather than starting empty.
+        let dir = base.join("flipped");
         write_all(&dir, Cipher::None, &[b"gen one"]).await;
         flip(&slot(&dir, slot_with(&dir, b"gen one")), 50);
-        assert_eq!(reopen(&dir, Cipher::None).await, None);
+        assert!(ConsumerStateFile::open(config(&dir, Cipher::None))
+            .await
+            .is_err());
 
         // A damaged later record with the other slot blank is an error.
         let dir = base.join("later");

@@ -174,18 +174,32 @@ impl Meta {
                 }
                 continue;
             }
-            match read_meta(&path) {
-                Ok(m) => found.push(m),
-                Err(e) => {
-                    tracing::warn!(
-                        "JetStream: skipping {}: no readable metadata ({e})",
-                        path.display()
-                    );
-                    self.unrecovered.borrow_mut().insert(
-                        entry.file_name().to_string_lossy().into_owned(),
-                        format!("no readable metadata: {e}"),
-                    );
+            // A stream whose metadata is missing or damaged is not loaded and
+            // its files are left exactly as they are (never removed: Go
+            // deletes a stream whose metadata does not read, losing its
+            // messages). An operator can restore the file and restart.
+            let dir_name = entry.file_name().to_string_lossy().into_owned();
+            let meta_path = path.join(super::stream::META_FILE);
+            let refused = match read_meta(&path) {
+                Ok(m) if m.config.name == dir_name => {
+                    found.push(m);
+                    None
                 }
+                // Damage that still parses can change the name: restoring it
+                // would start an empty stream under the other name and leave
+                // these messages unreachable.
+                Ok(m) => Some(format!(
+                    "its metadata names stream '{}', not '{dir_name}' (damaged?)",
+                    m.config.name
+                )),
+                Err(e) => Some(format!("no readable metadata: {e}")),
+            };
+            if let Some(why) = refused {
+                tracing::error!(
+                    "JetStream: stream '{dir_name}' not loaded: {} {why}; its files are left untouched",
+                    meta_path.display()
+                );
+                self.unrecovered.borrow_mut().insert(dir_name, why);
             }
         }
         found.sort_by(|a, b| a.config.name.cmp(&b.config.name));

@@ -233,6 +233,18 @@ impl Stream {
                 }
             };
             let name = meta.name.clone();
+            // A damaged meta.json can still parse and name another consumer:
+            // opening it would make a new, empty consumer under that name.
+            // Leave this one's files alone instead (as for streams).
+            let dir_name = d.file_name().map(|n| n.to_string_lossy().into_owned());
+            if dir_name.as_deref() != Some(name.as_str()) {
+                tracing::error!(
+                    "stream {}: consumer in {} not restored: its metadata names consumer '{name}' (damaged?); its files are left untouched",
+                    self.name,
+                    d.display()
+                );
+                continue;
+            }
             match Consumer::open(self, js, meta, Some(&dir), false).await {
                 Ok(c) => {
                     self.consumers.borrow_mut().insert(name, c);

@@ -46,6 +46,13 @@ use super::io::{self, BlockFile, Disk};
 use super::writer::Tail;
 use super::{round_up, Block, CorruptRange, Inner};
 
+/// Bytes at the end of a damaged last frame that, all zero, leave open
+/// whether a zeroed range went on over frames after it. One byte: a zeroed
+/// range that wiped later frames always zeroes the frame's last byte (the
+/// matrix found one that zeroed only its last four); a frame that really
+/// ends in a zero byte is refused rather than guessed about.
+const ZEROED_END_PROBE: usize = 1;
+
 /// Reads a whole block file.
 async fn read_all(file: &BlockFile, size: u64) -> StoreResult<Bytes> {
     const CHUNK: u64 = 4 << 20;
@@ -238,8 +245,11 @@ pub(crate) async fn recover(
     let mut list = disk.list_blocks(&msgs_dir)?;
     remove_unfinished_last_block(&disk, &mut list).await?;
     let count = list.len();
+    // The block replayed before the current one: `(index, path)`.
+    let mut prev_block: Option<(u32, PathBuf)> = None;
     for (k, (index, path)) in list.into_iter().enumerate() {
         let is_last = k + 1 == count;
+        let prev_block = prev_block.replace((index, path.clone()));
         let file = disk.open(&path).await?;
         let size = file.size().await?;
         let data = read_all(&file, size).await?;
@@ -279,9 +289,14 @@ pub(crate) async fn recover(
             // Sequences between the previous block's end and this block's
             // start are missing: damage that ran to the end of the previous
             // block, or a block that is gone.
-            let (first, at) = open_loss
-                .take()
-                .unwrap_or((ledger.last_seq() + 1, path.clone()));
+            // Those sequences were written after the previous block's last
+            // replayed frame: into that block, when it is the one just
+            // before (its data ended early), else into a block that is gone.
+            let gap_at = match &prev_block {
+                Some((i, p)) if *i + 1 == index => p.clone(),
+                _ => path.clone(),
+            };
+            let (first, at) = open_loss.take().unwrap_or((ledger.last_seq() + 1, gap_at));
             report_loss(&mut corrupt, first, header.base_last_seq, &at);
             ledger.apply_truncate(header.base_last_seq, header.base_last_ts);
         }
@@ -297,6 +312,9 @@ pub(crate) async fn recover(
         let mut pos = FRAMES_START as usize;
         // Where the write that carried the last valid frame started.
         let mut last_batch_start = None;
+        // A damaged frame at the end of the last block was skipped: what
+        // follows it is no longer told apart from damage.
+        let mut damaged_at_end = false;
         loop {
             match format::decode_frame(&data[pos..], seed) {
                 Ok((fh, body)) => {
@@ -361,6 +379,21 @@ pub(crate) async fn recover(
                             // header is unverified, so its last sequence is
                             // believed only when it is plausible.
                             let (prev_last, claimed_last, total) = frame_extent(&data[pos..]);
+                            // A zeroed range can run past the frame's end and
+                            // wipe whole frames after it, leaving what reads
+                            // as the normal end of the data. A frame ending in
+                            // zero leaves that open: refuse.
+                            let tail_end = pos + total;
+                            let tail = &data[tail_end.saturating_sub(ZEROED_END_PROBE)..tail_end];
+                            if format::is_zero(tail) {
+                                return Err(StoreError::Format {
+                                    path,
+                                    reason: format!(
+                                        "damaged frame at offset {pos} at the end of the store ends in zeros; whether messages after sequence {} followed it is unknown",
+                                        ledger.last_seq()
+                                    ),
+                                });
+                            }
                             let max_msgs = (total / format::MSG_RECORD_FIXED) as u64 + 1;
                             let last = ledger.last_seq();
                             if prev_last == last
@@ -371,19 +404,31 @@ pub(crate) async fn recover(
                                 let ts = ledger.last_ts();
                                 ledger.apply_truncate(claimed_last, ts);
                             } else {
-                                tracing::error!(
-                                    path = %path.display(),
-                                    offset = pos,
-                                    after_seq = last,
-                                    "damaged frame at the end of the store; how many messages it held is unknown"
-                                );
-                                corrupt.push(CorruptRange {
-                                    first: last + 1,
-                                    last: last + 1,
-                                    path: path.clone(),
+                                // Appending after it would reuse sequences
+                                // it may have held (acknowledged ones). The
+                                // count is unknown: refuse, naming the file.
+                                return Err(StoreError::Format {
+                                    path,
+                                    reason: format!(
+                                        "damaged frame at offset {pos} at the end of the store; how many messages after sequence {last} it held is unknown"
+                                    ),
                                 });
                             }
                             pos += total;
+                            damaged_at_end = true;
+                        }
+                        None if is_last && damaged_at_end => {
+                            // After a frame that was written whole and
+                            // damaged, more bad bytes: whether they are a
+                            // torn write or damage too cannot be told, nor
+                            // how many messages they held.
+                            return Err(StoreError::Format {
+                                path,
+                                reason: format!(
+                                    "damaged data at offset {pos} after a damaged frame at the end of the store; messages after sequence {} may be lost",
+                                    ledger.last_seq()
+                                ),
+                            });
                         }
                         None if is_last => {
                             cut_torn_tail(&file, &data, pos, &path).await?;
@@ -546,7 +591,10 @@ async fn rewrite_last_write(
         return Ok(());
     };
     let from = (start / page * page).max(page);
-    let to = (round_up(end as u64, SECTOR) as usize).min(data.len());
+    // A file cut short at an unaligned size (damage) still gets whole
+    // sectors: O_DIRECT writes nothing else.
+    let to =
+        (round_up(end as u64, SECTOR) as usize).min(round_up(data.len() as u64, SECTOR) as usize);
     if from >= to || end > data.len() {
         return Ok(());
     }
@@ -646,7 +694,8 @@ fn replay_frame(
 /// sector, and syncs.
 async fn zero_range(file: &BlockFile, data: &[u8], from: u64, to: u64) -> StoreResult<()> {
     let start = from / SECTOR * SECTOR;
-    let end = round_up(to.max(from + 1), SECTOR).min(data.len() as u64);
+    // Whole sectors even when damage cut the file at an unaligned size.
+    let end = round_up(to.max(from + 1), SECTOR).min(round_up(data.len() as u64, SECTOR));
     if end <= start {
         return Ok(());
     }

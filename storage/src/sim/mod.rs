@@ -6,10 +6,13 @@
 //!   through [`crate::Disk::Sim`].
 //! - [`crash`] — the crash harness behind `scripts/sim-crash`: random
 //!   workloads, power losses at random operations, recovery, checks.
+//! - [`corrupt`] — the corruption matrix behind `scripts/corrupt`: one
+//!   seeded damage to one file of a stopped store, reopen, classification.
 //! - [`Break`] — switches that break the store on purpose, so a test can show
 //!   that the harness notices.
 //! - [`rng`] — the deterministic generator every decision comes from.
 
+pub mod corrupt;
 pub mod crash;
 pub mod disk;
 pub mod rng;

@@ -1,0 +1,184 @@
+//! Damaged stream and consumer metadata (`meta.json`) while the server is stopped:
+//! a bit flip, a zeroed range, a truncation, a deleted file. jetcore does not load
+//! that stream (or consumer), logs an ERROR naming the file, leaves every file of it
+//! untouched, and keeps serving the others; restoring the file and restarting brings
+//! it back whole. (Jepsen found the Go server deletes a whole stream after such
+//! single-node damage; Go's files differ, so this test runs against jetcore only.)
+
+mod jetstream_common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use jetcore_tests::*;
+use jetstream_common::*;
+use serde_json::{json, Value};
+
+/// The kinds of damage applied to a `meta.json`.
+const KINDS: [&str; 4] = ["bit-flip", "zeroed", "truncated", "deleted"];
+
+fn stream_dir(s: &Server, name: &str) -> PathBuf {
+    s.dir()
+        .join("store")
+        .join("jetstream")
+        .join("$G")
+        .join("streams")
+        .join(name)
+}
+
+/// Every file under `dir` with its bytes (meta.json files left out).
+fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).expect("read dir").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                todo.push(p);
+            } else if p.file_name().is_some_and(|n| n != "meta.json") {
+                out.insert(p.clone(), std::fs::read(&p).expect("read file"));
+            }
+        }
+    }
+    out
+}
+
+/// Damages `path` as `kind` says. The bit flip turns the first character of the
+/// `"name"` value into another letter (still valid JSON: the damage must be caught
+/// without a parse error).
+fn damage(path: &Path, kind: &str) {
+    let mut b = std::fs::read(path).expect("read meta");
+    match kind {
+        "bit-flip" => {
+            let text = String::from_utf8_lossy(&b).into_owned();
+            let at = text.find("\"name\": \"").expect("name field") + "\"name\": \"".len();
+            b[at] ^= 0x02;
+        }
+        "zeroed" => {
+            let n = b.len().min(64);
+            b[..n].fill(0);
+        }
+        "truncated" => b.truncate(b.len() / 2),
+        "deleted" => {
+            std::fs::remove_file(path).expect("remove meta");
+            return;
+        }
+        _ => unreachable!(),
+    }
+    std::fs::write(path, b).expect("write meta");
+}
+
+async fn fill(s: &Server) {
+    let nc = client(s).await;
+    for (name, subj) in [("A", "a.>"), ("B", "b.>")] {
+        create_stream(&nc, json!({"name": name, "subjects": [subj]})).await;
+        for i in 0..5 {
+            let v = publish_req(
+                &nc,
+                &format!("{}.x", name.to_lowercase()),
+                &[],
+                format!("m{i}").as_bytes(),
+            )
+            .await;
+            assert_ack(&v, name, i + 1);
+        }
+        ok(api(
+            &nc,
+            &format!("$JS.API.CONSUMER.DURABLE.CREATE.{name}.C"),
+            json!({"stream_name": name, "config": {"durable_name": "C", "ack_policy": "explicit"}}),
+        )
+        .await);
+    }
+}
+
+async fn messages(nc: &async_nats::Client, name: &str) -> Option<u64> {
+    let v = stream_info(nc, name, Value::Null).await;
+    v.get("state").and_then(|s| s["messages"].as_u64())
+}
+
+#[tokio::test]
+async fn damaged_stream_meta_is_not_loaded_and_its_data_is_kept() {
+    if server_impl() == Impl::Go {
+        return;
+    }
+    for kind in KINDS {
+        let mut s = js_server();
+        fill(&s).await;
+        s.stop_graceful();
+        let dir = stream_dir(&s, "A");
+        let meta = dir.join("meta.json");
+        let original = std::fs::read(&meta).expect("meta");
+        let before = files(&dir);
+        damage(&meta, kind);
+        s.restart();
+        let nc = client(&s).await;
+        // The other stream is served as before.
+        assert_eq!(messages(&nc, "B").await, Some(5), "{kind}: stream B");
+        // The damaged one is not loaded...
+        let v = api(&nc, "$JS.API.STREAM.INFO.A", Value::Null).await;
+        assert_err(&v, 404, 10059, "stream not found");
+        assert!(
+            s.log_lines().iter().any(|l| l.contains("[ERR]")
+                && l.contains("not loaded")
+                && l.contains(&meta.display().to_string())),
+            "{kind}: no ERROR naming {}:\n{}",
+            meta.display(),
+            s.log_lines().join("\n")
+        );
+        // ...and nothing of it was touched.
+        assert_eq!(files(&dir), before, "{kind}: stream A's files changed");
+        // Restoring the file brings it back whole.
+        s.stop_graceful();
+        std::fs::write(&meta, &original).expect("restore meta");
+        s.restart();
+        let nc = client(&s).await;
+        assert_eq!(
+            messages(&nc, "A").await,
+            Some(5),
+            "{kind}: restored stream A"
+        );
+        let c = api(&nc, "$JS.API.CONSUMER.INFO.A.C", Value::Null).await;
+        assert_eq!(c["name"], "C", "{kind}: consumer of the restored stream");
+    }
+}
+
+#[tokio::test]
+async fn damaged_consumer_meta_is_not_loaded_and_the_stream_is_kept() {
+    if server_impl() == Impl::Go {
+        return;
+    }
+    for kind in KINDS {
+        let mut s = js_server();
+        fill(&s).await;
+        s.stop_graceful();
+        let dir = stream_dir(&s, "A");
+        let meta = dir.join("obs").join("C").join("meta.json");
+        let original = std::fs::read(&meta).expect("consumer meta");
+        let before = files(&dir);
+        damage(&meta, kind);
+        s.restart();
+        let nc = client(&s).await;
+        assert_eq!(
+            messages(&nc, "A").await,
+            Some(5),
+            "{kind}: stream A keeps its messages"
+        );
+        assert_eq!(messages(&nc, "B").await, Some(5), "{kind}: stream B");
+        let v = api(&nc, "$JS.API.CONSUMER.INFO.A.C", Value::Null).await;
+        assert_err(&v, 404, 10014, "consumer not found");
+        assert!(
+            s.log_lines()
+                .iter()
+                .any(|l| l.contains("[ERR]") && l.contains("not restored")),
+            "{kind}: no ERROR for the consumer:\n{}",
+            s.log_lines().join("\n")
+        );
+        assert_eq!(files(&dir), before, "{kind}: stream A's files changed");
+        s.stop_graceful();
+        std::fs::write(&meta, &original).expect("restore meta");
+        s.restart();
+        let nc = client(&s).await;
+        let c = api(&nc, "$JS.API.CONSUMER.INFO.A.C", Value::Null).await;
+        assert_eq!(c["name"], "C", "{kind}: restored consumer");
+    }
+}
