@@ -630,20 +630,22 @@ fn a_refused_purge_does_not_stall_durability() {
     });
 }
 
-#[test]
-fn a_damaged_last_frame_header_cannot_inflate_the_sequence() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().to_path_buf();
-    let p2 = path.clone();
+/// Writes three messages (closing the store cleanly or not), then flips the
+/// top byte of the third frame's `last_seq` field (header offset 24..32).
+/// Returns the damaged block file.
+fn damage_last_frame_header(path: &Path, clean_close: bool) -> std::path::PathBuf {
+    let p2 = path.to_path_buf();
     on_executor(move || async move {
         let store = open(&p2).await;
         for i in 0..3u8 {
             append_durable(&store, msg("d", &[i + 1; 600])).await;
         }
-        store.close().await.expect("close");
+        if clean_close {
+            store.close().await.expect("close");
+        }
+        // Otherwise the process just stops (as after SIGKILL; all durable).
     });
-    // Flip the top byte of the last frame's last_seq field (header offset 24..32).
-    let block = block_files(&path).pop().expect("a block");
+    let block = block_files(path).pop().expect("a block");
     let mut data = std::fs::read(&block).expect("read");
     let payload_at = data
         .windows(600)
@@ -655,9 +657,38 @@ fn a_damaged_last_frame_header_cannot_inflate_the_sequence() {
         .expect("frame magic");
     data[frame_at + 31] ^= 0x40;
     std::fs::write(&block, &data).expect("write");
-    // Its header cannot be believed, so how many messages it held is
-    // unknown: appending after it could reuse acknowledged sequences. The
-    // open is refused, naming the block.
+    block
+}
+
+#[test]
+fn a_damaged_last_frame_header_cannot_inflate_the_sequence() {
+    // After a clean close a marker frame follows the last data write: the
+    // damaged frame is fenced with its exact range (the marker's valid header
+    // says where the store stood), never taken from the damaged header.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().to_path_buf();
+    let block = damage_last_frame_header(&path, true);
+    on_executor(move || async move {
+        let store = open(&path).await;
+        assert_eq!(store.state().last_seq, 3, "sequence from the marker");
+        assert_eq!(store.corrupt_ranges(), vec![(3, 3, block)]);
+        assert!(matches!(
+            store.load(3).await,
+            Err(StoreError::Corrupt { .. })
+        ));
+        assert_eq!(
+            store.load(2).await.expect("load 2").payload.as_ref(),
+            &[2u8; 600]
+        );
+        store.close().await.expect("close");
+    });
+    // Without a clean close nothing after the frame vouches for it, and its
+    // header cannot be believed: how many messages it held is unknown, and
+    // appending after it could reuse acknowledged sequences. The open is
+    // refused, naming the block.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().to_path_buf();
+    let block = damage_last_frame_header(&path, false);
     on_executor(move || async move {
         match FileStore::open(config(&path), StoreLimits::default()).await {
             Ok(store) => panic!(
