@@ -125,6 +125,15 @@ async fn damaged_stream_meta_is_not_loaded_and_its_data_is_kept() {
             meta.display(),
             s.log_lines().join("\n")
         );
+        // Creating it anew over its files is refused (its blocks would be
+        // reopened under the new config, whose limits could delete them).
+        let v = api(
+            &nc,
+            "$JS.API.STREAM.CREATE.A",
+            json!({"name": "A", "subjects": ["a.>"], "max_msgs": 1}),
+        )
+        .await;
+        assert_eq!(v["error"]["err_code"], 10049, "{kind}: {v}");
         // ...and nothing of it was touched.
         assert_eq!(files(&dir), before, "{kind}: stream A's files changed");
         // Restoring the file brings it back whole.

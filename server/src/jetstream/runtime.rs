@@ -265,6 +265,23 @@ impl JetStream {
             return Ok(s);
         }
         let dir = self.config.stream_dir(&name);
+        // A directory with a meta.json or block files for a stream that is
+        // not loaded holds a stream whose metadata was refused at start
+        // (damaged or missing meta.json, logged as an ERROR). Creating over
+        // it would reopen its blocks under the new config, whose limits could
+        // delete them: refuse until an operator moves it away. (A directory
+        // with neither is what a crash in the middle of a creation leaves —
+        // the meta.json is written last and blocks only at the first
+        // message — and is used again.)
+        if persist
+            && meta.config.storage == super::stream_config::StorageType::File
+            && holds_stream_data(&dir)
+        {
+            return Err(ApiError::stream_create(format!(
+                "stream directory {} exists but the stream was not loaded (see the server log); move it away to create the stream anew",
+                dir.display()
+            )));
+        }
         let core = meta.core;
         let stream = Stream::open(shard, &self.config, meta, dir).await?;
         if persist {
@@ -350,4 +367,16 @@ mod tests {
         assert!(dynamic.max_store > 0 && dynamic.max_store != MAX_STORE_FALLBACK);
         assert!(!dynamic.compress_ok);
     }
+}
+
+/// Whether `dir` holds a stream's metadata or any block file.
+fn holds_stream_data(dir: &std::path::Path) -> bool {
+    if dir.join(super::stream::META_FILE).exists() {
+        return true;
+    }
+    std::fs::read_dir(dir.join("msgs")).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().ends_with(".blk"))
+    })
 }
