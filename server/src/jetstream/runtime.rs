@@ -338,6 +338,18 @@ pub fn of(shard: &Shard) -> Result<Rc<JetStream>, ApiError> {
         .ok_or_else(ApiError::not_enabled_for_account)
 }
 
+/// Whether `dir` holds a stream's metadata or any block file.
+fn holds_stream_data(dir: &std::path::Path) -> bool {
+    if dir.join(super::stream::META_FILE).exists() {
+        return true;
+    }
+    std::fs::read_dir(dir.join("msgs")).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().ends_with(".blk"))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -367,16 +379,4 @@ mod tests {
         assert!(dynamic.max_store > 0 && dynamic.max_store != MAX_STORE_FALLBACK);
         assert!(!dynamic.compress_ok);
     }
-}
-
-/// Whether `dir` holds a stream's metadata or any block file.
-fn holds_stream_data(dir: &std::path::Path) -> bool {
-    if dir.join(super::stream::META_FILE).exists() {
-        return true;
-    }
-    std::fs::read_dir(dir.join("msgs")).is_ok_and(|entries| {
-        entries
-            .flatten()
-            .any(|e| e.file_name().to_string_lossy().ends_with(".blk"))
-    })
 }

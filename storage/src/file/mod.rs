@@ -231,9 +231,33 @@ impl FileStore {
             }
         }
         res?;
-        match sync_err {
-            Some(e) => Err(e),
-            None => Ok(()),
+        if let Some(e) = sync_err {
+            return Err(e);
+        }
+        self.write_close_mark().await;
+        Ok(())
+    }
+
+    /// Leaves the close mark (`recovery::CLOSED_FILE`): the last sequence,
+    /// now that everything is durable, so recovery tells a tail damaged
+    /// while the store was stopped from a torn write. Best effort: without
+    /// it recovery only knows less (a failure is logged, the close stands).
+    async fn write_close_mark(&self) {
+        let (disk, msgs_dir, last_seq) = {
+            let i = self.inner.borrow();
+            (i.disk.clone(), i.msgs_dir.clone(), i.ledger.last_seq())
+        };
+        let mark = msgs_dir.join(recovery::CLOSED_FILE);
+        let tmp = msgs_dir.join(format!("{}.tmp", recovery::CLOSED_FILE));
+        // Written aside and renamed: a crash leaves the old mark or the new.
+        let written = async {
+            disk.write_small_synced(&tmp, &recovery::encode_close_mark(last_seq))
+                .await?;
+            disk.rename(&tmp, &mark)?;
+            disk.sync_dir(&msgs_dir).await
+        };
+        if let Err(e) = written.await {
+            tracing::warn!(error = %e, "could not write the store's close mark");
         }
     }
 

@@ -53,6 +53,34 @@ use super::{round_up, Block, CorruptRange, Inner};
 /// ends in a zero byte is refused rather than guessed about.
 const ZEROED_END_PROBE: usize = 1;
 
+/// The close mark in `msgs/`: written by a clean [`super::FileStore::close`]
+/// once everything else is durable (replaced at every clean close, never
+/// removed). It records the store's last sequence at that close.
+pub(crate) const CLOSED_FILE: &str = "closed";
+/// The close mark's magic.
+const CLOSED_MAGIC: &[u8; 8] = b"JCCLOSED";
+
+/// The close mark's bytes: magic, the store's last sequence, a CRC-32 of both.
+pub(crate) fn encode_close_mark(last_seq: u64) -> Vec<u8> {
+    let mut out = CLOSED_MAGIC.to_vec();
+    out.extend_from_slice(&last_seq.to_le_bytes());
+    let crc = crc32fast::hash(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// The last sequence a close mark records, if it is intact.
+fn decode_close_mark(bytes: &[u8]) -> Option<u64> {
+    if bytes.len() != 20 || &bytes[..8] != CLOSED_MAGIC {
+        return None;
+    }
+    let crc = u32::from_le_bytes(bytes[16..20].try_into().ok()?);
+    if crc != crc32fast::hash(&bytes[..16]) {
+        return None;
+    }
+    Some(u64::from_le_bytes(bytes[8..16].try_into().ok()?))
+}
+
 /// Reads a whole block file.
 async fn read_all(file: &BlockFile, size: u64) -> StoreResult<Bytes> {
     const CHUNK: u64 = 4 << 20;
@@ -195,12 +223,14 @@ fn frame_extent(at: &[u8]) -> (u64, u64, usize) {
 /// A last block whose header is unreadable and that holds no valid frame was
 /// being created when the process stopped (a block's header is durable before
 /// any frame goes in): remove it so the block before is the last one again.
-async fn remove_unfinished_last_block(
+/// A last block left by a creation that did not finish: taken off `list`
+/// (not replayed); the caller removes it once the close mark agrees.
+async fn unfinished_last_block(
     disk: &Disk,
     list: &mut Vec<(u32, PathBuf)>,
-) -> StoreResult<()> {
+) -> StoreResult<Option<PathBuf>> {
     let Some((index, path)) = list.last().cloned() else {
-        return Ok(());
+        return Ok(None);
     };
     let file = disk.open(&path).await?;
     let size = file.size().await?;
@@ -215,12 +245,10 @@ async fn remove_unfinished_last_block(
         .get(FRAMES_START as usize..)
         .is_some_and(|d| d.windows(4).any(|w| w == magic));
     if header_ok || has_frame_bytes {
-        return Ok(());
+        return Ok(None);
     }
-    tracing::warn!(path = %path.display(), "removing a block whose creation did not finish");
-    disk.remove_file(&path)?;
     list.pop();
-    Ok(())
+    Ok(Some(path))
 }
 
 /// What recovery hands to the store.
@@ -243,8 +271,12 @@ pub(crate) async fn recover(
     let mut open_loss: Option<(u64, PathBuf)> = None;
     super::erase::finish_interrupted(&disk, &msgs_dir).await?;
     let mut list = disk.list_blocks(&msgs_dir)?;
-    remove_unfinished_last_block(&disk, &mut list).await?;
+    let unfinished = unfinished_last_block(&disk, &mut list).await?;
     let count = list.len();
+    // The highest last sequence the store is seen to have reached: a block's
+    // base, a valid frame's `prev_last_seq`, the ledger after each frame (a
+    // later truncate lowers the ledger, not this).
+    let mut high_water = 0u64;
     // The block replayed before the current one: `(index, path)`.
     let mut prev_block: Option<(u32, PathBuf)> = None;
     for (k, (index, path)) in list.into_iter().enumerate() {
@@ -301,6 +333,7 @@ pub(crate) async fn recover(
             ledger.apply_truncate(header.base_last_seq, header.base_last_ts);
         }
         open_loss = None;
+        high_water = high_water.max(ledger.last_seq());
 
         if (data.len() as u64) < FRAMES_START {
             return Err(StoreError::Format {
@@ -343,6 +376,7 @@ pub(crate) async fn recover(
                         &path,
                     )?;
                     last_batch_start = Some(fh.batch_start as usize);
+                    high_water = high_water.max(fh.prev_last_seq).max(ledger.last_seq());
                     pos += fh.total_len();
                 }
                 Err(bad) => {
@@ -468,6 +502,47 @@ pub(crate) async fn recover(
             },
         );
     }
+    // A clean close left a mark with its last sequence. Data that never
+    // reaches it was damaged while the store was stopped: a last block cut
+    // short or zeroed at its tail reads just like a torn write, and one
+    // whose header went too like an unfinished creation. The open is
+    // refused, naming the block; nothing is changed, so every open answers
+    // the same. An open that goes ahead removes the mark (made durable by
+    // the directory sync below, before anything is appended): it speaks only
+    // for the data as that close left it — a later truncate, and dead blocks
+    // removed after it, could leave the store legitimately below it.
+    let high_water = high_water.max(ledger.last_seq());
+    let closed_path = msgs_dir.join(CLOSED_FILE);
+    if disk.exists(&closed_path)? {
+        match decode_close_mark(&disk.read_small(&closed_path).await?) {
+            Some(closed_last) if closed_last > high_water => {
+                let path = unfinished.clone().unwrap_or_else(|| {
+                    blocks
+                        .values()
+                        .next_back()
+                        .map_or_else(|| msgs_dir.clone(), |b: &Block| b.path.clone())
+                });
+                return Err(StoreError::Format {
+                    path,
+                    reason: format!(
+                        "the store was closed cleanly at sequence {closed_last} but its data ends at {high_water}: the end of its last block was damaged while it was stopped (truncated or zeroed); sequences {}..={closed_last} are missing",
+                        high_water + 1
+                    ),
+                });
+            }
+            Some(_) => {}
+            None => tracing::warn!(
+                path = %closed_path.display(),
+                "unreadable close mark ignored"
+            ),
+        }
+        disk.remove_file(&closed_path)?;
+    }
+    if let Some(path) = &unfinished {
+        tracing::warn!(path = %path.display(), "removing a block whose creation did not finish");
+        disk.remove_file(path)?;
+    }
+
     // The names of the blocks just read may not be durable yet: a process
     // killed between creating a block and syncing the directory, or one that
     // removed dead blocks (removals are synced lazily). From here on the
