@@ -26,7 +26,9 @@ fn stream_dir(s: &Server, name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Every file under `dir` with its bytes (meta.json files left out).
+/// Every file under `dir` with its bytes (meta.json files left out, and the
+/// store's close mark `msgs/closed`, which a clean stop writes and an open
+/// consumes).
 fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut out = BTreeMap::new();
     let mut todo = vec![dir.to_path_buf()];
@@ -35,7 +37,10 @@ fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
             let p = e.path();
             if p.is_dir() {
                 todo.push(p);
-            } else if p.file_name().is_some_and(|n| n != "meta.json") {
+            } else if p
+                .file_name()
+                .is_some_and(|n| n != "meta.json" && n != "closed")
+            {
                 out.insert(p.clone(), std::fs::read(&p).expect("read file"));
             }
         }
