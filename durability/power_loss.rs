@@ -427,7 +427,13 @@ fn main() -> ExitCode {
             );
         }
     }
-    let _ = std::fs::remove_dir_all(&work.dir);
+    if bad_runs == 0 {
+        let _ = std::fs::remove_dir_all(&work.dir);
+    } else {
+        // The last two server logs stay for the post-mortem.
+        let _ = std::fs::remove_dir(&work.mnt);
+        println!("server logs kept in {}", work.dir.display());
+    }
     println!("{} runs, {} anomalies", args.cycles, bad_runs);
     let failed = if args.expect_anomalies {
         bad_runs == 0

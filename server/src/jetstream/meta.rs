@@ -212,7 +212,7 @@ impl Meta {
             }
             let core = m.core;
             let config = m.config.clone();
-            match self.open_on(core, m, persist).await {
+            match self.open_on(core, m, persist, false).await {
                 Ok(_) => {
                     self.streams
                         .borrow_mut()
@@ -245,13 +245,20 @@ impl Meta {
             .unwrap_or(0)
     }
 
-    /// Open a stream on `core` (creating it when `persist`).
-    async fn open_on(&self, core: usize, meta: StreamMeta, persist: bool) -> Result<(), ApiError> {
+    /// Open a stream on `core`, writing its metadata when `persist`;
+    /// `creating`: a new stream (STREAM.CREATE), not one restored at start.
+    async fn open_on(
+        &self,
+        core: usize,
+        meta: StreamMeta,
+        persist: bool,
+        creating: bool,
+    ) -> Result<(), ApiError> {
         let result = self
             .shard
             .call_on(core, move |shard| async move {
                 let js = runtime::of(&shard)?;
-                js.open_stream(&shard, meta, persist).await?;
+                js.open_stream(&shard, meta, persist, creating).await?;
                 // Every core must know the new subscriptions before the client hears
                 // the stream exists, or its first publish could find no interest.
                 shard.interest_barrier().await;
@@ -436,7 +443,7 @@ impl Meta {
                     created: GoTime::now(),
                     core,
                 };
-                if let Err(e) = self.open_on(core, meta, true).await {
+                if let Err(e) = self.open_on(core, meta, true, true).await {
                     return fail(e);
                 }
                 self.streams

@@ -253,12 +253,14 @@ impl JetStream {
     }
 
     /// Open (or create) a stream on this core. `persist` writes its `meta.json`
-    /// (creation; a restart reads the existing one).
+    /// (creation, or a restored stream placed on another core); `creating`:
+    /// a new stream (STREAM.CREATE), not one restored at start.
     pub async fn open_stream(
         &self,
         shard: &Rc<Shard>,
         meta: StreamMeta,
         persist: bool,
+        creating: bool,
     ) -> Result<Rc<Stream>, ApiError> {
         let name = meta.config.name.clone();
         if let Some(s) = self.stream(&name) {
@@ -273,7 +275,7 @@ impl JetStream {
         // with neither is what a crash in the middle of a creation leaves —
         // the meta.json is written last and blocks only at the first
         // message — and is used again.)
-        if persist
+        if creating
             && meta.config.storage == super::stream_config::StorageType::File
             && holds_stream_data(&dir)
         {
