@@ -216,6 +216,30 @@ impl Disk {
         }
     }
 
+    /// Opens `path` for reading and writing as this disk's kind of file;
+    /// `create_new`: the file must not exist yet (`O_CREAT | O_EXCL`).
+    async fn open_impl(&self, path: &Path, create_new: bool) -> StoreResult<FileImpl> {
+        let op = if create_new { "create" } else { "open" };
+        let mut opts = OpenOptions::new();
+        opts.read(true).write(true).create_new(create_new);
+        Ok(match self {
+            Disk::Real => FileImpl::Dma(Rc::new(
+                opts.dma_open(path).await.map_err(|e| gio(op, path, e))?,
+            )),
+            Disk::PageCache => FileImpl::Buffered(Rc::new(
+                opts.buffered_open(path)
+                    .await
+                    .map_err(|e| gio(op, path, e))?,
+            )),
+            #[cfg(feature = "sim")]
+            Disk::Sim(d) => FileImpl::Sim(if create_new {
+                d.create_new(path).await.map_err(|e| sim(op, path, e))?
+            } else {
+                d.open(path).await.map_err(|e| sim(op, path, e))?
+            }),
+        })
+    }
+
     /// Creates `path` (which must not exist) at `size` bytes, all zero except
     /// `header` at offset 0, and makes its content and size durable (not its
     /// name: see [`Disk::sync_dir`]).
@@ -225,32 +249,7 @@ impl Disk {
         size: u64,
         header: &[u8],
     ) -> StoreResult<BlockFile> {
-        let imp = match self {
-            Disk::Real => FileImpl::Dma(Rc::new(
-                OpenOptions::new()
-                    .read(true)
-                    .write(true)
-                    .create_new(true)
-                    .dma_open(path)
-                    .await
-                    .map_err(|e| gio("create", path, e))?,
-            )),
-            Disk::PageCache => FileImpl::Buffered(Rc::new(
-                OpenOptions::new()
-                    .read(true)
-                    .write(true)
-                    .create_new(true)
-                    .buffered_open(path)
-                    .await
-                    .map_err(|e| gio("create", path, e))?,
-            )),
-            #[cfg(feature = "sim")]
-            Disk::Sim(d) => FileImpl::Sim(
-                d.create_new(path)
-                    .await
-                    .map_err(|e| sim("create", path, e))?,
-            ),
-        };
+        let imp = self.open_impl(path, true).await?;
         let bf = BlockFile {
             imp,
             path: path.to_path_buf(),
@@ -273,26 +272,7 @@ impl Disk {
 
     /// Opens an existing file for reading and writing.
     pub(crate) async fn open(&self, path: &Path) -> StoreResult<BlockFile> {
-        let imp = match self {
-            Disk::Real => FileImpl::Dma(Rc::new(
-                OpenOptions::new()
-                    .read(true)
-                    .write(true)
-                    .dma_open(path)
-                    .await
-                    .map_err(|e| gio("open", path, e))?,
-            )),
-            Disk::PageCache => FileImpl::Buffered(Rc::new(
-                OpenOptions::new()
-                    .read(true)
-                    .write(true)
-                    .buffered_open(path)
-                    .await
-                    .map_err(|e| gio("open", path, e))?,
-            )),
-            #[cfg(feature = "sim")]
-            Disk::Sim(d) => FileImpl::Sim(d.open(path).await.map_err(|e| sim("open", path, e))?),
-        };
+        let imp = self.open_impl(path, false).await?;
         Ok(BlockFile {
             imp,
             path: path.to_path_buf(),
