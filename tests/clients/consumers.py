@@ -105,7 +105,9 @@ async def kv(js):
     await kv.purge("k.b")
     ops = []
     for _ in range(4):
-        e = await watcher.updates(timeout=2)
+        # 5 s, not 2: once in CI (against Go, on a loaded 2-core runner) the
+        # first update took longer than 2 s to reach nats.py's watcher.
+        e = await watcher.updates(timeout=5)
         ops.append((e.key, e.operation, e.value, e.revision))
     check(
         ops == [("k.a", None, b"1", 1), ("k.a", "DEL", b"", 3), ("k.b", None, b"2", 4), ("k.b", "PURGE", b"", 5)],
