@@ -1,4 +1,4 @@
-//! `scripts/corrupt SEEDS [--file-type T] [--damage D] [--break skip-checksum]`:
+//! `scripts/corrupt SEEDS [--file-type T] [--damage D] [--break skip-checksum|ignore-removal-echo|one-consumer-copy]`:
 //! the corruption matrix. Each seed builds a store and a consumer on the
 //! simulated disk, stops them, damages one file and reopens (see
 //! `jetcore_storage::sim::corrupt`). Prints a table of outcomes per file type
@@ -19,7 +19,7 @@ use jetcore_storage::sim::Break;
 fn usage() -> ExitCode {
     eprintln!(
         "usage: corrupt SEEDS [--file-type block-header|block-frames|redo|consumer-state] \
-         [--damage bit-flip|zero-aligned|zero-unaligned|truncate] [--break skip-checksum] \
+         [--damage bit-flip|zero-aligned|zero-unaligned|truncate] [--break skip-checksum|ignore-removal-echo|one-consumer-copy] \
          [--seed S] [--jobs J]"
     );
     ExitCode::from(2)
@@ -49,9 +49,6 @@ fn print_table<K: Ord + Copy>(
 /// Column headings short enough for a table.
 fn short(v: Verdict) -> &'static str {
     match v {
-        Verdict::BlindTail => "blind-a",
-        Verdict::BlindResurrect => "blind-b",
-        Verdict::BlindFirstRecord => "blind-c",
         Verdict::Unaffected => "unaffect",
         other => other.name(),
     }
@@ -78,6 +75,8 @@ fn main() -> ExitCode {
             },
             "--break" => match value().as_deref() {
                 Some("skip-checksum") => opts.switch = Some(Break::SkipChecksum),
+                Some("ignore-removal-echo") => opts.switch = Some(Break::IgnoreRemovalEcho),
+                Some("one-consumer-copy") => opts.switch = Some(Break::OneConsumerCopy),
                 _ => return usage(),
             },
             "--seed" => match value().and_then(|v| v.parse().ok()) {
@@ -140,10 +139,9 @@ fn main() -> ExitCode {
     eprintln!(
         "{:.1?}{}",
         started.elapsed(),
-        if opts.switch.is_some() {
-            ", switch skip-checksum"
-        } else {
-            ""
+        match opts.switch {
+            Some(b) => format!(", switch {b:?}"),
+            None => String::new(),
         }
     );
     let m = summary.anomalies();

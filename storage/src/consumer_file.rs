@@ -119,6 +119,11 @@ struct Inner {
     /// Generation of the newest record on disk (written, or seen at open even
     /// if damaged), so a generation is never written twice.
     generation: Cell<u64>,
+    /// The slot that is not `current` holds no valid record: the next record
+    /// is written to both slots before it counts, so that one damaged slot
+    /// never leaves the consumer without its state (a record alone in its
+    /// file could only open empty when damaged: blind spot c).
+    lonely: Cell<bool>,
     /// The newest snapshot not yet written, with its epoch; a newer `write`
     /// replaces it (coalescing).
     queued: RefCell<Option<(Bytes, u64)>>,
@@ -207,6 +212,7 @@ impl ConsumerStateFile {
         // killed after creating the slots but before this sync left names
         // that read fine now and vanish at the next power loss.
         disk.sync_dir(&cfg.dir).await?;
+        let both_valid = slots.iter().all(|s| matches!(s, Slot::Valid { .. }));
         let (current, generation, snapshot) = choose(slots, &cfg.dir)?;
         if snapshot.is_some() {
             // The record we are about to build on may not be durable: a
@@ -223,6 +229,7 @@ impl ConsumerStateFile {
         let inner = Rc::new(Inner {
             current: Cell::new(current),
             generation: Cell::new(generation),
+            lonely: Cell::new(!both_valid),
             queued: RefCell::new(None),
             epoch: Cell::new(0),
             tracker: CommitTracker::new(),
@@ -232,6 +239,19 @@ impl ConsumerStateFile {
             dir: cfg.dir,
             stats: Cell::new(ConsumerFileStats::default()),
         });
+        if let Some(snapshot) = &snapshot {
+            if inner.lonely.get() && !broken!(OneConsumerCopy) {
+                // Written by a build that kept a consumer's first record in
+                // one slot: give it its second copy before it runs.
+                let other = 1 - current;
+                let generation = generation + 1;
+                let slot = if other == 0 { &f0 } else { &f1 };
+                write_record(slot, snapshot, generation, &inner.cipher).await?;
+                inner.current.set(other);
+                inner.generation.set(generation);
+                inner.lonely.set(false);
+            }
+        }
         let task = glommio::spawn_local(writer(inner.clone(), [f0, f1]));
         Ok((
             ConsumerStateFile {
@@ -363,18 +383,30 @@ async fn writer(inner: Rc<Inner>, slots: [BlockFile; 2]) {
         };
         let slot = 1 - inner.current.get();
         let generation = inner.generation.get() + 1;
-        match write_record(&slots[slot], &snapshot, generation, &inner.cipher).await {
+        let mut result = write_record(&slots[slot], &snapshot, generation, &inner.cipher).await;
+        let mut written = (slot, generation, 1);
+        if result.is_ok() && inner.lonely.get() && !broken!(OneConsumerCopy) {
+            // The first record (or the first after a damaged or torn slot):
+            // its second copy goes to the other slot before it counts.
+            result = write_record(&slots[1 - slot], &snapshot, generation + 1, &inner.cipher).await;
+            written = (1 - slot, generation + 1, 2);
+        }
+        match result {
             Ok(()) => {
+                let (slot, generation, records) = written;
                 inner.current.set(slot);
                 inner.generation.set(generation);
+                inner.lonely.set(false);
                 let mut stats = inner.stats.get();
-                stats.written += 1;
+                stats.written += records;
                 inner.stats.set(stats);
                 inner.tracker.publish(epoch);
             }
             Err(e) => {
-                // The slot just written is not the current one, so the newest
-                // durable record is untouched; this file stops here.
+                // Every write went to a slot that was not the current one
+                // (a second copy goes only to a slot without a valid
+                // record), so the newest durable record is untouched; this
+                // file stops here.
                 tracing::error!("consumer state in {}: {e}", inner.dir.display());
                 inner.tracker.fail(epoch, e);
                 break;

@@ -288,10 +288,13 @@ fn only_a_torn_first_record_may_open_empty() {
         // The very first record tore (a sector of it never landed and reads
         // as zeros; the other slot was never written): it was never
         // acknowledged, so the consumer starts empty.
+        // (A first record completes in both slots, slot 0 first, so the
+        // crash is modelled as slot 1 never written.)
         let dir = base.join("first");
         let big = [b'g'; 1500];
         write_all(&dir, Cipher::None, &[&big]).await;
-        let torn = slot(&dir, slot_with(&dir, &big));
+        std::fs::write(slot(&dir, 1), vec![0u8; 4096]).unwrap();
+        let torn = slot(&dir, 0);
         let mut raw = std::fs::read(&torn).unwrap();
         raw[512..1024].fill(0);
         std::fs::write(&torn, raw).unwrap();
@@ -302,20 +305,67 @@ fn only_a_torn_first_record_may_open_empty() {
         // open is refused rather than starting empty.
         let dir = base.join("flipped");
         write_all(&dir, Cipher::None, &[b"gen one"]).await;
-        flip(&slot(&dir, slot_with(&dir, b"gen one")), 50);
+        std::fs::write(slot(&dir, 1), vec![0u8; 4096]).unwrap();
+        flip(&slot(&dir, 0), 50);
         assert!(ConsumerStateFile::open(config(&dir, Cipher::None))
             .await
             .is_err());
 
-        // A damaged later record with the other slot blank is an error.
+        // A damaged later record in slot 1 with slot 0 blank is an error
+        // (slot 1 is written only after a record in slot 0 completed).
+        // Double damage: a blank slot 1 next to a damaged slot 0 reads like
+        // a first record torn again and again, and opens empty.
         let dir = base.join("later");
-        write_all(&dir, Cipher::None, &[b"gen one", b"gen two"]).await;
-        let one = slot(&dir, slot_with(&dir, b"gen one"));
-        std::fs::write(&one, vec![0u8; 4096]).unwrap();
-        flip(&slot(&dir, slot_with(&dir, b"gen two")), 50);
+        write_all(&dir, Cipher::None, &[b"gen one", b"gen two", b"gen three"]).await;
+        assert_eq!(slot_with(&dir, b"gen three"), 1);
+        std::fs::write(slot(&dir, 0), vec![0u8; 4096]).unwrap();
+        flip(&slot(&dir, 1), 50);
         assert!(ConsumerStateFile::open(config(&dir, Cipher::None))
             .await
             .is_err());
+    });
+}
+
+#[test]
+fn a_first_record_survives_one_damaged_slot() {
+    // Blind spot c of the corruption matrix: a consumer that wrote one
+    // snapshot kept it in one slot, and zeroing that slot opened it empty.
+    // The first record now completes in both slots.
+    for damaged in 0..2 {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("c");
+        on_executor(move || async move {
+            write_all(&dir, Cipher::None, &[b"only snapshot"]).await;
+            std::fs::write(slot(&dir, damaged), vec![0u8; 4096]).unwrap();
+            assert_eq!(
+                reopen(&dir, Cipher::None).await,
+                Some(Bytes::from_static(b"only snapshot")),
+                "slot {damaged} zeroed"
+            );
+        });
+    }
+}
+
+#[test]
+fn a_lonely_record_gets_its_second_copy_at_open() {
+    // A consumer left with one valid record (written by an older build, or
+    // its other slot damaged) is copied to the other slot when it opens.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("c");
+    on_executor(move || async move {
+        write_all(&dir, Cipher::None, &[b"one", b"two"]).await;
+        let newest = slot_with(&dir, b"two");
+        std::fs::write(slot(&dir, 1 - newest), vec![0u8; 4096]).unwrap();
+        assert_eq!(
+            reopen(&dir, Cipher::None).await,
+            Some(Bytes::from_static(b"two"))
+        );
+        // Now the slot that held it can go too.
+        std::fs::write(slot(&dir, newest), vec![0u8; 4096]).unwrap();
+        assert_eq!(
+            reopen(&dir, Cipher::None).await,
+            Some(Bytes::from_static(b"two"))
+        );
     });
 }
 

@@ -1,9 +1,11 @@
 //! The corruption matrix (`scripts/corrupt`) on a few hundred seeds: every
-//! damage is repaired, fenced, refused or counted as a named blind spot —
-//! never an anomaly. And the matrix can fail: with frames accepted without
-//! their checksum (`Break::SkipChecksum`) it reports anomalies.
+//! damage is repaired, fenced or refused (or a consumer falls back to its
+//! previous record) — never an anomaly. And the matrix can fail: with frames
+//! accepted without their checksum (`Break::SkipChecksum`), with removal
+//! echoes ignored (`Break::IgnoreRemovalEcho`) or with a consumer's first
+//! record in one slot only (`Break::OneConsumerCopy`) it reports anomalies.
 
-use jetcore_storage::sim::corrupt::{run_many, Options, Verdict};
+use jetcore_storage::sim::corrupt::{run_many, Options, Target, Verdict};
 use jetcore_storage::sim::Break;
 
 /// Seeds per test: enough to reach every file type and damage kind, small
@@ -59,5 +61,34 @@ fn corruption_matrix_finds_skipped_checksums() {
     assert!(
         s.anomalies() > 0,
         "frames accepted without their checksum went unnoticed in {SEEDS} runs"
+    );
+}
+
+#[test]
+fn corruption_matrix_finds_ignored_removal_echoes() {
+    let seeds: Vec<u64> = (20_000..20_000 + SEEDS).collect();
+    let opts = Options {
+        switch: Some(Break::IgnoreRemovalEcho),
+        ..Options::default()
+    };
+    let s = run_many(&seeds, &opts, JOBS, &|_| {});
+    assert!(
+        s.anomalies() > 0,
+        "removal records lost with damaged frames went unnoticed in {SEEDS} runs"
+    );
+}
+
+#[test]
+fn corruption_matrix_finds_a_lonely_first_consumer_record() {
+    let seeds: Vec<u64> = (30_000..30_000 + SEEDS).collect();
+    let opts = Options {
+        switch: Some(Break::OneConsumerCopy),
+        target: Some(Target::ConsumerState),
+        ..Options::default()
+    };
+    let s = run_many(&seeds, &opts, JOBS, &|_| {});
+    assert!(
+        s.anomalies() > 0,
+        "a consumer that lost its only record went unnoticed in {SEEDS} runs"
     );
 }

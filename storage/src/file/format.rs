@@ -25,8 +25,11 @@ pub(crate) const FRAMES_START: u64 = SECTOR;
 
 /// `JCSB` — jetcore stream block.
 pub(crate) const BLOCK_MAGIC: u32 = u32::from_le_bytes(*b"JCSB");
-/// Block header format version this code writes (and the only one it reads).
-pub(crate) const BLOCK_VERSION: u16 = 1;
+/// Block header format version this code writes. Version 2 blocks may hold
+/// echo records (kind 8); version 1 blocks never do and are still read.
+pub(crate) const BLOCK_VERSION: u16 = 2;
+/// The oldest block format version this code reads.
+pub(crate) const BLOCK_VERSION_OLDEST: u16 = 1;
 /// Bytes of the block header that carry data (the rest of the sector is zero).
 pub(crate) const BLOCK_HEADER_LEN: usize = 96;
 
@@ -107,7 +110,7 @@ impl BlockHeader {
         if crc32fast::hash(&raw[..BLOCK_HEADER_LEN - 4]) != stored_crc {
             return Err(Bad::Invalid("block header checksum mismatch"));
         }
-        if b.get_u16_le() != BLOCK_VERSION {
+        if !(BLOCK_VERSION_OLDEST..=BLOCK_VERSION).contains(&b.get_u16_le()) {
             return Err(Bad::Invalid("unknown block format version"));
         }
         let compression = b.get_u8();
@@ -279,6 +282,15 @@ pub(crate) const REC_PAD: u8 = 6;
 /// A removal that must also overwrite the message: `seq u64, block u32,
 /// frame offset u32` (so an erase interrupted by a crash is redone at open).
 pub(crate) const REC_DEL_ERASE: u8 = 7;
+/// The first record of a frame that follows a frame in a block holding
+/// removal records: `block u32, through u32, len u32`, then `len` bytes — a
+/// copy of the removal records (Del, Floor, Truncate, DelErase) of the frame
+/// written just before this one, and the number of removal records block
+/// `block` held up to and including that frame. Recovery uses it only when
+/// that frame was damaged (see `docs/storage-format.md`, *Removal echo*).
+pub(crate) const REC_ECHO: u8 = 8;
+/// Fixed part of an echo record (kind, block, through, len).
+pub(crate) const ECHO_RECORD_FIXED: usize = 1 + 4 + 4 + 4;
 
 /// Fixed part of a message record (kind, seq, ts, ttl, lengths).
 pub(crate) const MSG_RECORD_FIXED: usize = 1 + 8 + 8 + 8 + 2 + 4 + 4;
@@ -314,6 +326,24 @@ pub(crate) enum Record {
         block: u32,
         offset: u32,
     },
+    Echo {
+        block: u32,
+        through: u32,
+        records: Bytes,
+    },
+}
+
+impl Record {
+    /// Whether this record removes messages (and so is echoed).
+    pub(crate) fn is_removal(&self) -> bool {
+        matches!(
+            self,
+            Record::Del { .. }
+                | Record::Floor { .. }
+                | Record::Truncate { .. }
+                | Record::DelErase { .. }
+        )
+    }
 }
 
 /// Appends a message record to `out`.
@@ -441,8 +471,40 @@ pub(crate) fn decode_record(body: &Bytes, pos: usize) -> Result<(Record, usize),
             }
             Ok((Record::Pad, end))
         }
+        REC_ECHO => {
+            need(b, ECHO_RECORD_FIXED - 1)?;
+            let block = b.get_u32_le();
+            let through = b.get_u32_le();
+            let len = b.get_u32_le() as usize;
+            let start = pos + ECHO_RECORD_FIXED;
+            let end = start
+                .checked_add(len)
+                .ok_or(Bad::Invalid("record length overflow"))?;
+            if end > body.len() {
+                return Err(Bad::Invalid("record runs past the frame"));
+            }
+            Ok((
+                Record::Echo {
+                    block,
+                    through,
+                    records: body.slice(start..end),
+                },
+                end,
+            ))
+        }
         _ => Err(Bad::Invalid("unknown record kind")),
     }
+}
+
+/// Appends an echo record: `records` (encoded removal records) of the frame
+/// before, and `through`, the removal records its block held up to it.
+pub(crate) fn put_echo(out: &mut Vec<u8>, block: u32, through: u32, records: &[u8]) {
+    out.reserve(ECHO_RECORD_FIXED + records.len());
+    out.put_u8(REC_ECHO);
+    out.put_u32_le(block);
+    out.put_u32_le(through);
+    out.put_u32_le(records.len() as u32);
+    out.extend_from_slice(records);
 }
 
 /// Appends a removal-with-erase record (17 bytes).
@@ -523,6 +585,47 @@ mod tests {
         );
         raw[20] ^= 1;
         assert!(matches!(BlockHeader::decode(&raw), Err(Bad::Invalid(_))));
+    }
+
+    #[test]
+    fn echo_record_round_trips_and_holds_removals_only() {
+        let mut removals = Vec::new();
+        put_del(&mut removals, 3);
+        put_truncate(&mut removals, 9, 77);
+        let mut body = Vec::new();
+        put_echo(&mut body, 4, 12, &removals);
+        put_msg(&mut body, 10, 1, 0, b"s", b"", b"p");
+        let body = Bytes::from(body);
+        let (rec, next) = decode_record(&body, 0).expect("echo");
+        assert_eq!(next, ECHO_RECORD_FIXED + removals.len());
+        let Record::Echo {
+            block,
+            through,
+            records,
+        } = rec
+        else {
+            panic!("not an echo: {rec:?}");
+        };
+        assert_eq!((block, through), (4, 12));
+        let (first, after) = decode_record(&records, 0).expect("nested");
+        assert_eq!(first, Record::Del { seq: 3 });
+        assert!(first.is_removal());
+        let (second, _) = decode_record(&records, after).expect("nested");
+        assert_eq!(
+            second,
+            Record::Truncate {
+                seq: 9,
+                last_ts: 77
+            }
+        );
+        assert!(matches!(
+            decode_record(&body, next),
+            Ok((Record::Msg { seq: 10, .. }, _))
+        ));
+        // An echo claiming more bytes than the frame holds is refused.
+        let mut short = body.to_vec();
+        short.truncate(ECHO_RECORD_FIXED + 4);
+        assert!(decode_record(&Bytes::from(short), 0).is_err());
     }
 
     #[test]

@@ -107,9 +107,25 @@ pub(crate) struct OpenFrame {
     pub last_seq: u64,
     /// The highest mutation epoch with a record here.
     pub epoch: u64,
+    /// A copy of this frame's removal records, for the next frame's echo.
+    pub removals: Vec<u8>,
+    /// How many removal records `removals` holds.
+    pub removal_count: u32,
+    /// Bytes of the echo record the body starts with (0: none). A frame
+    /// holding only its echo carries nothing and is not written.
+    pub echo_len: usize,
 }
 
 impl OpenFrame {
+    /// Appends a removal record written by `put`, keeping a copy for the
+    /// echo in the next frame.
+    pub(crate) fn put_removal(&mut self, put: impl FnOnce(&mut Vec<u8>)) {
+        let start = self.body.len();
+        put(&mut self.body);
+        self.removals.extend_from_slice(&self.body[start..]);
+        self.removal_count += 1;
+    }
+
     /// Reads a message straight out of the frame being filled.
     pub(crate) fn message(&self, seq: u64) -> Option<StoredMessage> {
         let &(_, at) = self.msgs.iter().rev().find(|&&(s, _)| s == seq)?;

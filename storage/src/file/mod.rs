@@ -60,10 +60,34 @@ pub(crate) struct Block {
     /// removed only once that epoch is durable (the records that emptied it
     /// must survive its removal).
     pub dead_epoch: u64,
+    /// Removal records in its frames so far (sealed ones; at open, the ones
+    /// recovery read): what an echo of its latest frame says as `through`.
+    pub removals: u32,
     /// How its frames are encoded.
     pub codec: Rc<codec::BlockCodec>,
     /// Its header (written by the writer when it creates the file).
     pub header: format::BlockHeader,
+}
+
+/// What the next frame echoes: the removal records of the frame sealed just
+/// before it, and how many removal records that frame's block held up to it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct EchoSource {
+    pub block: u32,
+    pub through: u32,
+    pub records: Vec<u8>,
+}
+
+impl EchoSource {
+    /// Bytes of the echo record a new frame starts with (0 when its block
+    /// never held a removal: nothing to echo, nothing to count).
+    fn record_len(&self) -> usize {
+        if self.through == 0 {
+            0
+        } else {
+            format::ECHO_RECORD_FIXED + self.records.len()
+        }
+    }
 }
 
 /// A sealed frame on its way to disk.
@@ -127,6 +151,8 @@ pub(crate) struct Inner {
     pub erase_waiters: Vec<Waker>,
     /// Blocks written since the last sync (`sync: interval`).
     pub dirty: std::collections::BTreeSet<u32>,
+    /// What the next new frame echoes (the latest sealed frame's removals).
+    pub echo: EchoSource,
 }
 
 /// What a FileStore's writer has done since open (group commit evidence).
@@ -514,21 +540,34 @@ impl Inner {
         };
         if need_new {
             self.seal_open();
-            let frame_len = (FRAME_HEADER_LEN + codec::SEAL_OVERHEAD + len) as u64;
+            let echo_len = self.echo.record_len();
+            let frame_len = (FRAME_HEADER_LEN + codec::SEAL_OVERHEAD + echo_len + len) as u64;
             if self.next_offset + frame_len > cap {
                 self.roll_block(frame_len);
             }
             let last = self.ledger.last_seq();
+            let mut body = Vec::with_capacity((echo_len + len).max(4096));
+            if echo_len > 0 {
+                format::put_echo(
+                    &mut body,
+                    self.echo.block,
+                    self.echo.through,
+                    &self.echo.records,
+                );
+            }
             self.open = Some(OpenFrame {
                 at: FrameRef {
                     block: self.cur_block,
                     offset: self.next_offset as u32,
                 },
-                body: Vec::with_capacity(len.max(4096)),
+                body,
                 msgs: Vec::new(),
                 prev_last_seq: last,
                 last_seq: last,
                 epoch: self.epoch,
+                removals: Vec::new(),
+                removal_count: 0,
+                echo_len,
             });
         }
         // The open frame exists now.
@@ -541,9 +580,21 @@ impl Inner {
     /// Moves the open frame to the writer's queue.
     pub(crate) fn seal_open(&mut self) {
         let Some(open) = self.open.take() else { return };
-        if open.body.is_empty() {
-            return;
+        if open.body.len() <= open.echo_len {
+            return; // nothing but the echo: nothing to write
         }
+        let through = match self.blocks.get_mut(&open.at.block) {
+            Some(b) => {
+                b.removals = b.removals.saturating_add(open.removal_count);
+                b.removals
+            }
+            None => 0,
+        };
+        self.echo = EchoSource {
+            block: open.at.block,
+            through,
+            records: open.removals,
+        };
         // Frames sealed between two takes of the writer go out in one write
         // (per block): the first of them is the write's start.
         let batch_start = match self.batch_start {
@@ -602,6 +653,7 @@ impl Inner {
                 capacity,
                 live: 0,
                 dead_epoch: 0,
+                removals: 0,
                 codec: Rc::new(codec),
                 header,
             },
@@ -629,7 +681,7 @@ impl Inner {
             }
             let frame = self.frame_for(9 * removed.len());
             for r in removed {
-                format::put_del(&mut frame.body, r.seq);
+                frame.put_removal(|b| format::put_del(b, r.seq));
             }
         }
         self.mark_last();
@@ -682,7 +734,8 @@ impl Inner {
             .get(&self.cur_block)
             .map(|b| b.capacity)
             .unwrap_or(0);
-        let frame_len = (FRAME_HEADER_LEN + codec::SEAL_OVERHEAD + PAD_RECORD) as u64;
+        let frame_len =
+            (FRAME_HEADER_LEN + codec::SEAL_OVERHEAD + self.echo.record_len() + PAD_RECORD) as u64;
         if self.open.is_some() || self.next_offset + frame_len > cap || self.begin().is_err() {
             return false;
         }
@@ -732,6 +785,9 @@ fn unreachable_open() -> OpenFrame {
         prev_last_seq: 0,
         last_seq: 0,
         epoch: 0,
+        removals: Vec::new(),
+        removal_count: 0,
+        echo_len: 0,
     }
 }
 
@@ -827,7 +883,7 @@ impl StreamStore for FileStore {
             for r in &removed {
                 inner.uncount(r.data);
                 let frame = inner.frame_for(17);
-                format::put_del_erase(&mut frame.body, r.seq, r.data.block, r.data.offset);
+                frame.put_removal(|b| format::put_del_erase(b, r.seq, r.data.block, r.data.offset));
                 inner.erase(r.data, r.seq);
             }
             inner.mark_last();
@@ -872,7 +928,7 @@ impl StreamStore for FileStore {
         }
         let last_ts = inner.ledger.last_ts();
         let frame = inner.frame_for(17);
-        format::put_truncate(&mut frame.body, seq, last_ts);
+        frame.put_removal(|b| format::put_truncate(b, seq, last_ts));
         inner.mark_last();
         inner.hand_off();
         Ok(())
@@ -947,7 +1003,7 @@ impl Inner {
                     self.uncount(r.data);
                 }
                 let frame = self.frame_for(9);
-                format::put_floor(&mut frame.body, floor);
+                frame.put_removal(|b| format::put_floor(b, floor));
                 self.mark_last();
             }
             None => self.log_removals(&purged.removed),

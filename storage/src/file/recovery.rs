@@ -279,9 +279,11 @@ pub(crate) async fn recover(
     let mut high_water = 0u64;
     // The block replayed before the current one: `(index, path)`.
     let mut prev_block: Option<(u32, PathBuf)> = None;
+    let mut echo = EchoCheck::default();
     for (k, (index, path)) in list.into_iter().enumerate() {
         let is_last = k + 1 == count;
         let prev_block = prev_block.replace((index, path.clone()));
+        echo.paths.insert(index, path.clone());
         let file = disk.open(&path).await?;
         let size = file.size().await?;
         let data = read_all(&file, size).await?;
@@ -331,6 +333,7 @@ pub(crate) async fn recover(
             let (first, at) = open_loss.take().unwrap_or((ledger.last_seq() + 1, gap_at));
             report_loss(&mut corrupt, first, header.base_last_seq, &at);
             ledger.apply_truncate(header.base_last_seq, header.base_last_ts);
+            echo.damaged();
         }
         open_loss = None;
         high_water = high_water.max(ledger.last_seq());
@@ -368,6 +371,7 @@ pub(crate) async fn recover(
                     replay_frame(
                         &mut ledger,
                         &mut erase_jobs,
+                        &mut echo,
                         &body,
                         FrameRef {
                             block: index,
@@ -400,6 +404,7 @@ pub(crate) async fn recover(
                     match later.first() {
                         Some(&(next, _, resume)) => {
                             report_loss(&mut corrupt, ledger.last_seq() + 1, resume, &path);
+                            echo.damaged();
                             if resume > ledger.last_seq() {
                                 let ts = ledger.last_ts();
                                 ledger.apply_truncate(resume, ts);
@@ -435,6 +440,7 @@ pub(crate) async fn recover(
                                 && claimed_last - last <= max_msgs
                             {
                                 report_loss(&mut corrupt, last + 1, claimed_last, &path);
+                                echo.damaged();
                                 let ts = ledger.last_ts();
                                 ledger.apply_truncate(claimed_last, ts);
                             } else {
@@ -470,6 +476,7 @@ pub(crate) async fn recover(
                         }
                         None => {
                             open_loss = Some((ledger.last_seq() + 1, path.clone()));
+                            echo.damaged();
                             break;
                         }
                     }
@@ -497,6 +504,7 @@ pub(crate) async fn recover(
                 capacity: size,
                 live: 0,
                 dead_epoch: 0,
+                removals: echo.seen.get(&index).copied().unwrap_or(0),
                 codec,
                 header,
             },
@@ -584,6 +592,7 @@ pub(crate) async fn recover(
                     capacity: cfg.block_size,
                     live: 0,
                     dead_epoch: 0,
+                    removals: 0,
                     codec: Rc::new(codec),
                     header,
                 },
@@ -642,6 +651,7 @@ pub(crate) async fn recover(
         erase_generation: 0,
         erasing: false,
         erase_waiters: Vec::new(),
+        echo: echo.source(),
         cfg,
     };
     Ok((inner, tail))
@@ -695,15 +705,133 @@ fn report_loss(corrupt: &mut Vec<CorruptRange>, first: u64, last: u64, path: &Pa
     }
 }
 
+/// Recovery's side of removal echoes (`format::REC_ECHO`): a damaged frame's
+/// removal records are lost with it, and the messages they removed would be
+/// served again (the corruption matrix's blind spot b). The frame after it
+/// starts with a copy of them and the count its block held up to it; the
+/// copy is applied only right after damage, and a count that still falls
+/// short means more damaged frames held removals: the open is refused.
+#[derive(Default)]
+struct EchoCheck {
+    /// Removal records read per block: from verified frames, and from echoes
+    /// applied after damage.
+    seen: HashMap<u32, u32>,
+    /// Paths of the blocks read so far (to name the one that lost removals).
+    paths: HashMap<u32, PathBuf>,
+    /// Damage was skipped since the last verified frame that carries records.
+    after_damage: bool,
+    /// The last verified frame's block and removal records: what the first
+    /// frame written after the open echoes.
+    last: Option<(u32, Vec<u8>)>,
+}
+
+impl EchoCheck {
+    /// A damaged range was skipped: the next frame's echo is needed.
+    fn damaged(&mut self) {
+        self.after_damage = true;
+        if let Some((_, records)) = self.last.as_mut() {
+            records.clear();
+        }
+    }
+
+    /// What the store's first new frame echoes.
+    fn source(&self) -> super::EchoSource {
+        match &self.last {
+            Some((block, records)) => super::EchoSource {
+                block: *block,
+                through: self.seen.get(block).copied().unwrap_or(0),
+                records: records.clone(),
+            },
+            None => super::EchoSource::default(),
+        }
+    }
+}
+
+/// Applies one removal record.
+fn apply_removal(ledger: &mut Ledger<FrameRef>, erase_jobs: &mut Vec<EraseJob>, rec: Record) {
+    match rec {
+        Record::Del { seq } => {
+            let _ = ledger.remove(seq);
+        }
+        Record::Floor { seq } => ledger.apply_floor(seq),
+        Record::Truncate { seq, last_ts } => ledger.apply_truncate(seq, last_ts),
+        Record::DelErase { seq, block, offset } => {
+            let at = FrameRef { block, offset };
+            // The message was replayed un-erased from that frame: the
+            // overwrite never happened; do it again.
+            if ledger.slot(seq).is_some_and(|s| s.data == at) {
+                erase_jobs.push(EraseJob { at, seq, epoch: 0 });
+            }
+            let _ = ledger.remove(seq);
+        }
+        _ => {}
+    }
+}
+
+/// Applies an echo found right after damage: the damaged frame's removal
+/// records, then the count check for its block.
+fn apply_echo(
+    ledger: &mut Ledger<FrameRef>,
+    erase_jobs: &mut Vec<EraseJob>,
+    echo: &mut EchoCheck,
+    (block, through, records): (u32, u32, &Bytes),
+    path: &Path,
+) -> StoreResult<()> {
+    let bad = |reason: String| StoreError::Format {
+        path: echo
+            .paths
+            .get(&block)
+            .cloned()
+            .unwrap_or_else(|| path.to_path_buf()),
+        reason,
+    };
+    let mut pos = 0;
+    let mut n = 0u32;
+    while pos < records.len() {
+        let (rec, next) = format::decode_record(records, pos)
+            .map_err(|_| bad("undecodable record in a removal echo".into()))?;
+        if !rec.is_removal() {
+            return Err(bad(
+                "a removal echo holds a record that is not a removal".into()
+            ));
+        }
+        apply_removal(ledger, erase_jobs, rec);
+        n += 1;
+        pos = next;
+    }
+    let seen = echo.seen.entry(block).or_default();
+    *seen = seen.saturating_add(n);
+    let seen = *seen;
+    tracing::warn!(
+        path = %path.display(),
+        block,
+        records = n,
+        "removal records of a damaged frame restored from the frame after it"
+    );
+    if echo.paths.contains_key(&block) && seen < through {
+        return Err(bad(format!(
+            "damaged frames held {} removal records that are lost (the frame after them counts {through} in the block, {seen} were read); the messages they removed would be served again",
+            through - seen
+        )));
+    }
+    Ok(())
+}
+
 /// Applies one verified frame's records.
 fn replay_frame(
     ledger: &mut Ledger<FrameRef>,
     erase_jobs: &mut Vec<EraseJob>,
+    echo: &mut EchoCheck,
     body: &Bytes,
     at: FrameRef,
     path: &Path,
 ) -> StoreResult<()> {
     let mut pos = 0;
+    let mut removals = Vec::new();
+    let mut removal_count = 0u32;
+    // Only padding: an erase's filler frame or an old close marker, which
+    // carry no echo; damage before them is still waiting for one.
+    let mut pad_only = true;
     while pos < body.len() {
         let (rec, next) = format::decode_record(body, pos).map_err(|_| StoreError::Format {
             path: path.to_path_buf(),
@@ -712,6 +840,13 @@ fn replay_frame(
                 at.offset
             ),
         })?;
+        if !matches!(rec, Record::Pad) {
+            pad_only = false;
+        }
+        if rec.is_removal() {
+            removals.extend_from_slice(&body[pos..next]);
+            removal_count += 1;
+        }
         match rec {
             Record::Msg {
                 seq,
@@ -738,11 +873,6 @@ fn replay_frame(
                     );
                 }
             }
-            Record::Del { seq } => {
-                let _ = ledger.remove(seq);
-            }
-            Record::Floor { seq } => ledger.apply_floor(seq),
-            Record::Truncate { seq, last_ts } => ledger.apply_truncate(seq, last_ts),
             // An erased message still took its sequence.
             Record::Erased { seq, ts } => {
                 if seq > ledger.last_seq() {
@@ -750,17 +880,24 @@ fn replay_frame(
                 }
             }
             Record::Pad => {}
-            Record::DelErase { seq, block, offset } => {
-                let at = FrameRef { block, offset };
-                // The message was replayed un-erased from that frame: the
-                // overwrite never happened; do it again.
-                if ledger.slot(seq).is_some_and(|s| s.data == at) {
-                    erase_jobs.push(EraseJob { at, seq, epoch: 0 });
+            Record::Echo {
+                block,
+                through,
+                records,
+            } => {
+                if echo.after_damage && !broken!(IgnoreRemovalEcho) {
+                    apply_echo(ledger, erase_jobs, echo, (block, through, &records), path)?;
                 }
-                let _ = ledger.remove(seq);
             }
+            removal => apply_removal(ledger, erase_jobs, removal),
         }
         pos = next;
+    }
+    if !pad_only {
+        echo.after_damage = false;
+        let seen = echo.seen.entry(at.block).or_default();
+        *seen = seen.saturating_add(removal_count);
+        echo.last = Some((at.block, removals));
     }
     Ok(())
 }

@@ -32,9 +32,12 @@
 //!   directory);
 //! - `fallback`: a consumer whose newest record is damaged reopened with its
 //!   previous record (logged with the slot's path): redelivery, not loss;
-//! - `blind-tail`, `blind-resurrect`, `blind-first-record`: the documented
-//!   blind spots (a), (b), (c) of `docs/storage-format.md`, counted on their
-//!   own so they are never hidden among the passes;
+//! - the former blind spots are anomalies now: the end of the last block
+//!   cut without a report (a; closed by the close marker and close mark, a
+//!   clean stop being the only kind this matrix makes), removed messages
+//!   served again (b; closed by removal echoes), a consumer opening empty
+//!   after its only record was damaged (c; closed by writing a first record
+//!   to both slots) — see `docs/storage-format.md`;
 //! - `ANOMALY`: anything else — a wrong subject, header or payload served for
 //!   a sequence, a message gone without a reported range around it, state
 //!   (first, last, messages, bytes, per subject) that disagrees with what
@@ -167,28 +170,18 @@ pub enum Verdict {
     Refused,
     /// The consumer reopened with its previous record.
     Fallback,
-    /// Blind spot (a): the damaged end of the last block was taken for a
-    /// torn write and cut without a report.
-    BlindTail,
-    /// Blind spot (b): a damaged frame held removals; removed messages came back.
-    BlindResurrect,
-    /// Blind spot (c): a consumer's only record was damaged; it opened empty.
-    BlindFirstRecord,
     /// A broken promise.
     Anomaly,
 }
 
 impl Verdict {
     /// Every verdict, in report order.
-    pub const ALL: [Verdict; 9] = [
+    pub const ALL: [Verdict; 6] = [
         Verdict::Unaffected,
         Verdict::Repaired,
         Verdict::Fenced,
         Verdict::Refused,
         Verdict::Fallback,
-        Verdict::BlindTail,
-        Verdict::BlindResurrect,
-        Verdict::BlindFirstRecord,
         Verdict::Anomaly,
     ];
 
@@ -200,9 +193,6 @@ impl Verdict {
             Verdict::Fenced => "fenced",
             Verdict::Refused => "refused",
             Verdict::Fallback => "fallback",
-            Verdict::BlindTail => "blind-tail",
-            Verdict::BlindResurrect => "blind-resurrect",
-            Verdict::BlindFirstRecord => "blind-first-record",
             Verdict::Anomaly => "ANOMALY",
         }
     }
@@ -215,7 +205,7 @@ pub struct Options {
     pub target: Option<Target>,
     /// Only this damage kind (default: a seeded choice).
     pub damage: Option<Damage>,
-    /// A deliberate bug (only `SkipChecksum` makes sense here).
+    /// A deliberate bug (`SkipChecksum`, `IgnoreRemovalEcho`, `OneConsumerCopy`).
     pub switch: Option<Break>,
     /// Log what the run does.
     pub verbose: bool,
@@ -639,33 +629,28 @@ struct Applied {
     what: String,
     /// The file's bytes right after the damage (to tell a repair).
     after: Vec<u8>,
-    /// Whether it is the last block file.
-    last_block: bool,
 }
 
 /// Applies one seeded damage of `kind` to a file of type `target`. `None`
 /// when no byte could be changed (the run is then `unaffected`).
 async fn damage(run: &mut Run, disk: &SimDisk, target: Target, kind: Damage) -> Option<Applied> {
     let blocks = block_files(disk);
-    let (path, last_block) = match target {
+    let path = match target {
         Target::BlockHeader | Target::BlockFrames => {
-            // The last block is where the blind spots are; weigh it.
+            // The last block is where torn-looking damage is; weigh it.
             let i = if run.rng.chance(40) {
                 blocks.len().checked_sub(1)?
             } else {
                 run.rng.below(blocks.len() as u64) as usize
             };
-            (blocks.get(i)?.clone(), i + 1 == blocks.len())
+            blocks.get(i)?.clone()
         }
-        Target::Redo => (redo_files(disk).first()?.clone(), false),
-        Target::ConsumerState => (
-            consumer_dir().join(if run.rng.chance(50) {
-                "state.0"
-            } else {
-                "state.1"
-            }),
-            false,
-        ),
+        Target::Redo => redo_files(disk).first()?.clone(),
+        Target::ConsumerState => consumer_dir().join(if run.rng.chance(50) {
+            "state.0"
+        } else {
+            "state.1"
+        }),
     };
     if run.opts.verbose {
         for b in &blocks {
@@ -761,7 +746,6 @@ async fn damage(run: &mut Run, disk: &SimDisk, target: Target, kind: Damage) -> 
             path,
             what,
             after: bytes,
-            last_block,
         });
     }
     None
@@ -805,8 +789,6 @@ async fn open_store(
 struct Found {
     refused: bool,
     fenced: bool,
-    blind_tail: bool,
-    resurrect: bool,
 }
 
 /// Reopens the store after the damage and checks it against `truth`.
@@ -853,8 +835,7 @@ async fn check_store(run: &mut Run, disk: &SimDisk, truth: &View, applied: &Appl
             None => {
                 let was = run.appended.get(seq).is_some_and(|all| all.contains(c));
                 if was && run.erased != Some(*seq) {
-                    found.resurrect = true;
-                    run.log(|| format!("seq {seq} came back after its removal"));
+                    run.anomaly(format!("seq {seq} came back after its removal"));
                 } else if was {
                     run.anomaly(format!("seq {seq} served again after its secure erase"));
                 } else {
@@ -887,20 +868,12 @@ async fn check_store(run: &mut Run, disk: &SimDisk, truth: &View, applied: &Appl
         }
     }
     if !silent.is_empty() {
-        // Blind spot (a): the end of the last block cut as a torn write —
-        // the lost messages are the newest of the store, nothing reported.
-        let newest_kept = v.live.keys().next_back().copied().unwrap_or(0);
-        if applied.last_block && v.ranges.is_empty() && silent.iter().all(|&s| s > newest_kept) {
-            found.blind_tail = true;
-            run.log(|| format!("lost without a report (torn-tail blind spot): {silent:?}"));
-        } else {
-            run.anomaly(format!(
-                "silent loss: seqs {:?} (of {}) missing outside any reported range {:?}",
-                &silent[..silent.len().min(10)],
-                silent.len(),
-                v.ranges
-            ));
-        }
+        run.anomaly(format!(
+            "silent loss: seqs {:?} (of {}) missing outside any reported range {:?}",
+            &silent[..silent.len().min(10)],
+            silent.len(),
+            v.ranges
+        ));
     }
     found.fenced = !v.ranges.is_empty();
     // The store works on: an append lands after everything and is served.
@@ -993,7 +966,6 @@ enum ConsumerFound {
     Same,
     Refused,
     Fallback,
-    BlindFirst,
 }
 
 async fn check_consumer(run: &mut Run, disk: &SimDisk, applied: Option<&Applied>) -> ConsumerFound {
@@ -1038,16 +1010,10 @@ async fn check_consumer(run: &mut Run, disk: &SimDisk, applied: Option<&Applied>
             }
         }
         (None, None) => {}
-        (None, Some(_)) => {
-            if run.snapshots.len() == 1 && applied.is_some() {
-                result = ConsumerFound::BlindFirst;
-            } else {
-                run.anomaly(format!(
-                    "consumer reopened empty; {} snapshots were acknowledged",
-                    run.snapshots.len()
-                ));
-            }
-        }
+        (None, Some(_)) => run.anomaly(format!(
+            "consumer reopened empty; {} snapshots were acknowledged",
+            run.snapshots.len()
+        )),
     }
     // It works on, and a reopen returns what it wrote next.
     let next = Bytes::from(format!("snapshot after the damage {}", run.seed));
@@ -1150,10 +1116,9 @@ pub async fn run_seed(seed: u64, opts: &Options) -> Outcome {
                 path: PathBuf::from("/nothing"),
                 what: String::new(),
                 after: Vec::new(),
-                last_block: false,
             };
             let f = check_store(&mut run, &disk, &truth, &fake).await;
-            if f.fenced || f.blind_tail || f.resurrect || f.refused {
+            if f.fenced || f.refused {
                 run.anomaly("the store changed although it was not damaged".into());
             }
             Found::default()
@@ -1169,16 +1134,10 @@ pub async fn run_seed(seed: u64, opts: &Options) -> Outcome {
     };
     out.verdict = if !run.anomalies.is_empty() {
         Verdict::Anomaly
-    } else if found.blind_tail {
-        Verdict::BlindTail
-    } else if found.resurrect {
-        Verdict::BlindResurrect
     } else if found.refused || matches!(cons, ConsumerFound::Refused) {
         Verdict::Refused
     } else if found.fenced {
         Verdict::Fenced
-    } else if matches!(cons, ConsumerFound::BlindFirst) {
-        Verdict::BlindFirstRecord
     } else if matches!(cons, ConsumerFound::Fallback) {
         Verdict::Fallback
     } else if rewritten {

@@ -30,6 +30,11 @@ pub enum Break {
     SkipNewBlockDirSync,
     /// Frames are accepted without checking their CRC (at open and on reads).
     SkipChecksum,
+    /// Recovery ignores removal echoes: a damaged frame's removal records
+    /// are lost with it and nothing notices.
+    IgnoreRemovalEcho,
+    /// A consumer's first record is written to one slot only.
+    OneConsumerCopy,
 }
 
 thread_local! {
