@@ -142,7 +142,9 @@ pub(crate) struct FrameCache {
     budget: usize,
     used: usize,
     tick: u64,
-    frames: HashMap<FrameRef, (Rc<DecodedFrame>, u64)>,
+    /// foldhash, not SipHash: looked up once per message read (keys are
+    /// block and offset, not attacker-chosen strings).
+    frames: HashMap<FrameRef, (Rc<DecodedFrame>, u64), foldhash::fast::RandomState>,
 }
 
 impl FrameCache {
@@ -151,7 +153,7 @@ impl FrameCache {
             budget,
             used: 0,
             tick: 0,
-            frames: HashMap::new(),
+            frames: HashMap::default(),
         }
     }
 

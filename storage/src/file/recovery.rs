@@ -635,7 +635,7 @@ pub(crate) async fn recover(
         next_offset,
         open: None,
         queued: VecDeque::new(),
-        inflight: HashMap::new(),
+        inflight: HashMap::default(),
         cache,
         epoch: 0,
         tracker: CommitTracker::new(),
@@ -652,6 +652,7 @@ pub(crate) async fn recover(
         erasing: false,
         erase_waiters: Vec::new(),
         echo: echo.source(),
+        read_end: None,
         cfg,
     };
     Ok((inner, tail))
