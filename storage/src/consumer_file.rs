@@ -222,8 +222,7 @@ impl ConsumerStateFile {
             // it again (same bytes) and syncing closes that hole.
             rewrite_record(&files[current]).await?;
         }
-        let mut files = files.into_iter();
-        let (Some(f0), Some(f1)) = (files.next(), files.next()) else {
+        let Ok(slots) = <[BlockFile; 2]>::try_from(files) else {
             return Err(StoreError::Invalid("consumer state: slot files missing"));
         };
         let inner = Rc::new(Inner {
@@ -242,17 +241,12 @@ impl ConsumerStateFile {
         if let Some(snapshot) = &snapshot {
             if inner.lonely.get() && !broken!(OneConsumerCopy) {
                 // Written by a build that kept a consumer's first record in
-                // one slot: give it its second copy before it runs.
-                let other = 1 - current;
-                let generation = generation + 1;
-                let slot = if other == 0 { &f0 } else { &f1 };
-                write_record(slot, snapshot, generation, &inner.cipher).await?;
-                inner.current.set(other);
-                inner.generation.set(generation);
-                inner.lonely.set(false);
+                // one slot, or its other slot is damaged: give it its second
+                // copy before it runs.
+                write_copies(&inner, &slots, snapshot, 1).await?;
             }
         }
-        let task = glommio::spawn_local(writer(inner.clone(), [f0, f1]));
+        let task = glommio::spawn_local(writer(inner.clone(), slots));
         Ok((
             ConsumerStateFile {
                 inner,
@@ -381,32 +375,23 @@ async fn writer(inner: Rc<Inner>, slots: [BlockFile; 2]) {
             inner.wake.wait().await;
             continue;
         };
-        let slot = 1 - inner.current.get();
-        let generation = inner.generation.get() + 1;
-        let mut result = write_record(&slots[slot], &snapshot, generation, &inner.cipher).await;
-        let mut written = (slot, generation, 1);
-        if result.is_ok() && inner.lonely.get() && !broken!(OneConsumerCopy) {
-            // The first record (or the first after a damaged or torn slot):
-            // its second copy goes to the other slot before it counts.
-            result = write_record(&slots[1 - slot], &snapshot, generation + 1, &inner.cipher).await;
-            written = (1 - slot, generation + 1, 2);
-        }
-        match result {
+        // The first record (or the first after a damaged or torn slot) gets
+        // its second copy in the other slot before it counts.
+        let copies = if inner.lonely.get() && !broken!(OneConsumerCopy) {
+            2
+        } else {
+            1
+        };
+        match write_copies(&inner, &slots, &snapshot, copies).await {
             Ok(()) => {
-                let (slot, generation, records) = written;
-                inner.current.set(slot);
-                inner.generation.set(generation);
-                inner.lonely.set(false);
                 let mut stats = inner.stats.get();
-                stats.written += records;
+                stats.written += copies;
                 inner.stats.set(stats);
                 inner.tracker.publish(epoch);
             }
             Err(e) => {
-                // Every write went to a slot that was not the current one
-                // (a second copy goes only to a slot without a valid
-                // record), so the newest durable record is untouched; this
-                // file stops here.
+                // The newest durable record is untouched (see
+                // `write_copies`); this file stops here.
                 tracing::error!("consumer state in {}: {e}", inner.dir.display());
                 inner.tracker.fail(epoch, e);
                 break;
@@ -416,6 +401,28 @@ async fn writer(inner: Rc<Inner>, slots: [BlockFile; 2]) {
     let [a, b] = slots;
     a.close().await;
     b.close().await;
+}
+
+/// Writes `snapshot` `copies` times, each as the next generation into the
+/// slot that is not current, which then becomes current. Every write goes to
+/// a slot without the newest valid record, so a failure leaves that record
+/// untouched. Callers write enough copies that both slots end up holding a
+/// valid record (except under the test-only `OneConsumerCopy` switch).
+async fn write_copies(
+    inner: &Inner,
+    slots: &[BlockFile; 2],
+    snapshot: &[u8],
+    copies: u64,
+) -> StoreResult<()> {
+    for _ in 0..copies {
+        let slot = 1 - inner.current.get();
+        let generation = inner.generation.get() + 1;
+        write_record(&slots[slot], snapshot, generation, &inner.cipher).await?;
+        inner.current.set(slot);
+        inner.generation.set(generation);
+    }
+    inner.lonely.set(false);
+    Ok(())
 }
 
 /// Removes what interrupted consumer removals left in `obs_dir` (the

@@ -50,45 +50,38 @@ fn corruption_matrix_has_no_anomaly() {
     }
 }
 
+/// Runs `SEEDS` seeds from `first` with a deliberate bug switched on and
+/// asserts the matrix reports anomalies (`what` names what went unnoticed).
+fn assert_matrix_catches(first: u64, opts: Options, what: &str) {
+    let seeds: Vec<u64> = (first..first + SEEDS).collect();
+    let s = run_many(&seeds, &opts, JOBS, &|_| {});
+    assert!(s.anomalies() > 0, "{what} went unnoticed in {SEEDS} runs");
+}
+
 #[test]
 fn corruption_matrix_finds_skipped_checksums() {
-    let seeds: Vec<u64> = (10_000..10_000 + SEEDS).collect();
     let opts = Options {
         switch: Some(Break::SkipChecksum),
         ..Options::default()
     };
-    let s = run_many(&seeds, &opts, JOBS, &|_| {});
-    assert!(
-        s.anomalies() > 0,
-        "frames accepted without their checksum went unnoticed in {SEEDS} runs"
-    );
+    assert_matrix_catches(10_000, opts, "frames accepted without their checksum");
 }
 
 #[test]
 fn corruption_matrix_finds_ignored_removal_echoes() {
-    let seeds: Vec<u64> = (20_000..20_000 + SEEDS).collect();
     let opts = Options {
         switch: Some(Break::IgnoreRemovalEcho),
         ..Options::default()
     };
-    let s = run_many(&seeds, &opts, JOBS, &|_| {});
-    assert!(
-        s.anomalies() > 0,
-        "removal records lost with damaged frames went unnoticed in {SEEDS} runs"
-    );
+    assert_matrix_catches(20_000, opts, "removal records lost with damaged frames");
 }
 
 #[test]
 fn corruption_matrix_finds_a_lonely_first_consumer_record() {
-    let seeds: Vec<u64> = (30_000..30_000 + SEEDS).collect();
     let opts = Options {
         switch: Some(Break::OneConsumerCopy),
         target: Some(Target::ConsumerState),
         ..Options::default()
     };
-    let s = run_many(&seeds, &opts, JOBS, &|_| {});
-    assert!(
-        s.anomalies() > 0,
-        "a consumer that lost its only record went unnoticed in {SEEDS} runs"
-    );
+    assert_matrix_catches(30_000, opts, "a consumer that lost its only record");
 }

@@ -564,7 +564,7 @@ impl Inner {
         if need_new {
             self.seal_open();
             let echo_len = self.echo.record_len();
-            let frame_len = (FRAME_HEADER_LEN + codec::SEAL_OVERHEAD + echo_len + len) as u64;
+            let frame_len = self.new_frame_len(len);
             if self.next_offset + frame_len > cap {
                 self.roll_block(frame_len);
             }
@@ -598,6 +598,12 @@ impl Inner {
         let open = self.open.get_or_insert_with(unreachable_open);
         open.epoch = epoch;
         open
+    }
+
+    /// Bytes on disk, at most, of a new frame holding one `len`-byte record
+    /// (after the echo it starts with).
+    fn new_frame_len(&self, len: usize) -> u64 {
+        (FRAME_HEADER_LEN + codec::SEAL_OVERHEAD + self.echo.record_len() + len) as u64
     }
 
     /// Moves the open frame to the writer's queue.
@@ -757,8 +763,7 @@ impl Inner {
             .get(&self.cur_block)
             .map(|b| b.capacity)
             .unwrap_or(0);
-        let frame_len =
-            (FRAME_HEADER_LEN + codec::SEAL_OVERHEAD + self.echo.record_len() + PAD_RECORD) as u64;
+        let frame_len = self.new_frame_len(PAD_RECORD);
         if self.open.is_some() || self.next_offset + frame_len > cap || self.begin().is_err() {
             return false;
         }
