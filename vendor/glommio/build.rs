@@ -37,6 +37,12 @@ fn main() {
         .extra_warnings(false)
         .compile("uring");
 
+    // jetcore patch: rebuild the C parts when they change (rusturing.c gained a
+    // function; without these lines an incremental build linked the old archive).
+    println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=rusturing.c");
+    println!("cargo:rerun-if-changed=liburing/src");
+
     // (our additional, linkable C bindings)
     Build::new()
         .file(project.join("rusturing.c"))

@@ -312,3 +312,29 @@ extern inline int rust_io_uring_wait_cqe(struct io_uring *ring, struct io_uring_
 {
     return io_uring_wait_cqe(ring, cqe_ptr);
 }
+
+#include <errno.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+long syscall(long number, ...);
+/* jetcore patch: hand the kernel what is queued in the SQ and wait for `wait_nr`
+ * completions or until `ts` passes, in one io_uring_enter. A sleep used to take
+ * three (arm a timeout SQE, submit, wait). Needs IORING_FEAT_EXT_ARG (Linux 5.11);
+ * the caller checks. Returns what io_uring_enter returns, or -errno. */
+int __io_uring_flush_sq(struct io_uring *ring);
+extern int rust_io_uring_submit_and_wait_timeout(struct io_uring *ring, unsigned wait_nr,
+                                                 struct __kernel_timespec *ts)
+{
+    struct io_uring_getevents_arg arg = {
+        .sigmask = 0,
+        .sigmask_sz = _NSIG / 8,
+        .pad = 0,
+        .ts = (unsigned long) ts,
+    };
+    unsigned submit = __io_uring_flush_sq(ring);
+    int ret = syscall(__NR_io_uring_enter, ring->ring_fd, submit, wait_nr,
+                      IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg, sizeof(arg));
+    return ret < 0 ? -errno : ret;
+}

@@ -6,7 +6,7 @@
 //!
 
 use std::{
-    cell::RefCell,
+    cell::{Cell, RefCell},
     collections::BTreeMap,
     ffi::CString,
     fmt,
@@ -173,6 +173,13 @@ pub(crate) struct Reactor {
     /// refcell) every time. Acquire during initialization
     preempt_ptr_head: *const u32,
     preempt_ptr_tail: *const AtomicU32,
+
+    /// jetcore patch: when the running task queues' slice ends. The slice used to be
+    /// a kernel timeout on the latency ring, armed before and cancelled after every
+    /// run of the task queues: two SQEs and an io_uring_enter per loop, a large share
+    /// of a shard's CPU when each loop handles one message (request/reply). A clock
+    /// read per check is cheaper.
+    preempt_deadline: Cell<Instant>,
 }
 
 impl Reactor {
@@ -193,6 +200,7 @@ impl Reactor {
             record_io_latencies,
             preempt_ptr_head,
             preempt_ptr_tail: preempt_ptr_tail as _,
+            preempt_deadline: Cell::new(Instant::now()),
         })
     }
 
@@ -206,7 +214,10 @@ impl Reactor {
 
     #[inline(always)]
     pub(crate) fn need_preempt(&self) -> bool {
-        unsafe { *self.preempt_ptr_head != (*self.preempt_ptr_tail).load(Ordering::Acquire) }
+        let latency_io = unsafe {
+            *self.preempt_ptr_head != (*self.preempt_ptr_tail).load(Ordering::Acquire)
+        };
+        latency_io || Instant::now() >= self.preempt_deadline.get()
     }
 
     pub(crate) fn id(&self) -> usize {
@@ -870,10 +881,14 @@ impl Reactor {
         let (next_timer, woke) = self.process_external_events();
 
         // Block on I/O events.
-        match self
+        let reacted = self
             .sys
-            .wait(timeout, next_timer, woke, || self.process_shared_channels())
-        {
+            .wait(&timeout, next_timer, woke, || self.process_shared_channels());
+        // jetcore patch: a new slice starts for the task queues run next.
+        if let Some(slice) = timeout() {
+            self.preempt_deadline.set(Instant::now() + slice);
+        }
+        match reacted {
             // Don't wait for the next loop to process timers or shared channels
             Ok(true) => {
                 self.process_external_events();

@@ -68,6 +68,18 @@ impl<'ring> SubmissionQueue<'ring> {
         resultify(unsafe { uring_sys::io_uring_submit_and_wait(self.ring.as_ptr(), wait_for as _) })
     }
 
+    /// jetcore patch: submit and wait for `wait_for` completions or `timeout`, in
+    /// one io_uring_enter and without a timeout SQE. Needs `IORING_FEAT_EXT_ARG`.
+    pub fn submit_and_wait_timeout(&mut self, wait_for: u32, timeout: Duration) -> io::Result<u32> {
+        let ts = uring_sys::__kernel_timespec {
+            tv_sec: timeout.as_secs() as _,
+            tv_nsec: timeout.subsec_nanos() as _,
+        };
+        resultify(unsafe {
+            uring_sys::io_uring_submit_and_wait_timeout(self.ring.as_ptr(), wait_for as _, &ts)
+        })
+    }
+
     pub fn submit_and_wait_with_timeout(
         &mut self,
         wait_for: u32,

@@ -98,6 +98,8 @@ pub const IORING_FEAT_RW_CUR_POS: libc::__u32 = 1 << 3;
 pub const IORING_FEAT_CUR_PERSONALITY: libc::__u32 = 1 << 4;
 pub const IORING_FEAT_FAST_POLL: libc::__u32 = 1 << 5;
 pub const IORING_FEAT_POLL_32BITS: libc::__u32 = 1 << 6;
+// jetcore patch: the wait of io_uring_enter takes a timeout (Linux 5.11).
+pub const IORING_FEAT_EXT_ARG: libc::__u32 = 1 << 8;
 
 // io_uring_register opcodes and arguments
 pub const IORING_REGISTER_BUFFERS: libc::c_uint = 0;
@@ -387,6 +389,15 @@ extern "C" {
 
     #[link_name = "rust_io_uring_cq_advance"]
     pub fn io_uring_cq_advance(ring: *mut io_uring, nr: libc::c_uint);
+
+    /// jetcore patch: submit what is queued and wait, with a timeout, in one
+    /// io_uring_enter (needs IORING_FEAT_EXT_ARG).
+    #[link_name = "rust_io_uring_submit_and_wait_timeout"]
+    pub fn io_uring_submit_and_wait_timeout(
+        ring: *mut io_uring,
+        wait_nr: libc::c_uint,
+        ts: *const __kernel_timespec,
+    ) -> libc::c_int;
 
     #[link_name = "rust_io_uring_cqe_seen"]
     pub fn io_uring_cqe_seen(ring: *mut io_uring, cqe: *mut io_uring_cqe);
