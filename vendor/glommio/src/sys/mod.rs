@@ -306,6 +306,12 @@ impl SleepNotifier {
     }
 
     pub(crate) fn notify(&self, force: bool) {
+        // jetcore patch: the other half of the sleeper's fence in `Reactor::wait`
+        // (sys/uring.rs). What the caller published (a channel item, a waker, a
+        // blocking-pool result) is ordered before reading `should_notify`, so either
+        // the sleeper sees it when it sweeps its channels or we see it asleep and
+        // write its eventfd.
+        std::sync::atomic::fence(Ordering::SeqCst);
         if self
             .should_notify
             .compare_exchange(true, false, Ordering::Relaxed, Ordering::Relaxed)
