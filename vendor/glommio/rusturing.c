@@ -1,3 +1,10 @@
+/* jetcore patch: _GNU_SOURCE for syscall(2), used below. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include "liburing.h"
 
 extern inline int rust_io_uring_opcode_supported(struct io_uring_probe *p, int op)
@@ -313,12 +320,6 @@ extern inline int rust_io_uring_wait_cqe(struct io_uring *ring, struct io_uring_
     return io_uring_wait_cqe(ring, cqe_ptr);
 }
 
-#include <errno.h>
-#include <signal.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
-long syscall(long number, ...);
 /* jetcore patch: hand the kernel what is queued in the SQ and wait for `wait_nr`
  * completions or until `ts` passes, in one io_uring_enter. A sleep used to take
  * three (arm a timeout SQE, submit, wait). Needs IORING_FEAT_EXT_ARG (Linux 5.11);

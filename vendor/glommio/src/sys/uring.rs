@@ -1230,7 +1230,9 @@ pub(crate) struct Reactor {
     latency_ring: RefCell<SleepableRing>,
     poll_ring: RefCell<PollRing>,
 
-    latency_preemption_timeout_src: Cell<Option<Source>>,
+    /// The timer that ends a sleep on kernels without IORING_FEAT_EXT_ARG (jetcore
+    /// patch: it used to be the preemption timer too).
+    sleep_timer_src: Cell<Option<Source>>,
     throughput_preemption_timeout_src: Cell<Option<Source>>,
 
     link_fd: RawFd,
@@ -1361,7 +1363,7 @@ impl Reactor {
             main_ring: RefCell::new(main_ring),
             latency_ring: RefCell::new(latency_ring),
             poll_ring: RefCell::new(poll_ring),
-            latency_preemption_timeout_src: Cell::new(None),
+            sleep_timer_src: Cell::new(None),
             throughput_preemption_timeout_src: Cell::new(None),
             blocking_thread,
             link_fd,
@@ -1691,10 +1693,6 @@ impl Reactor {
         );
     }
 
-    /// io_uring can return `EBUSY` when submitting more requests would
-    /// over-commit the system. This is fine: we just need to make sure that we
-    /// don't sleep and that we don't failed rushed polls. So we just ignore
-    /// this error
     /// jetcore patch: a sleep that ended by its timeout.
     fn timed_out_ok<T: Default>(x: std::io::Error) -> io::Result<T> {
         match x.raw_os_error() {
@@ -1703,6 +1701,10 @@ impl Reactor {
         }
     }
 
+    /// io_uring can return `EBUSY` when submitting more requests would
+    /// over-commit the system. This is fine: we just need to make sure that we
+    /// don't sleep and that we don't failed rushed polls. So we just ignore
+    /// this error
     fn busy_ok<T: Default>(x: std::io::Error) -> io::Result<T> {
         match x.raw_os_error() {
             Some(libc::EBUSY) => Ok(Default::default()),
@@ -1837,17 +1839,11 @@ impl Reactor {
         // consume all events from the rings
         consume_rings!(into &mut woke; lat_ring, poll_ring, main_ring);
 
-        // Cancel the old timer regardless of whether we can sleep:
-        // if we won't sleep, we will register the new timer with its new
-        // value.
-        //
-        // But if we will sleep, there might be a timer registered that needs
-        // to be removed otherwise we'll wake up when it expires.
-        //
-        // jetcore patch: the latency ring only holds a timer armed for a sleep on a
-        // kernel without IORING_FEAT_EXT_ARG. The preemption slice is no longer a
-        // kernel timer (see `Reactor::need_preempt` in reactor.rs).
-        drop(self.latency_preemption_timeout_src.take());
+        // jetcore patch: the only timer on the latency ring is the one armed for the
+        // last sleep, on a kernel without IORING_FEAT_EXT_ARG; that sleep is over, so
+        // cancel it. The preemption slice is no longer a kernel timer (see
+        // `Reactor::need_preempt` in reactor.rs).
+        drop(self.sleep_timer_src.take());
 
         // Schedule the throughput-based timeout immediately: it won't matter if we end
         // up sleeping. jetcore patch: only when the previous one has fired. It counts
@@ -1892,7 +1888,7 @@ impl Reactor {
                 user_timer
             } else {
                 if let Some(dur) = user_timer {
-                    self.latency_preemption_timeout_src
+                    self.sleep_timer_src
                         .set(Some(lat_ring.prepare_latency_preemption_timer(dur)));
                     assert!(flush_rings!(lat_ring)? > 0);
                 }
@@ -1928,10 +1924,9 @@ impl Reactor {
         // A Note about `need_preempt`:
         //
         // If in the last call to consume_rings! some events completed, the tail and
-        // head would have moved to match. So it does not matter that events were
-        // generated after we registered the timer: since we consumed them here,
-        // need_preempt() should be false at this point. As soon as the next event
-        // in the preempt ring completes, though, then it will be true.
+        // head of the latency ring would have moved to match, so need_preempt()
+        // sees no latency I/O at this point. As soon as the next event in that
+        // ring completes, or the slice set by `Reactor::react` ends, it is true.
         Ok(should_sleep)
     }
 
