@@ -19,7 +19,7 @@ use jetcore_storage::sim::crash::{run_many, Mode, Options, Outcome, Switch};
 fn usage() -> ExitCode {
     eprintln!(
         "usage: sim-crash SEEDS [--mode plain|lz4|aes|chacha|all] \
-         [--break ack-before-sync|skip-dir-sync|skip-checksum|sync-never|no-unsynced-cover] \
+         [--break ack-before-sync|skip-dir-sync|skip-checksum|sync-never] \
          [--seed S] [--jobs J] [--ops N] [--rounds R] [--no-faults] [--stop-early]"
     );
     ExitCode::from(2)

@@ -82,26 +82,6 @@ fn every_switch_is_caught_in_every_mode() {
     }
 }
 
-/// The writer overlaps a write with the sync of the write before it; the
-/// frames of the newer write must then name the older write's start, or a
-/// power loss that keeps the newer write and tears the older one is misread
-/// (damage reported, acknowledged messages lost). Rarer than the bugs above:
-/// seeds 103 and 382 find it in chacha mode.
-#[test]
-fn the_unsynced_cover_is_needed() {
-    let seeds: Vec<u64> = (0..400).collect();
-    let opts = Options {
-        switch: Some(Switch::NoUnsyncedCover),
-        ..Options::default()
-    };
-    let summary = run_many(&seeds, &[Mode::ChaCha], &opts, 2, false, &quiet);
-    assert!(
-        !summary.failed.is_empty(),
-        "writes overlapping a sync without the cover went unnoticed over {} runs",
-        summary.runs
-    );
-}
-
 /// A run replays exactly from its seed: same disk operations, same result.
 #[test]
 fn runs_replay_from_their_seed() {
@@ -162,17 +142,6 @@ fn regression_seeds() {
         // A consumer's first record tore, then its second attempt (slot 0
         // again, generation 2) tore too: the open refused for good.
         (16185, Mode::ChaCha),
-        // With a sync overlapping the next write: a sync that failed after a
-        // later one succeeded still let the later one acknowledge data the
-        // failure had dropped (syncs now publish in issue order).
-        (3675, Mode::Plain),
-        (2741, Mode::Lz4),
-        // ...and the writer went on into a new block after a sync of the old
-        // one failed; recovery rewrites only the last block's last write, so
-        // the dropped data of the older block was reported as damage.
-        (423, Mode::Plain),
-        (8219, Mode::Plain),
-        (1668, Mode::ChaCha),
     ];
     for &(seed, mode) in cases {
         let summary = run_many(&[seed], &[mode], &Options::default(), 1, false, &print);

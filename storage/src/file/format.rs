@@ -204,19 +204,6 @@ pub(crate) fn finish_frame(mut frame: Vec<u8>, seed: u32) -> Vec<u8> {
     frame
 }
 
-/// Moves the `batch_start` of a finished frame back to `batch_start` (an
-/// earlier write it may tear together with) and sets its CRC again. The field
-/// lies outside a sealed frame's authenticated bytes (the first 32), so only
-/// the CRC changes.
-pub(crate) fn restamp_batch_start(frame: &mut [u8], batch_start: u32, seed: u32) {
-    if frame.len() < FRAME_HEADER_LEN {
-        return;
-    }
-    frame[32..36].copy_from_slice(&batch_start.to_le_bytes());
-    let crc = frame_crc(seed, &frame[..36], &frame[FRAME_HEADER_LEN..]);
-    frame[36..40].copy_from_slice(&crc.to_le_bytes());
-}
-
 fn frame_crc(seed: u32, head: &[u8], body: &[u8]) -> u32 {
     let mut h = crc32fast::Hasher::new_with_initial(seed);
     h.update(head);

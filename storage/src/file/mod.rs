@@ -11,10 +11,9 @@
 //! record is placed into the *open frame* at a position that is final (block
 //! and offset are decided now, so the ledger can point at it). The writer task
 //! takes the open frame whenever it is idle, so every append that arrives
-//! while a write is in flight joins the next frame: one write and one sync for
-//! all of them (group commit; the sync of one batch overlaps the write of the
-//! next). Appends complete when their batch's sync publishes their epoch as
-//! durable.
+//! while a write + `fdatasync` is in flight joins the next frame: one write and
+//! one sync for all of them (group commit). Appends complete when the writer
+//! publishes their epoch as durable.
 
 pub(crate) mod codec;
 mod erase;

@@ -133,9 +133,6 @@ pub enum Switch {
     SkipChecksum,
     /// Run the store with `sync: never`.
     SyncNever,
-    /// Write while an earlier write's sync is in flight without covering it
-    /// (rarer than the others: tested over more seeds, not in [`Switch::ALL`]).
-    NoUnsyncedCover,
 }
 
 impl Switch {
@@ -154,7 +151,6 @@ impl Switch {
             "skip-dir-sync" => Some(Switch::SkipDirSync),
             "skip-checksum" => Some(Switch::SkipChecksum),
             "sync-never" => Some(Switch::SyncNever),
-            "no-unsynced-cover" => Some(Switch::NoUnsyncedCover),
             _ => None,
         }
     }
@@ -166,7 +162,6 @@ impl Switch {
             Switch::SkipDirSync => "skip-dir-sync",
             Switch::SkipChecksum => "skip-checksum",
             Switch::SyncNever => "sync-never",
-            Switch::NoUnsyncedCover => "no-unsynced-cover",
         }
     }
 
@@ -176,7 +171,6 @@ impl Switch {
             Switch::SkipDirSync => Some(Break::SkipNewBlockDirSync),
             Switch::SkipChecksum => Some(Break::SkipChecksum),
             Switch::SyncNever => None,
-            Switch::NoUnsyncedCover => Some(Break::NoUnsyncedCover),
         }
     }
 }

@@ -35,11 +35,6 @@ pub enum Break {
     IgnoreRemovalEcho,
     /// A consumer's first record is written to one slot only.
     OneConsumerCopy,
-    /// The writer issues a write while an earlier one's sync is in flight
-    /// without making the new frames name the earlier write's start: a power
-    /// loss that keeps the newer write and tears the older one then reads as
-    /// damage instead of a torn tail.
-    NoUnsyncedCover,
 }
 
 thread_local! {
