@@ -129,6 +129,82 @@ async fn max_mem_server_limit_is_enforced() {
     assert_eq!(v["error"]["err_code"], json!(10023), "{v}");
 }
 
+/// Each stream reserves its `max_bytes` against `max_mem`/`max_file` when it is created
+/// or grown (Go's `checkBytesLimits`): past the limit Go answers 500/10028 (memory) or
+/// 500/10047 (file), and nothing is created or changed. A create without `max_bytes`
+/// asks for one byte, and the limits are checked on the request as sent — before its
+/// configuration is validated, and before an identical stream is found.
+#[tokio::test]
+async fn max_bytes_reservations_are_checked_against_server_limits() {
+    let s = ServerBuilder::new()
+        .config("jetstream { store_dir: \"{{dir}}/store\", max_mem: 1000000, max_file: 4000000 }")
+        .start();
+    let nc = client(&s).await;
+    let mem = |name: &str, max_bytes: i64| {
+        json!({"name": name, "subjects": [format!("{}.>", name.to_lowercase())],
+               "storage": "memory", "max_bytes": max_bytes})
+    };
+    let no_mem = "insufficient memory resources available";
+
+    // Larger than the limit by itself.
+    let v = api(&nc, "$JS.API.STREAM.CREATE.BIG", mem("BIG", 1_000_001)).await;
+    assert_err(&v, 500, 10028, no_mem);
+    // One byte short of the limit in two streams: a stream without max_bytes still fits.
+    create_stream(&nc, mem("A", 600_000)).await;
+    let v = api(&nc, "$JS.API.STREAM.CREATE.B", mem("B", 400_001)).await;
+    assert_err(&v, 500, 10028, no_mem);
+    create_stream(&nc, mem("B", 399_999)).await;
+    create_stream(&nc, mem("U", 0)).await;
+    ok(api(&nc, "$JS.API.STREAM.DELETE.U", json!(null)).await);
+    // With the limit fully reserved, no new stream fits, not even an invalid one (the
+    // limits come first), and an identical create of a stream that exists is refused.
+    ok(api(&nc, "$JS.API.STREAM.UPDATE.B", mem("B", 400_000)).await);
+    for (name, body) in [
+        ("U", mem("U", 0)),
+        (
+            "U",
+            json!({"name": "U", "subjects": ["u.>"], "storage": "memory"}),
+        ),
+        ("U", mem("U", -1)),
+        (
+            "X",
+            json!({"name": "X", "storage": "memory", "max_bytes": 1, "max_msgs": -2}),
+        ),
+        ("A", mem("A", 600_000)),
+    ] {
+        let v = api(&nc, &format!("$JS.API.STREAM.CREATE.{name}"), body).await;
+        assert_err(&v, 500, 10028, no_mem);
+    }
+    // Updates without growth pass; growing needs room and a refused update changed
+    // nothing; shrinking frees room.
+    ok(api(&nc, "$JS.API.STREAM.UPDATE.A", mem("A", 600_000)).await);
+    let v = api(&nc, "$JS.API.STREAM.UPDATE.A", mem("A", 600_001)).await;
+    assert_err(&v, 500, 10028, no_mem);
+    let info = stream_info(&nc, "A", json!({})).await;
+    assert_eq!(info["config"]["max_bytes"], json!(600_000), "{info}");
+    ok(api(&nc, "$JS.API.STREAM.UPDATE.A", mem("A", 500_000)).await);
+    ok(api(&nc, "$JS.API.STREAM.UPDATE.B", mem("B", 500_000)).await);
+    // Deleting a stream frees its reservation.
+    ok(api(&nc, "$JS.API.STREAM.DELETE.B", json!(null)).await);
+    create_stream(&nc, mem("U", -1)).await;
+    let names = api(&nc, "$JS.API.STREAM.NAMES", json!({})).await;
+    assert_eq!(names["streams"], json!(["A", "U"]), "{names}");
+
+    // File streams reserve against max_file, separately from memory.
+    let file = |name: &str, max_bytes: i64| {
+        json!({"name": name, "subjects": [format!("{}.>", name.to_lowercase())],
+               "max_bytes": max_bytes})
+    };
+    let no_store = "insufficient storage resources available";
+    let v = api(&nc, "$JS.API.STREAM.CREATE.F", file("F", 4_000_001)).await;
+    assert_err(&v, 500, 10047, no_store);
+    create_stream(&nc, file("F", 4_000_000)).await;
+    let v = api(&nc, "$JS.API.STREAM.CREATE.G", file("G", -1)).await;
+    assert_err(&v, 500, 10047, no_store);
+    let v = api(&nc, "$JS.API.STREAM.UPDATE.F", file("F", 4_000_001)).await;
+    assert_err(&v, 500, 10047, no_store);
+}
+
 // ------------------------------------------------------------------ cross-core liveness
 
 /// Sends `bytes` on a raw connection without waiting for anything; errors are ignored

@@ -86,6 +86,18 @@ impl ApiError {
         ApiError::new(503, 10023, "insufficient resources")
     }
 
+    /// `JSMemoryResourcesExceededErr` (10028): a memory stream's `max_bytes` does
+    /// not fit in what `max_mem` leaves after the other streams' reservations.
+    pub fn memory_resources_exceeded() -> Self {
+        ApiError::new(500, 10028, "insufficient memory resources available")
+    }
+
+    /// `JSStorageResourcesExceededErr` (10047): the same for a file stream and
+    /// `max_file`.
+    pub fn storage_resources_exceeded() -> Self {
+        ApiError::new(500, 10047, "insufficient storage resources available")
+    }
+
     /// `JSMessageIncrInvalidErr` (10171).
     pub fn message_incr_invalid() -> Self {
         ApiError::new(400, 10171, "message counter increment is invalid")

@@ -34,7 +34,8 @@ use super::gotime::GoTime;
 use super::runtime::{self, CoreUsage, JsConfig};
 use super::stream::{read_meta, Stream, StreamMeta};
 use super::stream_config::{
-    check_create, parse_create_request, StorageType, StreamConfig, JS_API_LEVEL,
+    check_create_config, check_create_request, parse_create_request, StorageType, StreamConfig,
+    JS_API_LEVEL,
 };
 use super::stream_info::{
     ClusterInfo, StreamCreateResponse, StreamInfo, STREAM_CREATE_RESPONSE_TYPE,
@@ -422,7 +423,16 @@ impl Meta {
             Ok(r) => r,
             Err(e) => return fail(e),
         };
-        let cfg = match check_create(name, &req, false, &self.config.check) {
+        // Go checks the server's limits against the request as sent, before the
+        // configuration is validated and before looking for a stream of that name:
+        // an identical create is refused too while the limit is fully reserved.
+        let cfg = check_create_request(name, &req).and_then(|raw| {
+            // A stream without `max_bytes` asks for one byte, so a server whose
+            // limit is fully reserved takes no new stream of that storage type.
+            self.check_reservation(raw.storage, raw.max_bytes.max(1))?;
+            check_create_config(raw, req.pedantic, false, &self.config.check)
+        });
+        let cfg = match cfg {
             Ok(c) => c,
             Err(e) => return fail(e),
         };
@@ -470,6 +480,35 @@ impl Meta {
         }
     }
 
+    /// Go's server check of a stream's reservation (`checkBytesLimits` with
+    /// `checkServer`): each stream reserves its `max_bytes` against `max_mem` or
+    /// `max_file` (as configured, or as sized from the machine at start — the
+    /// figures `/varz` reports); `add` is the bytes asked for. Checked only where
+    /// streams are created or grown: the directory here holds every stream's
+    /// configuration, so no core is asked.
+    fn check_reservation(&self, storage: StorageType, add: i64) -> Result<(), ApiError> {
+        let (limit, exceeded): (i64, fn() -> ApiError) = match storage {
+            StorageType::Memory => (
+                self.config.reported.max_memory,
+                ApiError::memory_resources_exceeded,
+            ),
+            StorageType::File => (
+                self.config.reported.max_store,
+                ApiError::storage_resources_exceeded,
+            ),
+        };
+        let reserved = self
+            .streams
+            .borrow()
+            .values()
+            .filter(|e| e.config.storage == storage && e.config.max_bytes > 0)
+            .fold(0i64, |sum, e| sum.saturating_add(e.config.max_bytes));
+        if reserved > limit || add > limit - reserved {
+            return Err(exceeded());
+        }
+        Ok(())
+    }
+
     /// Go's subject-overlap rule: no two streams may capture the same subject.
     fn check_overlap(&self, name: &str, cfg: &StreamConfig) -> Result<(), ApiError> {
         let ours = capture_subjects(cfg);
@@ -508,6 +547,11 @@ impl Meta {
         };
         cfg.set_static_metadata();
         if let Err(e) = update_check(&existing.config, &mut cfg).and_then(|()| unsupported(&cfg)) {
+            return fail(e);
+        }
+        // Only growth needs room: the old `max_bytes` is reserved already.
+        let growth = (cfg.max_bytes.max(0) - existing.config.max_bytes.max(0)).max(0);
+        if let Err(e) = self.check_reservation(cfg.storage, growth) {
             return fail(e);
         }
         if let Err(e) = self.check_overlap(name, &cfg) {

@@ -1263,6 +1263,17 @@ pub fn check_create(
     clustered: bool,
     lim: &CheckLimits,
 ) -> Result<StreamConfig, ApiError> {
+    let cfg = check_create_request(subject_name, req)?;
+    check_create_config(cfg, req.pedantic, clustered, lim)
+}
+
+/// The first half of [`check_create`]: what Go checks in the create handler before
+/// the server's limits (the name, sealed, mirror direct). Returns the request's
+/// configuration as sent, with the static metadata set.
+pub fn check_create_request(
+    subject_name: &str,
+    req: &StreamConfigRequest,
+) -> Result<StreamConfig, ApiError> {
     let mut cfg = req.config.clone();
     cfg.set_static_metadata();
     if subject_name != cfg.name {
@@ -1277,7 +1288,18 @@ pub fn check_create(
     if cfg.mirror_direct && cfg.mirror.is_none() {
         return Err(invalid("stream has no mirror but does have mirror direct"));
     }
-    let cfg = cfg.check(req.pedantic, lim)?;
+    Ok(cfg)
+}
+
+/// The second half of [`check_create`], after the server's limits: the
+/// configuration itself, with Go's defaults filled in.
+pub fn check_create_config(
+    cfg: StreamConfig,
+    pedantic: bool,
+    clustered: bool,
+    lim: &CheckLimits,
+) -> Result<StreamConfig, ApiError> {
+    let cfg = cfg.check(pedantic, lim)?;
     if !clustered && cfg.num_replicas > 1 {
         return Err(ApiError::stream_replicas_not_supported());
     }
