@@ -1598,3 +1598,217 @@ async fn direct_get_batch_and_multi_last() {
     assert_eq!(m.headers, stream_headers("D", "a.1", 1, &times[1]));
     c.expect_nothing(Duration::from_millis(200)).await;
 }
+
+/// Direct get by time and Go's edges (each checked against nats-server 2.15.1): a batch
+/// from `start_time`, `multi_last` bounded by `up_to_time`, `max_bytes` stopping after
+/// the message that reaches it, `multi_last` with `seq` (counted, not sent), a negative
+/// batch, `no_hdr` (bare messages; a batch's EOB keeps the pending count it started
+/// with; `multi_last` ignores it), the subject form's optional body, unknown fields.
+#[tokio::test]
+async fn direct_get_by_time_and_go_edges() {
+    let s = js_server();
+    let nc = client(&s).await;
+    create_stream(
+        &nc,
+        json!({"name": "D", "subjects": ["t.*"], "allow_direct": true}),
+    )
+    .await;
+    let big = "x".repeat(50);
+    let msgs = [
+        ("t.a", "m1"),
+        ("t.b", "m2"),
+        ("t.a", "m3"),
+        ("t.c", big.as_str()),
+        ("t.a", "m5"),
+        ("t.b", "m6"),
+    ];
+    for (i, (subj, body)) in msgs.iter().enumerate() {
+        assert_ack(
+            &publish_req(&nc, subj, &[], body.as_bytes()).await,
+            "D",
+            i as u64 + 1,
+        );
+    }
+    let mut times = vec![String::new()];
+    for seq in 1..=6 {
+        times.push(msg_time(&nc, "D", seq).await);
+    }
+    let mut c = raw_js(&s).await;
+    let eob = |pending: u64, last: u64| {
+        vec![
+            format!("Nats-Num-Pending: {pending}"),
+            format!("Nats-Last-Sequence: {last}"),
+        ]
+    };
+    let eob_upto = |pending: u64, last: u64, upto: u64| {
+        let mut v = eob(pending, last);
+        v.push(format!("Nats-UpTo-Sequence: {upto}"));
+        v
+    };
+    let t4 = &times[4];
+
+    // A batch from the first message stored at or after a time.
+    let req = format!(r#"{{"start_time":"{t4}","batch":2}}"#);
+    check_batch(&mut c, &msgs, &times, &req, vec![(4, 2), (5, 1)], eob(1, 5)).await;
+    let req = format!(r#"{{"start_time":"{t4}","batch":5,"next_by_subj":"t.a"}}"#);
+    check_batch(&mut c, &msgs, &times, &req, vec![(5, 0)], eob(0, 5)).await;
+    // multi_last as of a time: what was stored before it.
+    let req = format!(r#"{{"multi_last":["t.*"],"up_to_time":"{t4}"}}"#);
+    check_batch(
+        &mut c,
+        &msgs,
+        &times,
+        &req,
+        vec![(2, 1), (3, 0)],
+        eob_upto(0, 3, 3),
+    )
+    .await;
+    // max_bytes stops after the message that reaches it (3: 5 bytes, 4: 53 bytes).
+    let req = r#"{"seq":3,"batch":3,"max_bytes":20}"#;
+    check_batch(&mut c, &msgs, &times, req, vec![(3, 3), (4, 2)], eob(2, 4)).await;
+    let req = r#"{"multi_last":["t.*"],"max_bytes":1}"#;
+    check_batch(&mut c, &msgs, &times, req, vec![(4, 2)], eob_upto(2, 4, 6)).await;
+    // multi_last with seq: results below it are counted, not sent.
+    let req = r#"{"multi_last":["t.*"],"seq":5}"#;
+    check_batch(
+        &mut c,
+        &msgs,
+        &times,
+        req,
+        vec![(5, 1), (6, 0)],
+        eob_upto(0, 6, 6),
+    )
+    .await;
+    // A negative batch sends only the EOB.
+    check_batch(
+        &mut c,
+        &msgs,
+        &times,
+        r#"{"seq":1,"batch":-1}"#,
+        vec![],
+        eob(6, 0),
+    )
+    .await;
+
+    // Single statuses.
+    let far = "2099-01-01T00:00:00Z";
+    for (req, status) in [
+        (
+            format!(r#"{{"start_time":"{far}","batch":2}}"#),
+            "404 Message Not Found",
+        ),
+        (
+            format!(r#"{{"multi_last":["t.*"],"up_to_time":"{}"}}"#, times[1]),
+            "404 No Results",
+        ),
+        (
+            format!(r#"{{"multi_last":["t.*"],"up_to_time":"{t4}","up_to_seq":3}}"#),
+            "408 Bad Request",
+        ),
+        (r#"{"batch":2}"#.to_string(), "408 Empty Request"),
+        (r#"{"seq":1}{"seq":2}"#.to_string(), "408 Malformed Request"),
+    ] {
+        c.send(&pub_x("$JS.API.DIRECT.GET.D", req.as_bytes())).await;
+        let m = next_raw_msg(&mut c).await;
+        let want = format!("NATS/1.0 {status}");
+        assert_eq!(m.status.as_deref(), Some(want.as_str()), "request {req}");
+    }
+
+    // no_hdr: bare messages; a batch's EOB keeps the pending count it started with.
+    c.send(&pub_x(
+        "$JS.API.DIRECT.GET.D",
+        br#"{"seq":1,"no_hdr":true}"#,
+    ))
+    .await;
+    c.expect_bytes(b"MSG _INBOX.x 1 2\r\nm1\r\n").await;
+    c.send(&pub_x(
+        "$JS.API.DIRECT.GET.D",
+        br#"{"seq":1,"batch":2,"no_hdr":true}"#,
+    ))
+    .await;
+    for body in [&b"m1"[..], b"m2"] {
+        let m = next_raw_msg(&mut c).await;
+        assert_eq!((m.status.as_deref(), &m.payload[..]), (None, body));
+    }
+    let m = next_raw_msg(&mut c).await;
+    assert_eq!(
+        (m.status.as_deref(), m.headers),
+        (Some("NATS/1.0 204 EOB"), eob(6, 2))
+    );
+    // multi_last ignores no_hdr.
+    let req = r#"{"multi_last":["t.b"],"no_hdr":true}"#;
+    check_batch(&mut c, &msgs, &times, req, vec![(6, 0)], eob_upto(0, 6, 6)).await;
+
+    // The subject form takes a body with no_hdr or max_bytes, nothing that picks a
+    // message; the JSON form ignores unknown fields.
+    c.send(&pub_x("$JS.API.DIRECT.GET.D.t.a", br#"{"no_hdr":true}"#))
+        .await;
+    c.expect_bytes(b"MSG _INBOX.x 1 2\r\nm5\r\n").await;
+    for (body, status) in [
+        (&br#"{"seq":1}"#[..], "408 Bad Request"),
+        (b"bad", "408 Malformed Request"),
+    ] {
+        c.send(&pub_x("$JS.API.DIRECT.GET.D.t.a", body)).await;
+        let m = next_raw_msg(&mut c).await;
+        assert_eq!(m.status, Some(format!("NATS/1.0 {status}")), "{body:?}");
+    }
+    c.send(&pub_x("$JS.API.DIRECT.GET.D", br#"{"seq":2,"foo":1}"#))
+        .await;
+    let m = next_raw_msg(&mut c).await;
+    assert_eq!(m.headers, stream_headers("D", "t.b", 2, &times[2]));
+    c.expect_nothing(Duration::from_millis(200)).await;
+}
+
+/// Go caps `multi_last` at 1,024 results (`413 Too Many Results`, whatever the
+/// `batch`) but not a plain batch.
+#[tokio::test]
+async fn direct_get_caps_multi_last_not_batches() {
+    let s = js_server();
+    let nc = client(&s).await;
+    create_stream(
+        &nc,
+        json!({"name": "C", "subjects": ["c.*"], "allow_direct": true, "storage": "memory"}),
+    )
+    .await;
+    for i in 0..1100 {
+        nc.publish(format!("c.{i}"), "y".into()).await.unwrap();
+    }
+    wait_for_state(&nc, "C", Duration::from_secs(10), |st| {
+        st["messages"] == json!(1100)
+    })
+    .await;
+    let mut c = raw_js(&s).await;
+    for req in [
+        r#"{"multi_last":["c.*"]}"#,
+        r#"{"multi_last":["c.*"],"batch":5}"#,
+    ] {
+        c.send(&pub_x("$JS.API.DIRECT.GET.C", req.as_bytes())).await;
+        c.expect_bytes(b"HMSG _INBOX.x 1 33 33\r\nNATS/1.0 413 Too Many Results\r\n\r\n\r\n")
+            .await;
+    }
+    for (req, n, eob) in [
+        (
+            r#"{"multi_last":["c.*"],"up_to_seq":1024}"#,
+            1024,
+            "Nats-UpTo-Sequence: 1024",
+        ),
+        (r#"{"seq":1,"batch":1050}"#, 1050, "Nats-Num-Pending: 50"),
+    ] {
+        c.send(&pub_x("$JS.API.DIRECT.GET.C", req.as_bytes())).await;
+        for seq in 1..=n {
+            let m = next_raw_msg(&mut c).await;
+            assert!(
+                m.headers.contains(&format!("Nats-Sequence: {seq}")),
+                "{req}: {:?}",
+                m.headers
+            );
+        }
+        let m = next_raw_msg(&mut c).await;
+        assert_eq!(m.status.as_deref(), Some("NATS/1.0 204 EOB"), "{req}");
+        assert!(
+            m.headers.contains(&eob.to_string()),
+            "{req}: {:?}",
+            m.headers
+        );
+    }
+}

@@ -681,32 +681,66 @@ pub fn decode_request<T: ApiRequest>(body: &[u8]) -> Result<T, String> {
     let mut merged = Map::new();
     let stream = serde_json::Deserializer::from_slice(body).into_iter::<Doc>();
     for doc in stream {
-        match doc.map_err(|e| serde_message(&e))? {
-            Doc::Null => {}
-            Doc::Other(kind) => {
-                return Err(format!(
-                    "json: cannot unmarshal {kind} into Go value of type server.{}",
-                    T::GO_TYPE
-                ))
-            }
-            Doc::Object(pairs) => {
-                for (key, value) in pairs {
-                    let field = T::FIELDS
-                        .iter()
-                        .find(|(f, _)| *f == key)
-                        .or_else(|| T::FIELDS.iter().find(|(f, _)| f.eq_ignore_ascii_case(&key)))
-                        .ok_or_else(|| format!("json: unknown field {key:?}"))?;
-                    let (name, kind) = *field;
-                    if value.is_null() {
-                        continue;
-                    }
-                    let value = check_field(T::GO_TYPE, name, kind, value)?;
-                    merged.insert(name.to_string(), value);
-                }
-            }
-        }
+        let doc = doc.map_err(|e| serde_message(&e))?;
+        merge_doc::<T>(doc, UnknownFields::Refuse, &mut merged)?;
     }
     serde_json::from_value(Value::Object(merged)).map_err(|e| serde_message(&e))
+}
+
+/// Go's plain `json.Unmarshal` into `T`, which direct get uses instead of
+/// `unmarshalRequest`: exactly one JSON value (an empty or all-whitespace body is an
+/// error), unknown fields ignored, `null` the zero value.
+pub fn unmarshal<T: ApiRequest>(body: &[u8]) -> Result<T, String> {
+    let doc: Doc = serde_json::from_slice(body).map_err(|e| serde_message(&e))?;
+    let mut merged = Map::new();
+    merge_doc::<T>(doc, UnknownFields::Ignore, &mut merged)?;
+    serde_json::from_value(Value::Object(merged)).map_err(|e| serde_message(&e))
+}
+
+/// What decoding does with a field `T` does not have.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum UnknownFields {
+    /// Go's `DisallowUnknownFields` (the API's strict decoding).
+    Refuse,
+    /// Go's default.
+    Ignore,
+}
+
+/// Adds one decoded JSON document's fields to `merged`, checking each value against
+/// its Go type (Go matches field names case-insensitively when no exact match).
+fn merge_doc<T: ApiRequest>(
+    doc: Doc,
+    unknown: UnknownFields,
+    merged: &mut Map<String, Value>,
+) -> Result<(), String> {
+    let pairs = match doc {
+        Doc::Null => return Ok(()),
+        Doc::Other(kind) => {
+            return Err(format!(
+                "json: cannot unmarshal {kind} into Go value of type server.{}",
+                T::GO_TYPE
+            ))
+        }
+        Doc::Object(pairs) => pairs,
+    };
+    for (key, value) in pairs {
+        let field = T::FIELDS
+            .iter()
+            .find(|(f, _)| *f == key)
+            .or_else(|| T::FIELDS.iter().find(|(f, _)| f.eq_ignore_ascii_case(&key)));
+        let Some(&(name, kind)) = field else {
+            if unknown == UnknownFields::Ignore {
+                continue;
+            }
+            return Err(format!("json: unknown field {key:?}"));
+        };
+        if value.is_null() {
+            continue;
+        }
+        let value = check_field(T::GO_TYPE, name, kind, value)?;
+        merged.insert(name.to_string(), value);
+    }
+    Ok(())
 }
 
 /// Go's `isJSONObjectOrArray`: after JSON whitespace, `{` or `[`. INFO, NAMES,
