@@ -1745,3 +1745,156 @@ async fn small_max_bytes_gives_small_blocks() {
     );
     assert_eq!(blocks("BIG"), 1);
 }
+
+// ------------------------------------------------------------------ API level, cluster-only requests
+
+/// Sends `req` on `c` and returns the one reply frame's (header block, payload).
+async fn raw_reply(c: &mut RawConn, req: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    c.send(req).await;
+    match parse_frame(&read_frames(c, 1).await[0]) {
+        Frame::Msg { payload, .. } => (Vec::new(), payload),
+        Frame::HMsg {
+            headers, payload, ..
+        } => (headers, payload),
+        f => panic!("expected a message, got {f:?}"),
+    }
+}
+
+/// A request whose `Nats-Required-Api-Level` header names a level above the server's
+/// (or is not a number) is refused before anything else — API requests with
+/// 412/10185 in their own response shape, direct gets and pull requests with a `412
+/// Required Api Level` status — and changes nothing; the server's own level passes.
+#[tokio::test]
+async fn required_api_level_above_the_servers_is_refused() {
+    let s = js_server();
+    let nc = client(&s).await;
+    create_stream(
+        &nc,
+        json!({"name": "S", "subjects": ["s.>"], "allow_direct": true}),
+    )
+    .await;
+    ok(api(
+        &nc,
+        "$JS.API.CONSUMER.CREATE.S.C",
+        json!({"stream_name": "S", "config": {"durable_name": "C", "ack_policy": "explicit"}}),
+    )
+    .await);
+    assert_ack(&publish_req(&nc, "s.a", &[], b"x").await, "S", 1);
+    let level = api(&nc, "$JS.API.INFO", Value::Null).await["api"]["level"]
+        .as_u64()
+        .expect("api.level");
+    let mut c = raw_js(&s).await;
+    let too_high = format!("Nats-Required-Api-Level: {}\r\n", level + 1);
+    let refused = json!({"code": 412, "err_code": 10185,
+                         "description": "JetStream minimum api level required"});
+
+    for (subject, body, kind) in [
+        ("$JS.API.INFO", &b""[..], "account_info_response"),
+        (
+            "$JS.API.STREAM.CREATE.X",
+            b"garbage",
+            "stream_create_response",
+        ),
+        ("$JS.API.STREAM.DELETE.S", b"", "stream_delete_response"),
+        (
+            "$JS.API.STREAM.MSG.GET.S",
+            br#"{"seq":1}"#,
+            "stream_msg_get_response",
+        ),
+        (
+            "$JS.API.CONSUMER.DELETE.S.C",
+            b"",
+            "consumer_delete_response",
+        ),
+    ] {
+        let (_, payload) = raw_reply(&mut c, &hpub_x(subject, &too_high, body)).await;
+        let v = parse(&payload);
+        assert_eq!(
+            v["type"],
+            json!(format!("io.nats.jetstream.api.v1.{kind}")),
+            "{v}"
+        );
+        assert_eq!(v["error"], refused, "{subject}: {v}");
+    }
+    // A paged listing keeps its counters in the error shape, as Go's does.
+    let (_, payload) = raw_reply(
+        &mut c,
+        &hpub_x(
+            "$JS.API.STREAM.NAMES",
+            "Nats-Required-Api-Level: x\r\n",
+            b"",
+        ),
+    )
+    .await;
+    assert_eq!(
+        parse(&payload),
+        json!({"type": "io.nats.jetstream.api.v1.stream_names_response", "error": refused,
+               "total": 0, "offset": 0, "limit": 0, "streams": null})
+    );
+    for subject in ["$JS.API.DIRECT.GET.S.s.a", "$JS.API.CONSUMER.MSG.NEXT.S.C"] {
+        let (headers, payload) = raw_reply(&mut c, &hpub_x(subject, &too_high, b"")).await;
+        assert_eq!(
+            (headers, payload),
+            (
+                b"NATS/1.0 412 Required Api Level\r\n\r\n".to_vec(),
+                Vec::new()
+            ),
+            "{subject}"
+        );
+    }
+    // Nothing changed; the server's own level (and an empty value) pass.
+    let at = format!("Nats-Required-Api-Level: {level}\r\n");
+    for header in [at.as_str(), "Nats-Required-Api-Level:\r\n"] {
+        let (_, payload) = raw_reply(&mut c, &hpub_x("$JS.API.STREAM.NAMES", header, b"")).await;
+        assert_eq!(parse(&payload)["streams"], json!(["S"]), "{header:?}");
+    }
+    let (_, payload) = raw_reply(&mut c, &hpub_x("$JS.API.CONSUMER.INFO.S.C", &at, b"")).await;
+    assert_eq!(parse(&payload)["num_pending"], json!(1));
+}
+
+/// Operations only a cluster can carry out get Go's standalone answer, 503/10010, in
+/// their own response type — whether the stream exists or not, and before the API
+/// level is looked at.
+#[tokio::test]
+async fn cluster_only_requests_need_a_cluster() {
+    let s = js_server();
+    let nc = client(&s).await;
+    create_stream(&nc, json!({"name": "S", "subjects": ["s.>"]})).await;
+    let mut c = raw_js(&s).await;
+    for (subject, kind) in [
+        (
+            "$JS.API.STREAM.LEADER.STEPDOWN.S",
+            "stream_leader_stepdown_response",
+        ),
+        (
+            "$JS.API.STREAM.LEADER.STEPDOWN.NOPE",
+            "stream_leader_stepdown_response",
+        ),
+        (
+            "$JS.API.CONSUMER.LEADER.STEPDOWN.S.C",
+            "consumer_leader_stepdown_response",
+        ),
+        (
+            "$JS.API.STREAM.PEER.REMOVE.S",
+            "stream_remove_peer_response",
+        ),
+        (
+            "$JS.API.STREAM.PEER.EVACUATE.S",
+            "stream_evacuate_peer_response",
+        ),
+        (
+            "$JS.API.STREAM.CANCEL_MOVE.S",
+            "stream_cancel_move_response",
+        ),
+    ] {
+        let req = hpub_x(subject, "Nats-Required-Api-Level: 1000\r\n", b"");
+        let (_, payload) = raw_reply(&mut c, &req).await;
+        assert_eq!(
+            parse(&payload),
+            json!({"type": format!("io.nats.jetstream.api.v1.{kind}"),
+                   "error": {"code": 503, "err_code": 10010,
+                             "description": "JetStream clustering support required"}}),
+            "{subject}"
+        );
+    }
+}

@@ -36,8 +36,15 @@ pub enum Request {
     ConsumerDelete(String, String),
     /// `$JS.API.CONSUMER.PAUSE.<stream>.<consumer>`.
     ConsumerPause(String, String),
-    /// A consumer request this server does not handle (unpin, leader stepdown):
-    /// the stream's existence decides the error. `kind` is the response type.
+    /// A request that only a clustered server can carry out (leader stepdown, peer
+    /// removal or evacuation, cancelling a move): Go's standalone server answers
+    /// `503/10010` whatever the stream. `kind` is the response type.
+    ClusterOnly {
+        /// Response type to answer with.
+        kind: &'static str,
+    },
+    /// A consumer request this server does not handle (unpin): the stream's
+    /// existence decides the error. `kind` is the response type.
     ForStream {
         /// Response type to answer with.
         kind: &'static str,
@@ -79,6 +86,25 @@ impl Response {
     }
 }
 
+/// Go's `errorOnRequiredApiLevel`: whether a request must be refused for its
+/// `Nats-Required-Api-Level` header — present, not empty, and either not a
+/// number (Go's `strconv.Atoi`) or above this server's API level. Every API
+/// request, direct get and pull request is checked before anything else.
+pub fn requires_newer_api(headers: Option<&[u8]>) -> bool {
+    let Some(level) =
+        headers.and_then(|h| super::headers::get(h, super::headers::NATS_REQUIRED_API_LEVEL))
+    else {
+        return false;
+    };
+    if level.is_empty() {
+        return false;
+    }
+    std::str::from_utf8(level)
+        .ok()
+        .and_then(|l| l.parse::<i64>().ok())
+        .is_none_or(|l| l > i64::from(super::stream_config::JS_API_LEVEL))
+}
+
 /// Consumer response types (the consumer API arrives with consumers; until then
 /// these name the error responses).
 pub const CONSUMER_CREATE: &str = "io.nats.jetstream.api.v1.consumer_create_response";
@@ -97,6 +123,14 @@ pub const CONSUMER_UNPIN: &str = "io.nats.jetstream.api.v1.consumer_unpin_respon
 /// See [`CONSUMER_CREATE`].
 pub const CONSUMER_LEADER_STEPDOWN: &str =
     "io.nats.jetstream.api.v1.consumer_leader_stepdown_response";
+/// Response type of `STREAM.LEADER.STEPDOWN`.
+pub const STREAM_LEADER_STEPDOWN: &str = "io.nats.jetstream.api.v1.stream_leader_stepdown_response";
+/// Response type of `STREAM.PEER.REMOVE`.
+pub const STREAM_REMOVE_PEER: &str = "io.nats.jetstream.api.v1.stream_remove_peer_response";
+/// Response type of `STREAM.PEER.EVACUATE`.
+pub const STREAM_EVACUATE_PEER: &str = "io.nats.jetstream.api.v1.stream_evacuate_peer_response";
+/// Response type of `STREAM.CANCEL_MOVE`.
+pub const STREAM_CANCEL_MOVE: &str = "io.nats.jetstream.api.v1.stream_cancel_move_response";
 
 impl Request {
     /// Which request `subject` is; `None` for subjects core 0 must not answer:
@@ -146,9 +180,20 @@ impl Request {
                 kind: CONSUMER_UNPIN,
                 stream: stream.to_string(),
             }),
-            ["CONSUMER", "LEADER", "STEPDOWN", stream, _] => Some(Request::ForStream {
+            ["CONSUMER", "LEADER", "STEPDOWN", _, _] => Some(Request::ClusterOnly {
                 kind: CONSUMER_LEADER_STEPDOWN,
-                stream: stream.to_string(),
+            }),
+            ["STREAM", "LEADER", "STEPDOWN", _] => Some(Request::ClusterOnly {
+                kind: STREAM_LEADER_STEPDOWN,
+            }),
+            ["STREAM", "PEER", "REMOVE", _] => Some(Request::ClusterOnly {
+                kind: STREAM_REMOVE_PEER,
+            }),
+            ["STREAM", "PEER", "EVACUATE", _] => Some(Request::ClusterOnly {
+                kind: STREAM_EVACUATE_PEER,
+            }),
+            ["STREAM", "CANCEL_MOVE", _] => Some(Request::ClusterOnly {
+                kind: STREAM_CANCEL_MOVE,
             }),
             _ => None,
         }
@@ -159,6 +204,35 @@ impl Request {
 mod tests {
     use super::super::consumer_config::ConsumerCreateSubject;
     use super::*;
+
+    #[test]
+    fn required_api_level_is_checked_as_go_does() {
+        let level = super::super::stream_config::JS_API_LEVEL;
+        let cases: &[(&str, bool)] = &[
+            ("NATS/1.0\r\n\r\n", false),
+            ("NATS/1.0\r\nNats-Required-Api-Level:\r\n\r\n", false),
+            ("NATS/1.0\r\nNats-Required-Api-Level: 0\r\n\r\n", false),
+            ("NATS/1.0\r\nNats-Required-Api-Level: -3\r\n\r\n", false),
+            ("NATS/1.0\r\nNats-Required-Api-Level: +1\r\n\r\n", false),
+            ("NATS/1.0\r\nNats-Required-Api-Level: 1000\r\n\r\n", true),
+            ("NATS/1.0\r\nNats-Required-Api-Level: x\r\n\r\n", true),
+            ("NATS/1.0\r\nNats-Required-Api-Level: 1 \r\n\r\n", true),
+            // Go's header lookup is case-sensitive.
+            ("NATS/1.0\r\nnats-required-api-level: 1000\r\n\r\n", false),
+        ];
+        for (block, refused) in cases {
+            assert_eq!(
+                requires_newer_api(Some(block.as_bytes())),
+                *refused,
+                "{block:?}"
+            );
+        }
+        let at = format!("NATS/1.0\r\nNats-Required-Api-Level: {level}\r\n\r\n");
+        assert!(!requires_newer_api(Some(at.as_bytes())));
+        let above = format!("NATS/1.0\r\nNats-Required-Api-Level: {}\r\n\r\n", level + 1);
+        assert!(requires_newer_api(Some(above.as_bytes())));
+        assert!(!requires_newer_api(None));
+    }
 
     #[test]
     fn subjects_map_to_requests() {
@@ -211,6 +285,31 @@ mod tests {
                     .map(Request::ConsumerCreate),
             ),
             ("$JS.API.CONSUMER.MSG.NEXT.S.C", None),
+            (
+                "$JS.API.CONSUMER.LEADER.STEPDOWN.S.C",
+                Some(Request::ClusterOnly {
+                    kind: CONSUMER_LEADER_STEPDOWN,
+                }),
+            ),
+            (
+                "$JS.API.STREAM.LEADER.STEPDOWN.S",
+                Some(Request::ClusterOnly {
+                    kind: STREAM_LEADER_STEPDOWN,
+                }),
+            ),
+            (
+                "$JS.API.STREAM.PEER.EVACUATE.S",
+                Some(Request::ClusterOnly {
+                    kind: STREAM_EVACUATE_PEER,
+                }),
+            ),
+            (
+                "$JS.API.STREAM.CANCEL_MOVE.S",
+                Some(Request::ClusterOnly {
+                    kind: STREAM_CANCEL_MOVE,
+                }),
+            ),
+            ("$JS.API.STREAM.LEADER.STEPDOWN.S.x", None),
             (
                 "$JS.API.CONSUMER.NAMES.S",
                 Some(Request::ConsumerNames("S".into())),

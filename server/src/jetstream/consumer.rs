@@ -557,7 +557,7 @@ impl Consumer {
             }
             for m in batch {
                 if let Some(reply) = m.reply.clone().filter(|r| !r.is_empty()) {
-                    self.on_pull_request(reply, &m.payload);
+                    self.on_pull_request(reply, m.headers.as_deref(), &m.payload);
                 }
             }
             self.wake.notify();
@@ -565,7 +565,7 @@ impl Consumer {
     }
 
     /// Go's `processNextMsgRequest`.
-    fn on_pull_request(&self, reply: Bytes, body: &[u8]) {
+    fn on_pull_request(&self, reply: Bytes, headers: Option<&[u8]>, body: &[u8]) {
         let now = now_nanos();
         self.last_active.set(now);
         let (is_push, max_waiting) = {
@@ -574,6 +574,10 @@ impl Consumer {
         };
         if is_push {
             self.frame(&reply, capi::status::CONSUMER_IS_PUSH_BASED.to_vec());
+            return;
+        }
+        if super::api::requires_newer_api(headers) {
+            self.frame(&reply, capi::status::REQUIRED_API_LEVEL.to_vec());
             return;
         }
         let req = match NextRequest::parse(body) {
@@ -813,7 +817,9 @@ impl Consumer {
                 let out = self.tracker.borrow_mut().ack(sseq, dseq, now);
                 acked.extend(out.acked);
                 if let Some(r) = reply {
-                    self.on_pull_request(r, &body);
+                    // Go hands +NXT's body straight to the request logic: no header
+                    // checks.
+                    self.on_pull_request(r, None, &body);
                 }
                 return None;
             }

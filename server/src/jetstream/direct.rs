@@ -52,6 +52,10 @@ impl Stream {
                     self.shard
                         .publish_internal(&reply, None, headers.as_ref(), &payload);
                 };
+                if super::super::api::requires_newer_api(m.headers.as_deref()) {
+                    send(status(412, "Required Api Level"));
+                    continue;
+                }
                 match self.direct_request(&m) {
                     Ok(q) => self.direct_get(&q, &mut send).await,
                     Err(why) => send(status(408, why)),

@@ -271,6 +271,11 @@ impl ApiError {
         )
     }
 
+    /// `JSClusterRequiredErr` (10010): a cluster operation on a standalone server.
+    pub fn cluster_required() -> Self {
+        ApiError::new(503, 10010, "JetStream clustering support required")
+    }
+
     /// `JSRequiredApiLevelErr` (10185).
     pub fn required_api_level() -> Self {
         ApiError::new(412, 10185, "JetStream minimum api level required")

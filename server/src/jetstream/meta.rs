@@ -337,6 +337,12 @@ impl Meta {
 
     async fn respond(&self, req: api::Request, m: &InternalMsg) -> Response {
         use api::Request as R;
+        // Go checks the required API level before anything else, the body included
+        // (a standalone server refuses cluster operations even before that).
+        let cluster_only = matches!(req, R::ClusterOnly { .. });
+        if !cluster_only && api::requires_newer_api(m.headers.as_deref()) {
+            return refusal(&req, ApiError::required_api_level());
+        }
         let payload = &m.payload;
         match req {
             R::AccountInfo => self.account_info().await,
@@ -355,6 +361,7 @@ impl Meta {
             R::ConsumerList(stream) => self.consumer_list(&stream, payload).await,
             R::ConsumerDelete(stream, name) => self.consumer_delete(&stream, &name, payload).await,
             R::ConsumerPause(stream, name) => self.consumer_pause(&stream, &name, payload).await,
+            R::ClusterOnly { kind } => Response::error(kind, ApiError::cluster_required()),
             R::ForStream { kind, stream } => {
                 if self.streams.borrow().contains_key(&stream) {
                     Response::error(kind, ApiError::bad_request())
@@ -1006,6 +1013,32 @@ fn unsupported(cfg: &StreamConfig) -> Result<(), ApiError> {
             "{what} not supported by this server"
         ))),
         None => Ok(()),
+    }
+}
+
+/// `e` as the error response of `req`'s own type (each has its own error shape:
+/// the paged listings, for one, carry their zeroed counters).
+fn refusal(req: &api::Request, e: ApiError) -> Response {
+    use super::consumer_api as capi;
+    use api::Request as R;
+    match req {
+        R::AccountInfo => Response::err(&AccountInfoResponse::error(e)),
+        R::StreamCreate(_) => Response::err(&StreamCreateResponse::error(e)),
+        R::StreamUpdate(_) => Response::err(&StreamUpdateResponse::error(e)),
+        R::StreamDelete(_) => Response::err(&StreamDeleteResponse::error(e)),
+        R::StreamInfo(_) => Response::err(&StreamInfoResponse::error(e)),
+        R::StreamNames => Response::err(&StreamNamesResponse::error(e)),
+        R::StreamList => Response::err(&StreamListResponse::error(e)),
+        R::StreamPurge(_) => Response::err(&StreamPurgeResponse::error(e)),
+        R::StreamMsgGet(_) => Response::err(&MsgGetResponse::error(e)),
+        R::StreamMsgDelete(_) => Response::err(&MsgDeleteResponse::error(e)),
+        R::ConsumerCreate(_) => Response::err(&capi::ConsumerCreateResponse::error(e)),
+        R::ConsumerInfo(..) => Response::err(&capi::ConsumerInfoResponse::error(e)),
+        R::ConsumerNames(_) => Response::err(&capi::ConsumerNamesResponse::error(e)),
+        R::ConsumerList(_) => Response::err(&capi::ConsumerListResponse::error(e)),
+        R::ConsumerDelete(..) => Response::err(&capi::ConsumerDeleteResponse::error(e)),
+        R::ConsumerPause(..) => Response::err(&capi::ConsumerPauseResponse::error(e)),
+        R::ForStream { kind, .. } | R::ClusterOnly { kind } => Response::error(kind, e),
     }
 }
 
