@@ -810,6 +810,51 @@ async fn subject_delete_markers_after_max_age() {
     assert_no_msg(&mut sub, Duration::from_millis(100)).await;
 }
 
+/// A message is a delete marker by its headers (Go's `isSubjectDeleteMarker`): a
+/// `Nats-Marker-Reason`, or a KV purge (`KV-Operation: PURGE`). When one expires and
+/// empties its subject, no marker is placed for it — also when the server restarted
+/// in between, so nothing in memory remembers which messages were markers.
+#[tokio::test]
+async fn expiring_markers_place_no_markers_also_after_a_restart() {
+    let mut s = js_server();
+    let nc = client(&s).await;
+    create_stream(
+        &nc,
+        json!({"name": "M", "subjects": ["m.>"], "max_age": 1_000_000_000u64,
+               "subject_delete_marker_ttl": 3_000_000_000u64}),
+    )
+    .await;
+    assert_ack(&publish_req(&nc, "m.a", &[], b"x").await, "M", 1);
+    assert_ack(
+        &publish_req(&nc, "m.k", &[("KV-Operation", "PURGE")], b"").await,
+        "M",
+        2,
+    );
+    assert_ack(
+        &publish_req(&nc, "m.r", &[("Nats-Marker-Reason", "Remove")], b"").await,
+        "M",
+        3,
+    );
+    // Only m.a's expiry places a marker (seq 4).
+    let st = wait_for_state(&nc, "M", Duration::from_secs(5), |st| st["last_seq"] == 4).await;
+    assert_eq!(st["messages"], json!(1), "{st}");
+    let v = ok(msg_get(&nc, "M", json!({"seq": 4})).await);
+    assert_eq!(v["message"]["subject"], json!("m.a"));
+
+    s.stop_graceful();
+    s.restart();
+    let nc = client(&s).await;
+    // The marker's own expiry, after the restart, places nothing.
+    wait_for_state(&nc, "M", Duration::from_secs(8), |st| st["messages"] == 0).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let st = stream_state(&nc, "M").await;
+    assert_eq!(
+        (&st["messages"], &st["last_seq"]),
+        (&json!(0), &json!(4)),
+        "{st}"
+    );
+}
+
 // ------------------------------------------------------------------ first_seq
 
 #[tokio::test]

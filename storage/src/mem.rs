@@ -131,6 +131,10 @@ impl StreamStore for MemStore {
             .collect())
     }
 
+    fn due(&self, now: UnixNanos) -> Vec<Expired> {
+        self.ledger.borrow().due(now)
+    }
+
     fn next_expiry(&self) -> Option<UnixNanos> {
         self.ledger.borrow().next_expiry()
     }

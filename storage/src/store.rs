@@ -99,6 +99,11 @@ pub trait StreamStore {
     /// they were removed (`max_age` first, then TTLs by deadline).
     fn expire(&self, now: UnixNanos) -> StoreResult<Vec<Expired>>;
 
+    /// What [`StreamStore::expire`] would remove at `now`, in the same order and
+    /// with the same `was_last_for_subject`, removing nothing — so a caller can look
+    /// at those messages first (the stream layer reads their headers).
+    fn due(&self, now: UnixNanos) -> Vec<Expired>;
+
     /// When [`StreamStore::expire`] next has something to do (a timer target).
     fn next_expiry(&self) -> Option<UnixNanos>;
 

@@ -77,6 +77,11 @@ impl Store {
         both!(self, s => s.expire(now))
     }
 
+    /// See [`StreamStore::due`].
+    pub fn due(&self, now: UnixNanos) -> Vec<Expired> {
+        both!(self, s => s.due(now))
+    }
+
     /// See [`StreamStore::next_expiry`].
     pub fn next_expiry(&self) -> Option<UnixNanos> {
         both!(self, s => s.next_expiry())

@@ -13,6 +13,7 @@
 //! stream's state is only ever touched by its own core.
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -124,10 +125,6 @@ pub struct Stream {
     reported_bytes: Cell<u64>,
     /// The deadline the expiry timer sleeps until (None while it runs).
     expiry_target: Cell<Option<i64>>,
-    /// Sequences of the subject delete markers this stream stored, so that a
-    /// marker's own expiry places no new marker. Kept in memory: after a restart
-    /// an old marker's expiry may place one more marker on its subject.
-    markers: RefCell<std::collections::HashSet<u64>>,
     /// Its consumers, by name (sorted, as Go lists them).
     consumers: RefCell<std::collections::BTreeMap<String, Rc<super::consumer::Consumer>>>,
 }
@@ -262,7 +259,6 @@ impl Stream {
             usage_limit: js.limit(cfg_is_memory),
             reported_bytes: Cell::new(0),
             expiry_target: Cell::new(None),
-            markers: RefCell::new(std::collections::HashSet::new()),
             consumers: RefCell::new(std::collections::BTreeMap::new()),
         });
         *stream.transforms.borrow_mut() = Transforms::of(&stream.config.borrow());
@@ -809,9 +805,11 @@ impl Stream {
             if self.closed.get() {
                 return;
             }
-            match self.store.expire(jetcore_storage::now_nanos()) {
+            let now = jetcore_storage::now_nanos();
+            let markers = self.delete_markers_due(now).await;
+            match self.store.expire(now) {
                 Ok(expired) => {
-                    self.place_delete_markers(&expired);
+                    self.place_delete_markers(&expired, &markers);
                     self.report_usage();
                     if !expired.is_empty() {
                         self.after_removal();
@@ -836,10 +834,32 @@ impl Stream {
         }
     }
 
+    /// Which of the messages that expire at `now` and leave their subject empty are
+    /// delete markers themselves (read from their headers before they go, so the
+    /// answer survives restarts). Only asked with `subject_delete_marker_ttl`.
+    async fn delete_markers_due(&self, now: i64) -> HashSet<u64> {
+        let mut markers = HashSet::new();
+        if self.config.borrow().subject_delete_marker_ttl <= 0 {
+            return markers;
+        }
+        for e in self.store.due(now) {
+            if !e.was_last_for_subject {
+                continue;
+            }
+            if let Ok(sm) = self.store.load(e.seq).await {
+                if is_delete_marker(&sm.headers) {
+                    markers.insert(e.seq);
+                }
+            }
+        }
+        markers
+    }
+
     /// `subject_delete_marker_ttl`: when expiry removed a subject's last message,
     /// store a marker on that subject (Go's headers: reason, the marker's own TTL,
-    /// and a subject rollup). A marker that expires leaves no marker behind.
-    fn place_delete_markers(&self, expired: &[jetcore_storage::Expired]) {
+    /// and a subject rollup). A marker that expires (`markers`: see
+    /// [`Stream::delete_markers_due`]) leaves no marker behind.
+    fn place_delete_markers(&self, expired: &[jetcore_storage::Expired], markers: &HashSet<u64>) {
         let sdm_ttl = self.config.borrow().subject_delete_marker_ttl;
         if sdm_ttl <= 0 {
             return;
@@ -850,7 +870,7 @@ impl Stream {
             super::stream_config::go_duration_string(secs * 1_000_000_000)
         ));
         for e in expired {
-            if self.markers.borrow_mut().remove(&e.seq) || !e.was_last_for_subject {
+            if markers.contains(&e.seq) || !e.was_last_for_subject {
                 continue;
             }
             let marker = NewMessage {
@@ -860,14 +880,11 @@ impl Stream {
                 timestamp: None,
                 ttl: secs,
             };
-            match self.store.append(marker) {
-                Ok(a) => {
-                    self.markers.borrow_mut().insert(a.seq);
-                }
-                Err(err) => tracing::warn!(
+            if let Err(err) = self.store.append(marker) {
+                tracing::warn!(
                     "stream {}: subject delete marker not stored: {err}",
                     self.name
-                ),
+                );
             }
         }
     }
@@ -1173,6 +1190,15 @@ impl Republished<'_> {
 }
 
 /// A status-only reply (`NATS/1.0 404 Message Not Found`).
+/// Go's `isSubjectDeleteMarker`: a message with a `Nats-Marker-Reason` (a marker
+/// the server placed) or a KV purge (`KV-Operation: PURGE`) marks its subject
+/// deleted; its own expiry places no further marker.
+fn is_delete_marker(block: &[u8]) -> bool {
+    let reason = headers::get(block, headers::NATS_MARKER_REASON);
+    reason.is_some_and(|r| !r.is_empty())
+        || headers::get(block, "KV-Operation") == Some(&b"PURGE"[..])
+}
+
 pub(super) fn status(code: u16, text: &str) -> (Bytes, Bytes) {
     (
         Bytes::from(format!("NATS/1.0 {code} {text}\r\n\r\n")),

@@ -981,6 +981,10 @@ impl StreamStore for FileStore {
         Ok(removed.iter().map(|r| r.expired()).collect())
     }
 
+    fn due(&self, now: UnixNanos) -> Vec<Expired> {
+        self.inner.borrow().ledger.due(now)
+    }
+
     fn next_expiry(&self) -> Option<UnixNanos> {
         self.inner.borrow().ledger.next_expiry()
     }

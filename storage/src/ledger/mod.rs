@@ -495,32 +495,69 @@ impl<E: Default + Clone> Ledger<E> {
         self.first_seq = last_seq + 1;
     }
 
-    /// Removes what `max_age` and TTLs expired by `now`.
+    /// Removes what `max_age` and TTLs expired by `now`, in the order of
+    /// [`Ledger::due_seqs`].
     pub(crate) fn expire(&mut self, now: UnixNanos) -> Vec<Removed<E>> {
-        let mut removed = Vec::new();
-        let max_age = i64::try_from(self.limits.max_age.as_nanos()).unwrap_or(i64::MAX);
-        if max_age > 0 {
-            let cutoff = now.saturating_sub(max_age);
-            let victims: Vec<u64> = self
-                .slots
-                .iter_from(self.first_seq)
-                .take_while(|(_, s)| s.ts <= cutoff)
-                .filter(|(_, s)| s.flags() & FLAG_NEVER_EXPIRE == 0)
-                .map(|(q, _)| q)
-                .collect();
-            removed.extend(victims.into_iter().filter_map(|q| self.remove(q)));
-        }
+        let due = self.due_seqs(now);
         while let Some(&(exp, seq)) = self.ttl_queue.first() {
             if exp > now {
                 break;
             }
             self.ttl_queue.pop_first();
             self.ttl_of.remove(&seq);
-            if let Some(r) = self.remove(seq) {
-                removed.push(r);
+        }
+        due.into_iter().filter_map(|q| self.remove(q)).collect()
+    }
+
+    /// What [`Ledger::expire`] would remove at `now`, removing nothing: each with
+    /// whether it would leave its subject empty, given the ones before it.
+    pub(crate) fn due(&self, now: UnixNanos) -> Vec<crate::state::Expired> {
+        let mut taken: HashMap<u32, u64> = HashMap::new();
+        let mut out = Vec::new();
+        for seq in self.due_seqs(now) {
+            let Some(slot) = self.slots.get(seq) else {
+                continue;
+            };
+            let Some(entry) = self.subjects.get(slot.subject) else {
+                continue;
+            };
+            let gone = taken.entry(slot.subject).or_default();
+            *gone += 1;
+            out.push(crate::state::Expired {
+                seq,
+                subject: entry.subject.clone(),
+                was_last_for_subject: entry.msgs <= *gone,
+            });
+        }
+        out
+    }
+
+    /// The live messages `max_age` and TTLs expired by `now`, once each, in removal
+    /// order: `max_age` first (ascending), then TTLs by deadline.
+    fn due_seqs(&self, now: UnixNanos) -> Vec<u64> {
+        let mut due = Vec::new();
+        let max_age = i64::try_from(self.limits.max_age.as_nanos()).unwrap_or(i64::MAX);
+        if max_age > 0 {
+            let cutoff = now.saturating_sub(max_age);
+            due.extend(
+                self.slots
+                    .iter_from(self.first_seq)
+                    .take_while(|(_, s)| s.ts <= cutoff)
+                    .filter(|(_, s)| s.flags() & FLAG_NEVER_EXPIRE == 0)
+                    .map(|(q, _)| q),
+            );
+        }
+        let aged = due.len();
+        for &(exp, seq) in &self.ttl_queue {
+            if exp > now {
+                break;
+            }
+            let aged_already = due[..aged].binary_search(&seq).is_ok();
+            if !aged_already && self.slots.get(seq).is_some() {
+                due.push(seq);
             }
         }
-        removed
+        due
     }
 
     /// When [`Ledger::expire`] next has work.

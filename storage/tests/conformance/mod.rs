@@ -110,6 +110,7 @@ macro_rules! conformance_suite {
             expire_negative_ttl_never,
             expire_ttl_and_max_age,
             expire_was_last_for_subject,
+            due_is_a_dry_run_of_expire,
             removal_cancels_ttl,
             odd_inputs_do_not_panic,
             reopen_recovers_state,
@@ -1885,6 +1886,41 @@ pub async fn expire_was_last_for_subject<F: StoreFactory>(f: &mut F) {
     let got = s.expire(T0 + 11 * SEC).expect("expire");
     assert_eq!(sorted_seqs(&got), vec![6, 7]);
     assert_eq!(got.iter().filter(|e| e.was_last_for_subject).count(), 1);
+    assert_consistent(f, &s).await;
+}
+
+/// `due(now)` names exactly what `expire(now)` then removes — same order, same
+/// `was_last_for_subject` — and removes nothing itself: with `max_age` and TTLs
+/// mixed, messages due both ways, and subjects emptied or not.
+pub async fn due_is_a_dry_run_of_expire<F: StoreFactory>(f: &mut F) {
+    let s = f
+        .open(StoreLimits {
+            max_age: Duration::from_secs(5),
+            ..unlimited()
+        })
+        .await;
+    s.append(nm("a", "x", T0)).expect("append");
+    s.append(nm_ttl("b", "x", T0, 1)).expect("append");
+    s.append(nm_ttl("a", "x", T0 + SEC, 2)).expect("append");
+    s.append(nm_ttl("c", "x", T0 + 2 * SEC, 1)).expect("append");
+    s.append(nm("c", "x", T0 + 4 * SEC)).expect("append");
+    s.append(nm_ttl("d", "x", T0 + 4 * SEC, -1))
+        .expect("append");
+    s.append(nm("e", "x", T0 + 6 * SEC)).expect("append");
+    for now in [
+        T0,
+        T0 + SEC,
+        T0 + 3 * SEC,
+        T0 + 5 * SEC,
+        T0 + 9 * SEC,
+        T0 + 20 * SEC,
+    ] {
+        let before = s.state();
+        let due = s.due(now);
+        assert_eq!(s.state(), before, "due({now}) removed something");
+        assert_eq!(s.expire(now), Ok(due), "at {now}");
+    }
+    assert_eq!(live(&s).await, vec![6]);
     assert_consistent(f, &s).await;
 }
 
