@@ -166,6 +166,11 @@ impl FrameCache {
         })
     }
 
+    /// Whether the frame at `at` is cached (without counting as a use).
+    pub(crate) fn contains(&self, at: FrameRef) -> bool {
+        self.frames.contains_key(&at)
+    }
+
     pub(crate) fn insert(&mut self, at: FrameRef, frame: Rc<DecodedFrame>) {
         self.tick += 1;
         self.used += frame.cost();

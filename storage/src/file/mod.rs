@@ -20,6 +20,7 @@ mod erase;
 pub(crate) mod format;
 pub(crate) mod frames;
 pub(crate) mod io;
+mod readahead;
 mod recovery;
 mod writer;
 
@@ -157,6 +158,12 @@ pub(crate) struct Inner {
     /// there is a sequential reader (a consumer replaying the stream) and
     /// reads further ahead.
     pub read_end: Option<FrameRef>,
+    /// The read of the next window for a sequential reader, in the background
+    /// (see [`readahead`]).
+    pub read_ahead: Option<readahead::ReadAhead>,
+    /// Where the latest read-ahead began: the reader getting there starts the
+    /// next one.
+    pub read_ahead_trigger: Option<FrameRef>,
 }
 
 /// What a FileStore's writer has done since open (group commit evidence).
@@ -175,6 +182,10 @@ pub struct IoStats {
     pub blocks_removed: u64,
     /// Messages overwritten in place by a secure erase.
     pub erased: u64,
+    /// Reads of frames from disk a reader waited for (cache misses).
+    pub reads: u64,
+    /// Windows read ahead of a sequential reader, in the background.
+    pub reads_ahead: u64,
 }
 
 /// A stream store in block files (see the module docs).
@@ -332,50 +343,63 @@ impl FileStore {
     }
 
     async fn load_seq(&self, seq: u64) -> StoreResult<StoredMessage> {
-        let (at, path, file, codec, generation, disk, read_len) = {
-            let mut inner = self.inner.borrow_mut();
-            Self::check_usable(&inner)?;
-            let generation = inner.erase_generation;
-            let Some(slot) = inner.ledger.slot(seq) else {
-                if let Some(c) = inner
-                    .corrupt
-                    .iter()
-                    .find(|c| c.first <= seq && seq <= c.last)
-                {
-                    return Err(StoreError::Corrupt {
-                        seq,
-                        path: c.path.clone(),
-                    });
+        let (at, path, file, codec, generation, disk, read_len) = loop {
+            let read_ahead_of = {
+                let mut inner = self.inner.borrow_mut();
+                Self::check_usable(&inner)?;
+                let generation = inner.erase_generation;
+                let Some(slot) = inner.ledger.slot(seq) else {
+                    if let Some(c) = inner
+                        .corrupt
+                        .iter()
+                        .find(|c| c.first <= seq && seq <= c.last)
+                    {
+                        return Err(StoreError::Corrupt {
+                            seq,
+                            path: c.path.clone(),
+                        });
+                    }
+                    return Err(StoreError::NotFound);
+                };
+                let at = slot.data;
+                if let Some(open) = inner.open.as_ref().filter(|o| o.at == at) {
+                    return open.message(seq).ok_or(StoreError::NotFound);
                 }
-                return Err(StoreError::NotFound);
+                if let Some(f) = inner
+                    .inflight
+                    .get(&at)
+                    .cloned()
+                    .or_else(|| inner.cache.get(at))
+                {
+                    let read_ahead = readahead::reached(&self.inner, &mut inner, at);
+                    drop(inner);
+                    if let Some(job) = read_ahead {
+                        job.spawn();
+                    }
+                    return f.message(seq).ok_or(StoreError::NotFound);
+                }
+                if readahead::in_flight(&inner, at) {
+                    at
+                } else {
+                    let block = inner.blocks.get(&at.block).ok_or(StoreError::NotFound)?;
+                    let read_len = if inner.read_end == Some(at) {
+                        SEQUENTIAL_READ_AHEAD
+                    } else {
+                        READ_AHEAD
+                    };
+                    break (
+                        at,
+                        block.path.clone(),
+                        block.file.clone(),
+                        block.codec.clone(),
+                        generation,
+                        inner.disk.clone(),
+                        read_len,
+                    );
+                }
             };
-            let at = slot.data;
-            if let Some(open) = inner.open.as_ref().filter(|o| o.at == at) {
-                return open.message(seq).ok_or(StoreError::NotFound);
-            }
-            if let Some(f) = inner
-                .inflight
-                .get(&at)
-                .cloned()
-                .or_else(|| inner.cache.get(at))
-            {
-                return f.message(seq).ok_or(StoreError::NotFound);
-            }
-            let block = inner.blocks.get(&at.block).ok_or(StoreError::NotFound)?;
-            let read_len = if inner.read_end == Some(at) {
-                SEQUENTIAL_READ_AHEAD
-            } else {
-                READ_AHEAD
-            };
-            (
-                at,
-                block.path.clone(),
-                block.file.clone(),
-                block.codec.clone(),
-                generation,
-                inner.disk.clone(),
-                read_len,
-            )
+            // The frame is being read ahead: wait for it, then look again.
+            readahead::finished(&self.inner, read_ahead_of).await;
         };
         let file = match file {
             Some(f) => f,
@@ -394,6 +418,7 @@ impl FileStore {
         // started) is read again once the erase is over. (Regression:
         // sim-crash seeds 6337, 9007, 9111 — a healthy store answered
         // `Corrupt`, which a consumer takes as a lost message.)
+        self.inner.borrow_mut().stats.reads += 1;
         let mut generation_before = generation;
         let mut attempts = 0;
         let frames = loop {
@@ -433,12 +458,18 @@ impl FileStore {
         })?;
         let (frames, end) = frames;
         let mut wanted = None;
+        let mut read_ahead = None;
         {
             let mut inner = self.inner.borrow_mut();
-            inner.read_end = Some(FrameRef {
-                block: at.block,
-                offset: end,
-            });
+            let window_end = if read_len == SEQUENTIAL_READ_AHEAD {
+                readahead::after_window(&inner, at, end)
+            } else {
+                FrameRef {
+                    block: at.block,
+                    offset: end,
+                }
+            };
+            inner.read_end = Some(window_end);
             let overlapped_erase = inner.erase_generation != generation;
             for (offset, f) in frames {
                 let f = Rc::new(f);
@@ -453,6 +484,13 @@ impl FileStore {
                     inner.cache.insert(key, f);
                 }
             }
+            // A sequential reader will want the window after this one.
+            if read_len == SEQUENTIAL_READ_AHEAD && !overlapped_erase {
+                read_ahead = readahead::start(&self.inner, &mut inner, window_end);
+            }
+        }
+        if let Some(job) = read_ahead {
+            job.spawn();
         }
         let frame = wanted.ok_or(StoreError::NotFound)?;
         frame.message(seq).ok_or(StoreError::NotFound)

@@ -653,6 +653,8 @@ pub(crate) async fn recover(
         erase_waiters: Vec::new(),
         echo: echo.source(),
         read_end: None,
+        read_ahead: None,
+        read_ahead_trigger: None,
         cfg,
     };
     Ok((inner, tail))
