@@ -1478,6 +1478,38 @@ async fn without_jetstream_the_api_has_no_responders() {
 
 // ------------------------------------------------------------------ DIRECT.GET batch
 
+/// Publishes `msgs` (subject, body) to stream D, checking each PubAck; returns the
+/// messages' times as MSG.GET reports them, indexed by sequence (index 0 unused).
+async fn publish_to_d(nc: &async_nats::Client, msgs: &[(&str, &str)]) -> Vec<String> {
+    for (i, (subj, body)) in msgs.iter().enumerate() {
+        assert_ack(
+            &publish_req(nc, subj, &[], body.as_bytes()).await,
+            "D",
+            i as u64 + 1,
+        );
+    }
+    let mut times = vec![String::new()];
+    for seq in 1..=msgs.len() as u64 {
+        times.push(msg_time(nc, "D", seq).await);
+    }
+    times
+}
+
+/// The headers of a batch's `204 EOB`.
+fn eob(pending: u64, last: u64) -> Vec<String> {
+    vec![
+        format!("Nats-Num-Pending: {pending}"),
+        format!("Nats-Last-Sequence: {last}"),
+    ]
+}
+
+/// The headers of a `multi_last` batch's `204 EOB`.
+fn eob_upto(pending: u64, last: u64, upto: u64) -> Vec<String> {
+    let mut v = eob(pending, last);
+    v.push(format!("Nats-UpTo-Sequence: {upto}"));
+    v
+}
+
 /// Sends the DIRECT.GET request `req` to stream D; checks one reply per `(seq, pending)`
 /// in `want` (the stream headers, then Nats-Num-Pending, then Nats-Last-Sequence naming
 /// the previous reply's sequence, 0 first), then the `204 EOB` frame with headers `eob`.
@@ -1534,29 +1566,8 @@ async fn direct_get_batch_and_multi_last() {
         ("b.1", "m5"),
         ("a.3", "m6"),
     ];
-    for (i, (subj, body)) in msgs.iter().enumerate() {
-        assert_ack(
-            &publish_req(&nc, subj, &[], body.as_bytes()).await,
-            "D",
-            i as u64 + 1,
-        );
-    }
-    let mut times = vec![String::new()];
-    for seq in 1..=6 {
-        times.push(msg_time(&nc, "D", seq).await);
-    }
+    let times = publish_to_d(&nc, &msgs).await;
     let mut c = raw_js(&s).await;
-    let eob = |pending: u64, last: u64| {
-        vec![
-            format!("Nats-Num-Pending: {pending}"),
-            format!("Nats-Last-Sequence: {last}"),
-        ]
-    };
-    let eob_upto = |pending: u64, last: u64, upto: u64| {
-        let mut v = eob(pending, last);
-        v.push(format!("Nats-UpTo-Sequence: {upto}"));
-        v
-    };
 
     // batch from a sequence: pending = matching messages left after this one.
     check_batch(
@@ -1667,29 +1678,8 @@ async fn direct_get_by_time_and_go_edges() {
         ("t.a", "m5"),
         ("t.b", "m6"),
     ];
-    for (i, (subj, body)) in msgs.iter().enumerate() {
-        assert_ack(
-            &publish_req(&nc, subj, &[], body.as_bytes()).await,
-            "D",
-            i as u64 + 1,
-        );
-    }
-    let mut times = vec![String::new()];
-    for seq in 1..=6 {
-        times.push(msg_time(&nc, "D", seq).await);
-    }
+    let times = publish_to_d(&nc, &msgs).await;
     let mut c = raw_js(&s).await;
-    let eob = |pending: u64, last: u64| {
-        vec![
-            format!("Nats-Num-Pending: {pending}"),
-            format!("Nats-Last-Sequence: {last}"),
-        ]
-    };
-    let eob_upto = |pending: u64, last: u64, upto: u64| {
-        let mut v = eob(pending, last);
-        v.push(format!("Nats-UpTo-Sequence: {upto}"));
-        v
-    };
     let t4 = &times[4];
 
     // A batch from the first message stored at or after a time.
