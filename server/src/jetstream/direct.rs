@@ -112,13 +112,10 @@ impl Stream {
             q.next_by_subj.as_str()
         };
         let mut next = match &q.start_time {
-            Some(t) => {
-                let nanos = t.unix_nanos().clamp(0, i128::from(i64::MAX)) as i64;
-                match self.seq_from_time(nanos).await {
-                    Some(seq) => seq,
-                    None => self.store.state().last_seq + 1,
-                }
-            }
+            Some(t) => match self.seq_at_or_after(t).await {
+                Some(seq) => seq,
+                None => self.store.state().last_seq + 1,
+            },
             None => q.seq,
         }
         .max(1);
@@ -134,17 +131,13 @@ impl Stream {
                 _ => return send(status(404, "Message Not Found")),
             };
             next = sm.seq + 1;
-            sent_bytes += (sm.subject.len() + sm.headers.len() + sm.payload.len()) as i64;
+            sent_bytes += sent_size(&sm);
             if q.no_hdr {
                 // Go skips the counters with the headers, the pending count included.
                 send((Bytes::new(), sm.payload.clone()));
             } else {
                 pending = pending.saturating_sub(1);
-                let counters = counter_headers(pending, last);
-                send((
-                    self.direct_headers(&sm, &counters.pairs()),
-                    sm.payload.clone(),
-                ));
+                send(self.batch_message(&sm, pending, last));
             }
             last = sm.seq;
             if sent_bytes >= max_bytes {
@@ -167,9 +160,8 @@ impl Stream {
     async fn multi_last(&self, q: &MsgGetRequest, send: &mut impl FnMut(Reply)) {
         let st = self.store.state();
         let up_to = if let Some(t) = &q.up_to_time {
-            let nanos = t.unix_nanos().clamp(0, i128::from(i64::MAX)) as i64;
             // The first message at or after T bounds the answer from above.
-            let first_at = self.seq_from_time(nanos).await.unwrap_or(st.last_seq + 1);
+            let first_at = self.seq_at_or_after(t).await.unwrap_or(st.last_seq + 1);
             if first_at <= st.first_seq {
                 return send(status(404, "No Results"));
             }
@@ -196,13 +188,9 @@ impl Stream {
             let Ok(sm) = self.store.load(seq).await else {
                 return send(status(404, "Message Not Found"));
             };
-            let counters = counter_headers(pending, last);
-            send((
-                self.direct_headers(&sm, &counters.pairs()),
-                sm.payload.clone(),
-            ));
+            send(self.batch_message(&sm, pending, last));
             last = sm.seq;
-            sent_bytes += (sm.subject.len() + sm.headers.len() + sm.payload.len()) as i64;
+            sent_bytes += sent_size(&sm);
             sent += 1;
             if sent_bytes >= max_bytes || (q.batch > 0 && sent >= q.batch) {
                 break;
@@ -280,6 +268,18 @@ impl Stream {
         n
     }
 
+    /// A message of a batch: its headers with the counters `Nats-Num-Pending`
+    /// (matching messages left after it) and `Nats-Last-Sequence` (the previous
+    /// message of this reply, 0 for the first).
+    fn batch_message(&self, sm: &StoredMessage, pending: u64, last: u64) -> Reply {
+        let (pending, last) = (pending.to_string(), last.to_string());
+        let counters = [
+            (headers::NATS_NUM_PENDING, pending.as_str()),
+            (headers::NATS_LAST_SEQUENCE, last.as_str()),
+        ];
+        (self.direct_headers(sm, &counters), sm.payload.clone())
+    }
+
     /// The stored headers plus Go's `Nats-Stream`, `Nats-Subject`, `Nats-Sequence`,
     /// `Nats-Time-Stamp` (and the batch counters in `extra`).
     fn direct_headers(&self, sm: &StoredMessage, extra: &[(&str, &str)]) -> Bytes {
@@ -296,28 +296,10 @@ impl Stream {
     }
 }
 
-/// A batch message's two counters, as header values.
-struct Counters {
-    /// `Nats-Num-Pending`.
-    pending: String,
-    /// `Nats-Last-Sequence`.
-    last: String,
-}
-
-impl Counters {
-    fn pairs(&self) -> [(&'static str, &str); 2] {
-        [
-            (headers::NATS_NUM_PENDING, self.pending.as_str()),
-            (headers::NATS_LAST_SEQUENCE, self.last.as_str()),
-        ]
-    }
-}
-
-fn counter_headers(pending: u64, last: u64) -> Counters {
-    Counters {
-        pending: pending.to_string(),
-        last: last.to_string(),
-    }
+/// What a message counts against a batch's `max_bytes` (Go: subject, stored
+/// headers and payload).
+fn sent_size(sm: &StoredMessage) -> i64 {
+    (sm.subject.len() + sm.headers.len() + sm.payload.len()) as i64
 }
 
 /// The `204 EOB` status that ends a batch (`up_to` for `multi_last`).

@@ -492,24 +492,23 @@ impl Meta {
     /// `max_file` (as configured, or as sized from the machine at start — the
     /// figures `/varz` reports); `add` is the bytes asked for. Checked only where
     /// streams are created or grown: the directory here holds every stream's
-    /// configuration, so no core is asked.
+    /// configuration, so no core is asked. (Go counts one replica against the
+    /// server; [`Meta::reserved`] multiplies by replicas, which are always 1 here.)
     fn check_reservation(&self, storage: StorageType, add: i64) -> Result<(), ApiError> {
-        let (limit, exceeded): (i64, fn() -> ApiError) = match storage {
+        let (memory, file) = self.reserved();
+        let (limit, reserved, exceeded): (i64, u64, fn() -> ApiError) = match storage {
             StorageType::Memory => (
                 self.config.reported.max_memory,
+                memory,
                 ApiError::memory_resources_exceeded,
             ),
             StorageType::File => (
                 self.config.reported.max_store,
+                file,
                 ApiError::storage_resources_exceeded,
             ),
         };
-        let reserved = self
-            .streams
-            .borrow()
-            .values()
-            .filter(|e| e.config.storage == storage && e.config.max_bytes > 0)
-            .fold(0i64, |sum, e| sum.saturating_add(e.config.max_bytes));
+        let reserved = i64::try_from(reserved).unwrap_or(i64::MAX);
         if reserved > limit || add > limit - reserved {
             return Err(exceeded());
         }

@@ -1020,12 +1020,10 @@ impl Stream {
     pub async fn get_msg(&self, q: &MsgGetRequest) -> Result<StoredMessage, ApiError> {
         // `start_time` stands for the first sequence stored at or after that time.
         let seq = match &q.start_time {
-            Some(t) => {
-                let nanos = t.unix_nanos().clamp(0, i128::from(i64::MAX)) as i64;
-                self.seq_from_time(nanos)
-                    .await
-                    .ok_or_else(ApiError::no_message_found)?
-            }
+            Some(t) => self
+                .seq_at_or_after(t)
+                .await
+                .ok_or_else(ApiError::no_message_found)?,
             None => q.seq,
         };
         let found = if !q.next_by_subj.is_empty() {
@@ -1040,6 +1038,13 @@ impl Stream {
             self.store.load_last(q.last_by_subj.as_bytes()).await.ok()
         };
         found.ok_or_else(ApiError::no_message_found)
+    }
+
+    /// [`Stream::seq_from_time`] for a request's time (times before 1970 count as
+    /// 1970).
+    pub(super) async fn seq_at_or_after(&self, t: &GoTime) -> Option<u64> {
+        let nanos = t.unix_nanos().clamp(0, i128::from(i64::MAX)) as i64;
+        self.seq_from_time(nanos).await
     }
 
     /// The first sequence whose message was stored at or after `nanos` (Go's
@@ -1189,7 +1194,6 @@ impl Republished<'_> {
     }
 }
 
-/// A status-only reply (`NATS/1.0 404 Message Not Found`).
 /// Go's `isSubjectDeleteMarker`: a message with a `Nats-Marker-Reason` (a marker
 /// the server placed) or a KV purge (`KV-Operation: PURGE`) marks its subject
 /// deleted; its own expiry places no further marker.
@@ -1199,6 +1203,7 @@ fn is_delete_marker(block: &[u8]) -> bool {
         || headers::get(block, "KV-Operation") == Some(&b"PURGE"[..])
 }
 
+/// A status-only reply (`NATS/1.0 404 Message Not Found`).
 pub(super) fn status(code: u16, text: &str) -> (Bytes, Bytes) {
     (
         Bytes::from(format!("NATS/1.0 {code} {text}\r\n\r\n")),

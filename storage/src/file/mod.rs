@@ -382,6 +382,9 @@ impl FileStore {
                     at
                 } else {
                     let block = inner.blocks.get(&at.block).ok_or(StoreError::NotFound)?;
+                    let (path, file, codec) =
+                        (block.path.clone(), block.file.clone(), block.codec.clone());
+                    inner.stats.reads += 1;
                     let read_len = if inner.read_end == Some(at) {
                         SEQUENTIAL_READ_AHEAD
                     } else {
@@ -389,9 +392,9 @@ impl FileStore {
                     };
                     break (
                         at,
-                        block.path.clone(),
-                        block.file.clone(),
-                        block.codec.clone(),
+                        path,
+                        file,
+                        codec,
                         generation,
                         inner.disk.clone(),
                         read_len,
@@ -418,7 +421,6 @@ impl FileStore {
         // started) is read again once the erase is over. (Regression:
         // sim-crash seeds 6337, 9007, 9111 — a healthy store answered
         // `Corrupt`, which a consumer takes as a lost message.)
-        self.inner.borrow_mut().stats.reads += 1;
         let mut generation_before = generation;
         let mut attempts = 0;
         let frames = loop {
