@@ -175,6 +175,10 @@ pub struct InternalMsg {
 /// slower than the network. Nothing is dropped: the publisher is slowed down.
 pub const INBOX_HIGH_WATER: usize = 16 * 1024;
 
+/// Payload + header bytes an internal inbox may hold before the publishers feeding it
+/// wait: the message bound alone would let 16k large messages pile up.
+pub const INBOX_HIGH_WATER_BYTES: usize = 32 * 1024 * 1024;
+
 thread_local! {
     /// An internal inbox that went over its high-water mark during the operation
     /// being processed on this thread's shard; the reader (or peer receiver) takes it
@@ -275,6 +279,18 @@ pub fn shown_subject() -> Option<Bytes> {
     SHOWN_SUBJECT.with(|d| d.borrow().clone())
 }
 
+/// Bytes a queued message counts against an inbox's bounds.
+fn msg_size(headers: Option<&Bytes>, payload: &Bytes) -> usize {
+    payload.len() + headers.map_or(0, |h| h.len())
+}
+
+impl InternalMsg {
+    /// Payload + header bytes (what inbox bounds count).
+    pub fn size(&self) -> usize {
+        msg_size(self.headers.as_ref(), &self.payload)
+    }
+}
+
 /// The queue between publishers and an internal subscriber's task. Publishers only
 /// push (delivery stays synchronous and cannot re-enter the subscriber); the task
 /// drains in arrival order, which is the order the stream must apply publishes in.
@@ -318,6 +334,11 @@ impl InternalInbox {
         Rc::new(InternalInbox::default())
     }
 
+    /// Whether publishers feeding a queue of `len` messages should wait.
+    fn over_high_water(&self, len: usize) -> bool {
+        len > INBOX_HIGH_WATER || self.queued_bytes.get() > INBOX_HIGH_WATER_BYTES
+    }
+
     /// A new, empty inbox that refuses messages past `limit`.
     pub fn with_limit(limit: InboxLimit) -> Rc<Self> {
         Rc::new(InternalInbox {
@@ -341,7 +362,7 @@ impl InternalInbox {
         if self.closed.get() {
             return false;
         }
-        let size = payload.len() + headers.map_or(0, |h| h.len());
+        let size = msg_size(headers, payload);
         if let Some(limit) = self.limit {
             let len = self.queue.borrow().len();
             if len >= limit.msgs || self.queued_bytes.get() + size > limit.bytes {
@@ -366,7 +387,7 @@ impl InternalInbox {
         if q.len() == 1 {
             self.wake.notify();
         }
-        if q.len() > INBOX_HIGH_WATER {
+        if self.over_high_water(q.len()) {
             INBOX_STALL.with(|s| {
                 s.borrow_mut().get_or_insert_with(|| self.clone());
             });
@@ -376,7 +397,7 @@ impl InternalInbox {
 
     /// Wait until the queue is at or below its high-water mark (or closed).
     pub async fn wait_below_high_water(&self) {
-        while self.len() > INBOX_HIGH_WATER && !self.closed.get() {
+        while self.over_high_water(self.len()) && !self.closed.get() {
             self.drained.wait().await;
         }
     }
@@ -384,9 +405,31 @@ impl InternalInbox {
     /// Everything queued now, oldest first; waits while the queue is empty. `None`
     /// once the inbox is closed and drained.
     pub async fn next_batch(&self) -> Option<Vec<InternalMsg>> {
+        self.next_batch_up_to(usize::MAX).await
+    }
+
+    /// The oldest queued messages, up to and including the one that reaches
+    /// `max_bytes` of payload + headers (so at least one); waits while the queue is
+    /// empty. `None` once the inbox is closed and drained. A task that holds what it
+    /// took until it is done (a stream waiting for its disk) takes bounded batches, so
+    /// the inbox refilling meanwhile does not double what is held.
+    pub async fn next_batch_up_to(&self, max_bytes: usize) -> Option<Vec<InternalMsg>> {
         loop {
-            let batch: Vec<InternalMsg> = self.queue.borrow_mut().drain(..).collect();
-            self.queued_bytes.set(0);
+            let batch = {
+                let mut queue = self.queue.borrow_mut();
+                let mut taken = 0usize;
+                let mut count = 0usize;
+                for m in queue.iter() {
+                    count += 1;
+                    taken += m.size();
+                    if taken >= max_bytes {
+                        break;
+                    }
+                }
+                self.queued_bytes
+                    .set(self.queued_bytes.get().saturating_sub(taken));
+                queue.drain(..count).collect::<Vec<InternalMsg>>()
+            };
             if !batch.is_empty() {
                 self.drained.notify_all();
                 return Some(batch);
@@ -1283,5 +1326,68 @@ fn on_unsub(client: &Rc<Client>, sid: Bytes, max: Option<u64>) {
 pub fn close_all(shard: &Shard) {
     for c in shard.clients() {
         c.close(CloseReason::ServerShutdown);
+    }
+}
+
+#[cfg(test)]
+mod inbox_tests {
+    use super::*;
+
+    fn push(inbox: &Rc<InternalInbox>, size: usize) -> bool {
+        let subject = Bytes::from_static(b"s");
+        inbox.push(&subject, None, None, &Bytes::from(vec![b'x'; size]))
+    }
+
+    fn sizes(batch: &[InternalMsg]) -> Vec<usize> {
+        batch.iter().map(InternalMsg::size).collect()
+    }
+
+    #[test]
+    fn bounded_batches_end_with_the_message_that_reaches_the_bound() {
+        let inbox = InternalInbox::new();
+        for size in [10, 20, 30, 40, 50] {
+            push(&inbox, size);
+        }
+        let next = |max| futures_lite::future::block_on(inbox.next_batch_up_to(max));
+        assert_eq!(sizes(&next(25).expect("batch")), [10, 20]);
+        assert_eq!(inbox.queued_bytes.get(), 120);
+        // A message larger than the bound still comes out, alone.
+        assert_eq!(sizes(&next(1).expect("batch")), [30]);
+        assert_eq!(sizes(&next(usize::MAX).expect("batch")), [40, 50]);
+        assert_eq!(inbox.queued_bytes.get(), 0);
+        inbox.close();
+        assert!(next(usize::MAX).is_none());
+    }
+
+    #[test]
+    fn the_limit_counts_only_what_is_still_queued() {
+        let inbox = InternalInbox::with_limit(InboxLimit {
+            msgs: 10,
+            bytes: 100,
+        });
+        for _ in 0..4 {
+            push(&inbox, 25);
+        }
+        push(&inbox, 25); // refused: 125 > 100
+        assert_eq!(inbox.len(), 4);
+        let batch = futures_lite::future::block_on(inbox.next_batch_up_to(50)).expect("batch");
+        assert_eq!(batch.len(), 2);
+        push(&inbox, 25);
+        push(&inbox, 25);
+        push(&inbox, 25); // refused again
+        assert_eq!(inbox.len(), 4);
+    }
+
+    #[test]
+    fn large_messages_reach_the_high_water_mark_by_bytes() {
+        let inbox = InternalInbox::new();
+        let _ = take_inbox_stall();
+        for _ in 0..INBOX_HIGH_WATER_BYTES / (1 << 20) {
+            push(&inbox, 1 << 20);
+        }
+        assert!(take_inbox_stall().is_none(), "at the mark, not over it");
+        push(&inbox, 1);
+        assert!(take_inbox_stall().is_some());
+        assert!(inbox.over_high_water(inbox.len()));
     }
 }

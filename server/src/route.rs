@@ -35,6 +35,28 @@ pub enum DataItem {
     },
 }
 
+/// Fixed cost counted per item on top of its bytes (the item itself and its `Bytes`
+/// handles), so a stream of tiny items is bounded too.
+const ITEM_OVERHEAD: usize = std::mem::size_of::<DataItem>();
+
+impl crate::outbox::Weighed for DataItem {
+    fn weight(&self) -> usize {
+        ITEM_OVERHEAD
+            + match self {
+                DataItem::Msg(m) => {
+                    m.subject.len()
+                        + m.reply.as_ref().map_or(0, Bytes::len)
+                        + m.headers.as_ref().map_or(0, Bytes::len)
+                        + m.payload.len()
+                }
+                DataItem::Interest { subject, queue, .. } => {
+                    subject.len() + queue.as_ref().map_or(0, Bytes::len)
+                }
+                DataItem::Barrier { .. } | DataItem::BarrierAck { .. } => 0,
+            }
+    }
+}
+
 /// A published message forwarded to another shard.
 #[derive(Debug, Clone)]
 pub struct RoutedMsg {

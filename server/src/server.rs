@@ -14,6 +14,7 @@ use crate::global::Global;
 use crate::jetstream::meta::Meta;
 use crate::jetstream::runtime::{JetStream, JsConfig};
 use crate::options::Options;
+use crate::outbox::Batch;
 use crate::protocol::info::ServerInfo;
 use crate::route::{ControlItem, DataItem};
 use crate::shard::Shard;
@@ -182,7 +183,7 @@ pub fn run(
     let entry = {
         let (opts, info, global, started) =
             (opts.clone(), info.clone(), global.clone(), started.clone());
-        move |ctx: ShardContext<Vec<DataItem>, Vec<ControlItem>>| {
+        move |ctx: ShardContext<Batch<DataItem>, Vec<ControlItem>>| {
             let (opts, info, global, started, js) = (
                 opts.clone(),
                 info.clone(),
@@ -334,7 +335,7 @@ struct ShardSockets {
 }
 
 async fn shard_main(
-    ctx: ShardContext<Vec<DataItem>, Vec<ControlItem>>,
+    ctx: ShardContext<Batch<DataItem>, Vec<ControlItem>>,
     opts: Arc<Options>,
     info: Arc<ServerInfo>,
     global: Arc<Global>,
@@ -415,7 +416,7 @@ async fn shard_main(
 }
 
 /// Spawn, for each peer, the flusher of our outbox and the receiver of its items.
-fn start_peer_tasks(shard: &Rc<Shard>, mesh: Mesh<Vec<DataItem>>) {
+fn start_peer_tasks(shard: &Rc<Shard>, mesh: Mesh<Batch<DataItem>>) {
     for (peer, sender) in mesh.senders.into_iter().enumerate() {
         if let Some(sender) = sender {
             let shard = shard.clone();
@@ -432,7 +433,9 @@ fn start_peer_tasks(shard: &Rc<Shard>, mesh: Mesh<Vec<DataItem>>) {
                 // slower receiver fills the channel and the publishing core's reader
                 // then waits at its outbox high-water mark.
                 let mut stalled = Duration::ZERO;
-                for item in batch {
+                // `batch.ticket` lives until the items are handled: only then may the
+                // sender count its bytes as no longer in flight.
+                for item in batch.items {
                     shard.on_peer_item(rx.from, item);
                     if let Some(slow) = shard.take_stall() {
                         stalled += client::stall_for(&slow, stalled).await;

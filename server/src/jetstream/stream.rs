@@ -77,6 +77,12 @@ const STREAM_INBOX_LIMIT: InboxLimit = InboxLimit {
 /// 32 MiB is a few group commits at full speed, so acked publishers never notice.
 const MAX_UNDURABLE_BYTES: usize = 32 * 1024 * 1024;
 
+/// Most payload + header bytes the publish task takes from its inbox at once. The
+/// task holds a batch until it is appended, and may then wait for the disk while the
+/// inbox fills again; small batches keep that from doubling what the stream holds.
+/// 4 MiB is still thousands of typical messages per batch, one PubAck flush each.
+const MAX_PUBLISH_BATCH_BYTES: usize = 4 * 1024 * 1024;
+
 /// Go's header-size limit for a stored message (`math.MaxUint16`).
 const MAX_HEADER_BYTES: usize = u16::MAX as usize;
 
@@ -374,7 +380,7 @@ impl Stream {
     async fn run_publishes(self: Rc<Self>) {
         // Bytes appended since the store last confirmed durability.
         let mut undurable = 0usize;
-        while let Some(batch) = self.inbox.next_batch().await {
+        while let Some(batch) = self.inbox.next_batch_up_to(MAX_PUBLISH_BATCH_BYTES).await {
             if self.closed.get() {
                 break;
             }
@@ -388,7 +394,7 @@ impl Stream {
             }
             let mut acks: Vec<(Bytes, Bytes)> = Vec::new();
             for m in batch {
-                undurable += m.payload.len() + m.headers.as_ref().map_or(0, |h| h.len());
+                undurable += m.size();
                 let counter = if self.config.borrow().allow_msg_counter && m.headers.is_some() {
                     Some(self.counter_base(&m).await)
                 } else {
