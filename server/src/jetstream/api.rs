@@ -36,20 +36,14 @@ pub enum Request {
     ConsumerDelete(String, String),
     /// `$JS.API.CONSUMER.PAUSE.<stream>.<consumer>`.
     ConsumerPause(String, String),
+    /// `$JS.API.CONSUMER.UNPIN.<stream>.<consumer>`.
+    ConsumerUnpin(String, String),
     /// A request that only a clustered server can carry out (leader stepdown, peer
     /// removal or evacuation, cancelling a move): Go's standalone server answers
     /// `503/10010` whatever the stream. `kind` is the response type.
     ClusterOnly {
         /// Response type to answer with.
         kind: &'static str,
-    },
-    /// A consumer request this server does not handle (unpin): the stream's
-    /// existence decides the error. `kind` is the response type.
-    ForStream {
-        /// Response type to answer with.
-        kind: &'static str,
-        /// The stream named in the subject.
-        stream: String,
     },
 }
 
@@ -176,10 +170,10 @@ impl Request {
             )),
             ["CONSUMER", "NAMES", stream] => Some(Request::ConsumerNames(stream.to_string())),
             ["CONSUMER", "LIST", stream] => Some(Request::ConsumerList(stream.to_string())),
-            ["CONSUMER", "UNPIN", stream, _] => Some(Request::ForStream {
-                kind: CONSUMER_UNPIN,
-                stream: stream.to_string(),
-            }),
+            ["CONSUMER", "UNPIN", stream, consumer] => Some(Request::ConsumerUnpin(
+                stream.to_string(),
+                consumer.to_string(),
+            )),
             ["CONSUMER", "LEADER", "STEPDOWN", _, _] => Some(Request::ClusterOnly {
                 kind: CONSUMER_LEADER_STEPDOWN,
             }),

@@ -30,10 +30,13 @@ use jetcore_storage::{now_nanos, ConsumerFileConfig, ConsumerStateFile, StoredMe
 use serde::{Deserialize, Serialize};
 
 use super::consumer_api::{self as capi, AckKind, NextRequest};
-use super::consumer_config::{AckPolicy, ConsumerConfig, DeliverPolicy, ReplayPolicy};
+use super::consumer_config::{
+    AckPolicy, ConsumerConfig, DeliverPolicy, PriorityPolicy, ReplayPolicy,
+};
 use super::consumer_state::{self as cstate, AckMode, Tracker};
 use super::errors::ApiError;
 use super::gotime::GoTime;
+use super::pull_queue::{self as pq, PriorityAsk, PullQueue, PullRequest};
 use super::runtime::JsConfig;
 use super::stream::Stream;
 use crate::client::{InboxLimit, InternalInbox, InternalMsg, Subscription};
@@ -81,36 +84,6 @@ pub struct ConsumerMeta {
     pub created: GoTime,
 }
 
-/// A pull request waiting for messages (Go's `waitingRequest`).
-#[derive(Debug, Clone)]
-struct PullRequest {
-    /// Where messages and status frames go.
-    reply: Bytes,
-    /// Messages still wanted.
-    batch: u64,
-    /// Bytes still allowed (0 = no limit).
-    max_bytes: u64,
-    /// When the request ends with 408 (None: never).
-    expires_at: Option<i64>,
-    /// Return as soon as nothing is left (404/408 rather than waiting).
-    no_wait: bool,
-    /// Idle heartbeat interval (0 = none).
-    heartbeat: i64,
-    /// When the next idle heartbeat is due.
-    next_heartbeat: i64,
-    /// Messages delivered to it so far.
-    delivered: u64,
-}
-
-impl PullRequest {
-    /// A status frame carrying what the request still wanted
-    /// (`Nats-Pending-Messages`, `Nats-Pending-Bytes`).
-    fn status(&self, frame: fn(i64, i64) -> Vec<u8>) -> Vec<u8> {
-        let clamp = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-        frame(clamp(self.batch), clamp(self.max_bytes))
-    }
-}
-
 /// The consumer's settings derived from its config, so the hot path does not
 /// re-read JSON-shaped fields.
 #[derive(Debug, Clone, Default)]
@@ -142,6 +115,10 @@ struct Plan {
     sample_freq: i32,
     /// Ack policy explicit (the only one Go samples).
     ack_explicit: bool,
+    /// Pull: the priority-group policy.
+    priority_policy: PriorityPolicy,
+    /// Pinned client: how long a pin lasts without a request renewing it (ns).
+    pin_ttl: i64,
 }
 
 impl Plan {
@@ -170,6 +147,8 @@ impl Plan {
             ack_none: cfg.ack_policy == AckPolicy::None,
             sample_freq: capi::sample_frequency(&cfg.sample_freq),
             ack_explicit: cfg.ack_policy == AckPolicy::Explicit,
+            priority_policy: cfg.priority_policy,
+            pin_ttl: cfg.priority_timeout,
             pause_until: cfg
                 .pause_until
                 .map_or(0, |t| t.unix_nanos().clamp(0, i64::MAX as i128) as i64),
@@ -222,8 +201,13 @@ pub struct Consumer {
     tracker: RefCell<Tracker>,
     /// `last_per_subject`: the sequences still to deliver first, ascending.
     initial: RefCell<VecDeque<u64>>,
-    /// Waiting pull requests, oldest first.
-    waiting: RefCell<VecDeque<PullRequest>>,
+    /// Waiting pull requests in serving order, and the pinned client.
+    waiting: RefCell<PullQueue>,
+    /// Pull: the waiting requests were all passed over for the last message (priority
+    /// rules held them back); nothing is tried again until something changes (a
+    /// request, a stored message, an ack, the pin). Keeps the delivery task from
+    /// spinning on a message nobody may take.
+    held_back: Cell<bool>,
     /// Matching messages after the delivered stream sequence (Go's `npc`).
     num_pending: Cell<u64>,
     /// Wakes the delivery task.
@@ -383,7 +367,8 @@ impl Consumer {
             created: meta.created,
             tracker: RefCell::new(tracker),
             initial: RefCell::new(initial),
-            waiting: RefCell::new(VecDeque::new()),
+            waiting: RefCell::new(PullQueue::default()),
+            held_back: Cell::new(false),
             num_pending: Cell::new(0),
             wake: Notify::new(),
             next_inbox: InternalInbox::with_limit(CONSUMER_INBOX_LIMIT),
@@ -491,8 +476,10 @@ impl Consumer {
             .is_some_and(|ds| self.shard.has_interest(ds))
     }
 
-    /// Wake the delivery task (a message was stored, a config changed).
+    /// Wake the delivery task (a message was stored, a config changed). Whatever
+    /// woke it may let a held-back request take a message: try again.
     pub fn wake(&self) {
+        self.held_back.set(false);
         self.wake.notify();
     }
 
@@ -503,7 +490,7 @@ impl Consumer {
         if seq >= self.tracker.borrow().next_new_stream_seq() && self.plan.borrow().matches(subject)
         {
             self.num_pending.set(self.num_pending.get() + 1);
-            self.wake.notify();
+            self.wake();
         }
     }
 
@@ -514,7 +501,7 @@ impl Consumer {
         self.tracker.borrow_mut().purged(first, now_nanos());
         self.initial.borrow_mut().retain(|&s| s >= first);
         self.resync_pending(stream);
-        self.wake.notify();
+        self.wake();
     }
 
     /// Go's `streamNumPending`: count the matching messages not yet delivered.
@@ -560,7 +547,7 @@ impl Consumer {
                     self.on_pull_request(reply, m.headers.as_deref(), &m.payload);
                 }
             }
-            self.wake.notify();
+            self.wake();
         }
     }
 
@@ -593,6 +580,20 @@ impl Consumer {
             self.frame(&reply, frame);
             return;
         }
+        let (policy, pin_ttl) = {
+            let p = self.plan.borrow();
+            (p.priority_policy, p.pin_ttl)
+        };
+        if req.json
+            && policy == PriorityPolicy::PinnedClient
+            && !self
+                .waiting
+                .borrow_mut()
+                .admit_pin_id(&req.id, now, pin_ttl)
+        {
+            self.frame(&reply, capi::status::PIN_ID_MISMATCH.to_vec());
+            return;
+        }
         if req.no_wait {
             let available =
                 self.num_pending.get() + self.tracker.borrow().num_redeliveries() as u64;
@@ -602,7 +603,7 @@ impl Consumer {
             }
             if available > 0 {
                 self.expire_requests(now);
-                let wanted: u64 = self.waiting.borrow().iter().map(|w| w.batch).sum();
+                let wanted: u64 = self.waiting.borrow().requests.iter().map(|w| w.batch).sum();
                 if available < wanted {
                     self.frame(&reply, capi::status::REQUESTS_PENDING.to_vec());
                     return;
@@ -619,7 +620,14 @@ impl Consumer {
             return;
         }
         let batch = req.batch.max(1) as u64;
-        self.waiting.borrow_mut().push_back(PullRequest {
+        let priority = req.json.then(|| PriorityAsk {
+            group: req.group.clone(),
+            min_pending: req.min_pending,
+            min_ack_pending: req.min_ack_pending,
+            id: req.id.clone(),
+            priority: req.priority,
+        });
+        let request = PullRequest {
             reply,
             batch,
             max_bytes: req.max_bytes.max(0) as u64,
@@ -628,7 +636,10 @@ impl Consumer {
             heartbeat: req.idle_heartbeat.max(0),
             next_heartbeat: now.saturating_add(req.idle_heartbeat.max(0)),
             delivered: 0,
-        });
+            priority,
+        };
+        self.waiting.borrow_mut().add(request, policy);
+        self.held_back.set(false);
     }
 
     /// Go's `processWaiting`: end expired requests (408), end no-wait requests at
@@ -637,7 +648,7 @@ impl Consumer {
     fn expire_requests_at(&self, now: i64, end_of_stream: bool) -> Option<i64> {
         let mut earliest: Option<i64> = None;
         let mut keep = VecDeque::new();
-        let requests: Vec<PullRequest> = self.waiting.borrow_mut().drain(..).collect();
+        let requests: Vec<PullRequest> = self.waiting.borrow_mut().requests.drain(..).collect();
         for mut wr in requests {
             let expired = wr.expires_at.is_some_and(|at| now >= at);
             if expired {
@@ -663,8 +674,8 @@ impl Consumer {
         }
         // Requests that arrived while this ran (none can: this never awaits) stay.
         let mut waiting = self.waiting.borrow_mut();
-        keep.extend(waiting.drain(..));
-        *waiting = keep;
+        keep.extend(waiting.requests.drain(..));
+        waiting.requests = keep;
         if !waiting.is_empty() {
             self.last_active.set(now);
         }
@@ -675,48 +686,43 @@ impl Consumer {
         self.expire_requests_at(now, false)
     }
 
-    /// Go's `nextWaiting`: the request that receives a message of `size` bytes,
-    /// updated as if it had; requests the message cannot fit are ended (409).
-    fn take_request_for(&self, size: u64, now: i64) -> Option<(Bytes, u64, u64)> {
-        let mut waiting = self.waiting.borrow_mut();
-        while let Some(wr) = waiting.front_mut() {
-            if wr.expires_at.is_some_and(|at| now >= at) {
-                let wr = waiting.pop_front()?;
-                drop(waiting);
-                self.frame(&wr.reply, wr.status(capi::status::request_timeout));
-                waiting = self.waiting.borrow_mut();
-                continue;
+    /// Go's `nextWaiting`: the request that receives a message of `size` bytes
+    /// (see [`PullQueue::choose`]), with the frames and advisories on the way sent.
+    fn take_request_for(&self, size: u64, now: i64, redelivery: bool) -> Option<pq::Chosen> {
+        let (policy, pin_ttl) = {
+            let p = self.plan.borrow();
+            (p.priority_policy, p.pin_ttl)
+        };
+        // Go compares with its pending count plus one: the message being placed was
+        // already taken off for a first delivery, not for a redelivery.
+        let pending = self.num_pending.get() + u64::from(redelivery);
+        let counts = pq::Counts {
+            pending,
+            ack_pending: self.tracker.borrow().num_ack_pending() as u64,
+        };
+        let shard = self.shard.clone();
+        let has_interest = move |reply: &Bytes| shard.has_interest(reply);
+        let placing = pq::Placing {
+            policy,
+            size,
+            now,
+            counts,
+            pin_ttl,
+            has_interest: &has_interest,
+            new_pin_id: &super::advisory::nuid,
+        };
+        let mut effects = Vec::new();
+        let chosen = self.waiting.borrow_mut().choose(&placing, &mut effects);
+        for effect in effects {
+            match effect {
+                pq::Effect::Frame { to, frame } => self.frame(&to, frame),
+                pq::Effect::Pinned { group, id } => self.advisory_pinned(&group, &id),
             }
-            if wr.max_bytes > 0 {
-                if size <= wr.max_bytes {
-                    wr.max_bytes -= size;
-                    if wr.max_bytes == 0 {
-                        wr.batch = 1;
-                    }
-                } else {
-                    let wr = waiting.pop_front()?;
-                    drop(waiting);
-                    let frame = wr.status(capi::status::message_size_exceeds_max_bytes);
-                    self.frame(&wr.reply, frame);
-                    waiting = self.waiting.borrow_mut();
-                    continue;
-                }
-            }
-            if !self.shard.has_interest(&wr.reply) {
-                waiting.pop_front();
-                continue;
-            }
-            wr.batch = wr.batch.saturating_sub(1);
-            wr.delivered += 1;
-            let out = (wr.reply.clone(), wr.batch, wr.max_bytes);
-            if wr.batch == 0 {
-                waiting.pop_front();
-            } else if wr.heartbeat > 0 {
-                wr.next_heartbeat = now.saturating_add(wr.heartbeat);
-            }
-            return Some(out);
         }
-        None
+        if chosen.is_none() && !self.waiting.borrow().is_empty() {
+            self.held_back.set(true);
+        }
+        chosen
     }
 
     /// Send a header-only status frame (one of `capi::status`) to `to`.
@@ -760,7 +766,7 @@ impl Consumer {
                     stream.on_acked(&acked);
                 }
             }
-            self.wake.notify();
+            self.wake();
             if replies.is_empty() {
                 self.flush_wake.notify();
             } else {
@@ -998,7 +1004,7 @@ impl Consumer {
                 }
                 self.shard.has_interest(ds)
             }
-            None => !self.waiting.borrow().is_empty(),
+            None => !self.waiting.borrow().is_empty() && !self.held_back.get(),
         }
     }
 
@@ -1175,14 +1181,16 @@ impl Consumer {
         );
         let size = (msg.subject.len() + ack.len() + headers.len() + payload.len()) as u64;
         let mut batch_completed = None;
+        let mut pin_header = None;
         let target = match &deliver_subject {
             Some(ds) => ds.clone(),
-            None => match self.take_request_for(size, now) {
-                Some((reply, left, bytes_left)) => {
-                    if left == 0 && bytes_left > 0 {
-                        batch_completed = Some(bytes_left);
+            None => match self.take_request_for(size, now, redelivery) {
+                Some(chosen) => {
+                    if chosen.batch_left == 0 && chosen.bytes_left > 0 {
+                        batch_completed = Some(chosen.bytes_left);
                     }
-                    reply
+                    pin_header = chosen.pin_header;
+                    chosen.reply
                 }
                 None => {
                     match source {
@@ -1200,6 +1208,14 @@ impl Consumer {
         if !redelivery {
             self.num_pending.set(pending_after);
         }
+        // Pinned-client deliveries say who holds the pin (after the size check, as Go).
+        let headers = match pin_header {
+            Some(id) => Bytes::from(super::headers::append(
+                &headers,
+                &[(capi::status::PIN_ID, &id)],
+            )),
+            None => headers,
+        };
         let hdrs = (!headers.is_empty()).then_some(&headers);
         let ack = Bytes::from(ack);
         self.shard
@@ -1280,6 +1296,7 @@ impl Consumer {
             }
         } else {
             next = min_deadline(next, self.expire_requests_at(now, true));
+            next = min_deadline(next, self.expire_pin(now));
         }
         if plan.pause_until > now {
             next = min_deadline(next, Some(plan.pause_until));
@@ -1302,6 +1319,33 @@ impl Consumer {
             next = min_deadline(next, Some(idle_since + plan.inactive_threshold));
         }
         next.map(|at| Duration::from_nanos((at - now).max(0) as u64))
+    }
+
+    /// Pinned client: drop the pin when no request renewed it within
+    /// `priority_timeout` (UNPINNED advisory, reason `timeout`); the next message
+    /// pins the first request that asks without an id. Returns when it lapses.
+    fn expire_pin(&self, now: i64) -> Option<i64> {
+        let lapsed = {
+            let mut waiting = self.waiting.borrow_mut();
+            match waiting.pin.as_ref() {
+                None => return None,
+                Some(pin) if now < pin.expires_at => return Some(pin.expires_at),
+                Some(_) => waiting.unpin(),
+            }
+        };
+        if let Some(pin) = lapsed {
+            self.advisory_unpinned(&pin.group, "timeout");
+            self.wake();
+        }
+        None
+    }
+
+    /// `CONSUMER.UNPIN`: drop the pin (there is one per consumer, whatever the
+    /// group) and announce it with reason `admin`, pinned or not, as Go does.
+    pub(super) fn unpin(&self, group: &str) {
+        self.waiting.borrow_mut().unpin();
+        self.advisory_unpinned(group, "admin");
+        self.wake();
     }
 
     /// Ack waits that ran out: queue the redeliveries, announce the messages that
@@ -1340,7 +1384,7 @@ impl Consumer {
             .set_settings(tracker_settings(&cfg));
         *self.plan.borrow_mut() = Plan::of(&cfg);
         *self.config.borrow_mut() = cfg;
-        self.wake.notify();
+        self.wake();
         Ok(())
     }
 
@@ -1366,19 +1410,19 @@ impl Consumer {
         }
         self.unsubscribe();
         if deleted {
-            let waiting: Vec<PullRequest> = self.waiting.borrow_mut().drain(..).collect();
+            let waiting: Vec<PullRequest> = self.waiting.borrow_mut().requests.drain(..).collect();
             let deleted = Bytes::from_static(capi::status::CONSUMER_DELETED);
             for wr in waiting {
                 self.shard
                     .publish_internal(&wr.reply, None, Some(&deleted), &Bytes::new());
             }
         } else {
-            self.waiting.borrow_mut().clear();
+            self.waiting.borrow_mut().requests.clear();
         }
         self.next_inbox.close();
         self.ack_inbox.close();
         // Every task of the consumer sees `closed` and ends (each holds an Rc).
-        self.wake.notify();
+        self.wake();
         self.flush_wake.notify();
         if let Some(f) = &self.state_file {
             if !remove {
@@ -1434,8 +1478,28 @@ impl Consumer {
             paused,
             pause_remaining: if paused { plan.pause_until - now } else { 0 },
             ts: GoTime::now(),
+            priority_groups: self.priority_group_state(),
             ..capi::ConsumerInfo::default()
         }
+    }
+
+    /// ConsumerInfo `priority_groups`: Go reports the first configured group only,
+    /// with the consumer's pin (one per consumer).
+    fn priority_group_state(&self) -> Vec<capi::PriorityGroupState> {
+        let cfg = self.config.borrow();
+        let Some(group) = cfg.priority_groups.first() else {
+            return Vec::new();
+        };
+        let waiting = self.waiting.borrow();
+        vec![capi::PriorityGroupState {
+            group: group.clone(),
+            pinned_client_id: waiting
+                .pin
+                .as_ref()
+                .map(|p| p.id.clone())
+                .unwrap_or_default(),
+            pinned_ts: waiting.pin.as_ref().map(|p| p.since).unwrap_or_default(),
+        }]
     }
 
     // ---- advisories --------------------------------------------------------------
@@ -1460,6 +1524,28 @@ impl Consumer {
             sseq,
             dseq,
             deliveries,
+            reason,
+            &self.domain,
+        );
+    }
+
+    fn advisory_pinned(&self, group: &str, pinned_id: &str) {
+        capi::publish_pinned_advisory(
+            &self.shard,
+            &self.stream_name,
+            &self.name,
+            group,
+            pinned_id,
+            &self.domain,
+        );
+    }
+
+    fn advisory_unpinned(&self, group: &str, reason: &str) {
+        capi::publish_unpinned_advisory(
+            &self.shard,
+            &self.stream_name,
+            &self.name,
+            group,
             reason,
             &self.domain,
         );

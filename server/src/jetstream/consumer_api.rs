@@ -385,6 +385,58 @@ impl ConsumerDeleteResponse {
     }
 }
 
+/// `JSApiConsumerUnpinRequest`: `{"group":"G"}`, decoded as Go's `json.Unmarshal`
+/// (unknown fields ignored).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ConsumerUnpinRequest {
+    pub group: String,
+}
+
+static UNPIN_REQUEST_SHAPE: Shape = Shape {
+    go_type: "server.JSApiConsumerUnpinRequest",
+    fields: &[("group", Ty::Str)],
+};
+static UNPIN_REQUEST: Decoding = Decoding {
+    shape: &UNPIN_REQUEST_SHAPE,
+    root: "JSApiConsumerUnpinRequest",
+    strict: false,
+};
+
+impl ConsumerUnpinRequest {
+    /// Go's checks, in order: valid JSON (an empty body is not), a group, a valid
+    /// group name.
+    pub fn parse(body: &[u8]) -> Result<ConsumerUnpinRequest, ApiError> {
+        #[derive(Deserialize, Default)]
+        #[serde(default)]
+        struct Raw {
+            group: String,
+        }
+        let raw: Raw = decode_single(body, &UNPIN_REQUEST).map_err(ApiError::invalid_json)?;
+        if raw.group.is_empty() {
+            return Err(ApiError::invalid_json("consumer group not specified"));
+        }
+        if !super::consumer_config::is_valid_group_name(&raw.group) {
+            return Err(ApiError::consumer_invalid_group_name());
+        }
+        Ok(ConsumerUnpinRequest { group: raw.group })
+    }
+}
+
+/// `JSApiConsumerUnpinResponse`: only its type on success.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConsumerUnpinResponse {
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+impl ConsumerUnpinResponse {
+    pub fn success() -> Self {
+        ConsumerUnpinResponse {
+            kind: super::api::CONSUMER_UNPIN.to_string(),
+        }
+    }
+}
+
 /// `JSApiConsumerPauseRequest`: `{"pause_until":"<RFC 3339>"}`. No time (or
 /// Go's zero time) resumes the consumer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -1233,6 +1285,58 @@ pub fn publish_pause_advisory(
                 pause_until,
                 domain: domain.to_string(),
             }
+        },
+    );
+}
+
+/// The PINNED advisory: a pinned-client consumer gave its pin to a new client.
+pub fn publish_pinned_advisory(
+    shard: &Shard,
+    stream: &str,
+    consumer: &str,
+    group: &str,
+    pinned_id: &str,
+    domain: &str,
+) {
+    publish_event(
+        shard,
+        event_subject(ADVISORY_PINNED, stream, consumer),
+        || ConsumerPinnedAdvisory {
+            kind: PINNED_ADVISORY_TYPE.to_string(),
+            id: super::advisory::nuid(),
+            timestamp: GoTime::now(),
+            account: crate::client::GLOBAL_ACCOUNT.to_string(),
+            stream: stream.to_string(),
+            consumer: consumer.to_string(),
+            domain: domain.to_string(),
+            group: group.to_string(),
+            pinned_id: pinned_id.to_string(),
+        },
+    );
+}
+
+/// The UNPINNED advisory (`reason`: `timeout` or `admin`).
+pub fn publish_unpinned_advisory(
+    shard: &Shard,
+    stream: &str,
+    consumer: &str,
+    group: &str,
+    reason: &str,
+    domain: &str,
+) {
+    publish_event(
+        shard,
+        event_subject(ADVISORY_UNPINNED, stream, consumer),
+        || ConsumerUnpinnedAdvisory {
+            kind: UNPINNED_ADVISORY_TYPE.to_string(),
+            id: super::advisory::nuid(),
+            timestamp: GoTime::now(),
+            account: crate::client::GLOBAL_ACCOUNT.to_string(),
+            stream: stream.to_string(),
+            consumer: consumer.to_string(),
+            domain: domain.to_string(),
+            group: group.to_string(),
+            reason: reason.to_string(),
         },
     );
 }

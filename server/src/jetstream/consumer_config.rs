@@ -468,7 +468,7 @@ pub fn apply_defaults(
 }
 
 /// Go's `validGroupName`: `^[a-zA-Z0-9/_=-]{1,16}$`.
-fn is_valid_group_name(group: &str) -> bool {
+pub(super) fn is_valid_group_name(group: &str) -> bool {
     (1..=16).contains(&group.len())
         && group
             .bytes()

@@ -362,13 +362,7 @@ impl Meta {
             R::ConsumerDelete(stream, name) => self.consumer_delete(&stream, &name, payload).await,
             R::ConsumerPause(stream, name) => self.consumer_pause(&stream, &name, payload).await,
             R::ClusterOnly { kind } => Response::error(kind, ApiError::cluster_required()),
-            R::ForStream { kind, stream } => {
-                if self.streams.borrow().contains_key(&stream) {
-                    Response::error(kind, ApiError::bad_request())
-                } else {
-                    Response::error(kind, ApiError::stream_not_found())
-                }
-            }
+            R::ConsumerUnpin(stream, name) => self.consumer_unpin(&stream, &name, payload).await,
         }
     }
 
@@ -1037,7 +1031,8 @@ fn refusal(req: &api::Request, e: ApiError) -> Response {
         R::ConsumerList(_) => Response::err(&capi::ConsumerListResponse::error(e)),
         R::ConsumerDelete(..) => Response::err(&capi::ConsumerDeleteResponse::error(e)),
         R::ConsumerPause(..) => Response::err(&capi::ConsumerPauseResponse::error(e)),
-        R::ForStream { kind, .. } | R::ClusterOnly { kind } => Response::error(kind, e),
+        R::ConsumerUnpin(..) => Response::error(api::CONSUMER_UNPIN, e),
+        R::ClusterOnly { kind } => Response::error(kind, e),
     }
 }
 

@@ -193,4 +193,33 @@ impl Meta {
             Err(e) => fail(e),
         }
     }
+
+    /// `CONSUMER.UNPIN`: `{"group":"G"}` drops the consumer's pin. Go checks the
+    /// request before looking for the stream; any configured group will do (there
+    /// is one pin per consumer), on any policy.
+    pub(super) async fn consumer_unpin(&self, stream: &str, name: &str, body: &[u8]) -> Response {
+        let fail = |e: ApiError| Response::error(api::CONSUMER_UNPIN, e);
+        let group = match capi::ConsumerUnpinRequest::parse(body) {
+            Ok(r) => r.group,
+            Err(e) => return fail(e),
+        };
+        let Some(entry) = self.entry(stream) else {
+            return fail(ApiError::stream_not_found());
+        };
+        let name = name.to_string();
+        let result = self
+            .on_stream(stream, entry.core, move |_shard, s| async move {
+                let c = s.consumer(&name).ok_or_else(ApiError::consumer_not_found)?;
+                if !c.config().priority_groups.contains(&group) {
+                    return Err(ApiError::consumer_invalid_priority_group());
+                }
+                c.unpin(&group);
+                Ok(())
+            })
+            .await;
+        match result {
+            Ok(()) => Response::ok(&capi::ConsumerUnpinResponse::success()),
+            Err(e) => fail(e),
+        }
+    }
 }

@@ -41,6 +41,7 @@ pub mod gotime;
 pub mod headers;
 pub mod meta;
 pub mod publish;
+pub mod pull_queue;
 pub mod runtime;
 pub mod store;
 pub mod stream;

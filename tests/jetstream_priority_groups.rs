@@ -1,0 +1,501 @@
+//! Pull consumers with priority groups, black-box: `overflow` (`min_pending`,
+//! `min_ack_pending`), `pinned_client` (`Nats-Pin-Id`, 423s, `priority_timeout`,
+//! `$JS.API.CONSUMER.UNPIN`, the PINNED/UNPINNED advisories, ConsumerInfo
+//! `priority_groups`), `prioritized` (`priority` 0–9), and how concurrent pull
+//! requests share messages. Several requests wait at once, so each gets its own
+//! reply subject (and subscription id) on one raw connection.
+//!
+//! Every expectation was first probed against nats-server 2.15.1; the tests run
+//! against it too (`JETCORE_TEST_SERVER=go`).
+
+mod consumer_common;
+mod jetstream_common;
+
+use std::time::Duration;
+
+use consumer_common::*;
+use futures::StreamExt;
+use jetcore_tests::*;
+use jetstream_common::*;
+use serde_json::{json, Value};
+
+const MS: u64 = 1_000_000;
+
+/// A server with stream `S` on `s.>`, a pull consumer `C` with explicit acks and
+/// `extra` config, an async-nats client and a raw connection.
+async fn setup(extra: Value) -> (Server, async_nats::Client, RawConn) {
+    let s = js_server();
+    let nc = client(&s).await;
+    create_stream(&nc, json!({"name": "S", "subjects": ["s.>"]})).await;
+    let mut cfg = json!({"durable_name": "C", "ack_policy": "explicit"});
+    for (k, v) in extra.as_object().expect("object") {
+        cfg[k] = v.clone();
+    }
+    create_consumer(&nc, "S", cfg).await;
+    let c = raw_js(&s).await;
+    (s, nc, c)
+}
+
+/// Subscribe the raw connection to `_INBOX.<name>` with subscription id `sid`.
+async fn inbox(c: &mut RawConn, name: &str, sid: u32) {
+    c.send(format!("SUB _INBOX.{name} {sid}\r\n").as_bytes())
+        .await;
+    c.ping_pong().await;
+}
+
+/// A pull request for `C` answered on `_INBOX.<name>`.
+async fn pull_to(c: &mut RawConn, name: &str, body: &str) {
+    let subject = "$JS.API.CONSUMER.MSG.NEXT.S.C";
+    let mut v = format!("PUB {subject} _INBOX.{name} {}\r\n", body.len()).into_bytes();
+    v.extend_from_slice(body.as_bytes());
+    v.extend_from_slice(b"\r\n");
+    c.send(&v).await;
+}
+
+/// Publish one message to `s.a` with this payload (acknowledged).
+async fn publish(nc: &async_nats::Client, payload: &str) {
+    let ack = publish_req(nc, "s.a", &[], payload.as_bytes()).await;
+    assert!(ack["seq"].is_u64(), "{ack}");
+}
+
+/// One frame delivered to the raw connection: its subscription id, header block and
+/// payload.
+struct Got {
+    sid: String,
+    headers: String,
+    payload: String,
+}
+
+async fn next(c: &mut RawConn) -> Got {
+    let raw = c.read_raw_frame().await.expect("a frame");
+    match parse_frame(&raw) {
+        Frame::Msg { sid, payload, .. } => Got {
+            sid,
+            headers: String::new(),
+            payload: String::from_utf8_lossy(&payload).into(),
+        },
+        Frame::HMsg {
+            sid,
+            headers,
+            payload,
+            ..
+        } => Got {
+            sid,
+            headers: String::from_utf8_lossy(&headers).into(),
+            payload: String::from_utf8_lossy(&payload).into(),
+        },
+        _ => panic!("unexpected frame {}", show(&raw)),
+    }
+}
+
+/// The value of header `name` in a header block, if present.
+fn header<'a>(block: &'a str, name: &str) -> Option<&'a str> {
+    block
+        .split("\r\n")
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+        .map(str::trim)
+}
+
+async fn wait_waiting(nc: &async_nats::Client, n: u64) {
+    for _ in 0..100 {
+        if consumer_info(nc, "S", "C").await["num_waiting"] == n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("num_waiting never reached {n}");
+}
+
+async fn unpin(nc: &async_nats::Client, stream: &str, consumer: &str, body: &[u8]) -> Value {
+    api_raw(
+        nc,
+        &format!("$JS.API.CONSUMER.UNPIN.{stream}.{consumer}"),
+        bytes::Bytes::copy_from_slice(body),
+    )
+    .await
+}
+
+// ---------------------------------------------------------------- overflow
+
+#[tokio::test]
+async fn overflow_serves_a_request_only_while_its_thresholds_are_met() {
+    let (_s, nc, mut c) =
+        setup(json!({"priority_policy": "overflow", "priority_groups": ["A"]})).await;
+    inbox(&mut c, "a", 11).await;
+    publish_n(&nc, "s.a", 2).await;
+
+    // Two pending: `min_pending: 2` is met for the first message only (Go counts the
+    // message being placed), so the batch of 5 ends with 408 and 4 still wanted.
+    pull_to(
+        &mut c,
+        "a",
+        r#"{"batch":5,"group":"A","min_pending":2,"expires":500000000}"#,
+    )
+    .await;
+    let m = next(&mut c).await;
+    assert_eq!((m.sid.as_str(), m.payload.as_str()), ("11", "m1"));
+    let t = next(&mut c).await;
+    assert_eq!(
+        t.headers,
+        "NATS/1.0 408 Request Timeout\r\nNats-Pending-Messages: 4\r\nNats-Pending-Bytes: 0\r\n\r\n"
+    );
+
+    // One message awaits its ack: `min_ack_pending: 1` takes the second message.
+    pull_to(
+        &mut c,
+        "a",
+        r#"{"batch":1,"group":"A","min_ack_pending":1,"expires":500000000}"#,
+    )
+    .await;
+    assert_eq!(next(&mut c).await.payload, "m2");
+
+    // A request held back by its threshold stays queued; a later one that qualifies
+    // (a plain batch has no priority group) takes the message.
+    inbox(&mut c, "b", 12).await;
+    pull_to(
+        &mut c,
+        "a",
+        r#"{"batch":1,"group":"A","min_pending":10,"expires":800000000}"#,
+    )
+    .await;
+    pull_to(&mut c, "b", "1").await;
+    wait_waiting(&nc, 2).await;
+    publish_n(&nc, "s.b", 1).await;
+    let m = next(&mut c).await;
+    assert_eq!((m.sid.as_str(), m.payload.as_str()), ("12", "m1"));
+    let t = next(&mut c).await;
+    assert_eq!(t.sid, "11");
+    assert!(
+        t.headers.starts_with("NATS/1.0 408 Request Timeout\r\n"),
+        "{}",
+        t.headers
+    );
+
+    // A held-back no_wait request without expires ends with 404 at once.
+    publish_n(&nc, "s.c", 1).await;
+    pull_to(
+        &mut c,
+        "a",
+        r#"{"batch":1,"group":"A","min_pending":5,"no_wait":true}"#,
+    )
+    .await;
+    assert_eq!(
+        next(&mut c).await.headers,
+        "NATS/1.0 404 No Messages\r\n\r\n"
+    );
+
+    // The request's group and fields are checked against the policy.
+    for (body, why) in [
+        (r#"{"batch":1}"#, "Priority Group missing"),
+        (r#"{"batch":1,"group":"B"}"#, "Invalid Priority Group"),
+        (
+            r#"{"batch":1,"group":"A","id":"x"}"#,
+            "Not a Pinned Client Priority consumer",
+        ),
+        (
+            r#"{"batch":1,"group":"A","priority":10}"#,
+            "Priority must be between 0 and 9",
+        ),
+    ] {
+        pull_to(&mut c, "a", body).await;
+        let t = next(&mut c).await;
+        assert_eq!(
+            t.headers,
+            format!("NATS/1.0 400 Bad Request - {why}\r\n\r\n"),
+            "{body}"
+        );
+    }
+    c.expect_nothing(Duration::from_millis(100)).await;
+}
+
+// ---------------------------------------------------------------- pinned client
+
+#[tokio::test]
+async fn pinned_client_serves_one_client_until_unpinned() {
+    let (_s, nc, mut c) =
+        setup(json!({"priority_policy": "pinned_client", "priority_groups": ["A", "B"]})).await;
+    let mut pinned = nc
+        .subscribe("$JS.EVENT.ADVISORY.CONSUMER.PINNED.S.C")
+        .await
+        .unwrap();
+    let mut unpinned = nc
+        .subscribe("$JS.EVENT.ADVISORY.CONSUMER.UNPINNED.S.C")
+        .await
+        .unwrap();
+    nc.flush().await.unwrap();
+    inbox(&mut c, "a", 11).await;
+    inbox(&mut c, "b", 12).await;
+
+    // Nobody is pinned while no message flows.
+    pull_to(
+        &mut c,
+        "a",
+        r#"{"batch":2,"group":"A","expires":3000000000}"#,
+    )
+    .await;
+    let info = consumer_info(&nc, "S", "C").await;
+    assert_eq!(
+        info["priority_groups"],
+        json!([{"group": "A", "pinned_ts": "0001-01-01T00:00:00Z"}])
+    );
+
+    // The first message pins the waiting client; every delivery names the pin.
+    publish(&nc, "p1").await;
+    let m = next(&mut c).await;
+    assert_eq!(m.sid, "11");
+    let pin = header(&m.headers, "Nats-Pin-Id")
+        .expect("pin header")
+        .to_string();
+    assert_eq!(pin.len(), 22, "a NUID");
+    let adv = parse(
+        &tokio::time::timeout(Duration::from_secs(2), pinned.next())
+            .await
+            .expect("pinned advisory")
+            .expect("message")
+            .payload,
+    );
+    assert_eq!(
+        (
+            &adv["type"],
+            &adv["account"],
+            &adv["group"],
+            &adv["pinned_id"]
+        ),
+        (
+            &json!("io.nats.jetstream.advisory.v1.consumer_group_pinned"),
+            &json!("$G"),
+            &json!("A"),
+            &json!(pin)
+        )
+    );
+    let info = consumer_info(&nc, "S", "C").await;
+    assert_eq!(info["priority_groups"][0]["pinned_client_id"], json!(pin));
+
+    // Another client without the id waits; with a wrong id it is refused at once.
+    pull_to(
+        &mut c,
+        "b",
+        r#"{"batch":1,"group":"B","expires":3000000000}"#,
+    )
+    .await;
+    pull_to(&mut c, "b", r#"{"batch":1,"group":"A","id":"not-the-pin"}"#).await;
+    let t = next(&mut c).await;
+    assert_eq!(
+        (t.sid.as_str(), t.headers.as_str()),
+        ("12", "NATS/1.0 423 Nats-Pin-Id mismatch\r\n\r\n")
+    );
+    publish(&nc, "p2").await;
+    let m = next(&mut c).await;
+    assert_eq!((m.sid.as_str(), m.payload.as_str()), ("11", "p2"));
+    assert_eq!(header(&m.headers, "Nats-Pin-Id"), Some(pin.as_str()));
+
+    // The pinned client asks again with its id, through the other group.
+    pull_to(
+        &mut c,
+        "a",
+        &format!(r#"{{"batch":5,"group":"B","id":"{pin}","expires":3000000000}}"#),
+    )
+    .await;
+    publish(&nc, "p3").await;
+    let m = next(&mut c).await;
+    assert_eq!((m.sid.as_str(), m.payload.as_str()), ("11", "p3"));
+
+    // UNPIN: the next message pins the client that waited without an id (it was
+    // ahead in the queue); the request still holding the old id is told at the next
+    // message after that.
+    assert_eq!(
+        unpin(&nc, "S", "C", br#"{"group":"B"}"#).await,
+        json!({"type": "io.nats.jetstream.api.v1.consumer_unpin_response"})
+    );
+    let adv = parse(
+        &tokio::time::timeout(Duration::from_secs(2), unpinned.next())
+            .await
+            .expect("unpinned advisory")
+            .expect("message")
+            .payload,
+    );
+    assert_eq!(
+        (&adv["group"], &adv["reason"]),
+        (&json!("B"), &json!("admin"))
+    );
+    publish(&nc, "p4").await;
+    let m = next(&mut c).await;
+    assert_eq!((m.sid.as_str(), m.payload.as_str()), ("12", "p4"));
+    let new_pin = header(&m.headers, "Nats-Pin-Id").expect("pin").to_string();
+    assert_ne!(new_pin, pin);
+    let info = consumer_info(&nc, "S", "C").await;
+    assert_eq!(
+        info["priority_groups"][0]["pinned_client_id"],
+        json!(new_pin)
+    );
+    publish(&nc, "p5").await;
+    let t = next(&mut c).await;
+    assert_eq!(
+        (t.sid.as_str(), t.headers.as_str()),
+        (
+            "11",
+            "NATS/1.0 423 Nats-Wrong-Pin-Id\r\nNats-Pending-Messages: 4\r\nNats-Pending-Bytes: 0\r\n\r\n"
+        )
+    );
+    pull_to(
+        &mut c,
+        "b",
+        &format!(r#"{{"batch":1,"group":"A","id":"{new_pin}"}}"#),
+    )
+    .await;
+    let m = next(&mut c).await;
+    assert_eq!((m.sid.as_str(), m.payload.as_str()), ("12", "p5"));
+    c.expect_nothing(Duration::from_millis(100)).await;
+}
+
+#[tokio::test]
+async fn a_pin_lapses_after_priority_timeout_without_a_request() {
+    let (_s, nc, mut c) = setup(json!({"priority_policy": "pinned_client",
+        "priority_groups": ["A"], "priority_timeout": 500 * MS}))
+    .await;
+    let mut unpinned = nc
+        .subscribe("$JS.EVENT.ADVISORY.CONSUMER.UNPINNED.S.C")
+        .await
+        .unwrap();
+    nc.flush().await.unwrap();
+    inbox(&mut c, "a", 11).await;
+    publish_n(&nc, "s.a", 1).await;
+    pull_to(
+        &mut c,
+        "a",
+        r#"{"batch":1,"group":"A","expires":2000000000}"#,
+    )
+    .await;
+    let pin = header(&next(&mut c).await.headers, "Nats-Pin-Id")
+        .expect("pin")
+        .to_string();
+    let adv = parse(
+        &tokio::time::timeout(Duration::from_secs(3), unpinned.next())
+            .await
+            .expect("unpinned advisory")
+            .expect("message")
+            .payload,
+    );
+    assert_eq!(
+        (&adv["group"], &adv["reason"]),
+        (&json!("A"), &json!("timeout"))
+    );
+    let info = consumer_info(&nc, "S", "C").await;
+    assert_eq!(
+        info["priority_groups"],
+        json!([{"group": "A", "pinned_ts": "0001-01-01T00:00:00Z"}])
+    );
+    // The lapsed id is queued, then refused when a message is ready.
+    pull_to(
+        &mut c,
+        "a",
+        &format!(r#"{{"batch":2,"group":"A","id":"{pin}"}}"#),
+    )
+    .await;
+    publish_n(&nc, "s.a", 1).await;
+    assert_eq!(
+        next(&mut c).await.headers,
+        "NATS/1.0 423 Nats-Wrong-Pin-Id\r\nNats-Pending-Messages: 2\r\nNats-Pending-Bytes: 0\r\n\r\n"
+    );
+}
+
+#[tokio::test]
+async fn unpin_checks_the_request_then_the_consumer() {
+    let (_s, nc, _c) =
+        setup(json!({"priority_policy": "overflow", "priority_groups": ["A"]})).await;
+    create_consumer(
+        &nc,
+        "S",
+        json!({"durable_name": "P", "ack_policy": "explicit"}),
+    )
+    .await;
+    let kind = "io.nats.jetstream.api.v1.consumer_unpin_response";
+    for (stream, consumer, body, code, err_code, description) in [
+        ("S", "C", &b""[..], 400, 10025, "invalid JSON: unexpected end of JSON input"),
+        ("S", "C", b"{}", 400, 10025, "invalid JSON: consumer group not specified"),
+        ("X", "C", br#"{"group":""}"#, 400, 10025, "invalid JSON: consumer group not specified"),
+        ("S", "C", br#"{"group":"bad name!"}"#, 400, 10162,
+            "Valid priority group name must match A-Z, a-z, 0-9, -_/=)+ and may not exceed 16 characters"),
+        ("X", "C", br#"{"group":"A"}"#, 404, 10059, "stream not found"),
+        ("S", "Z", br#"{"group":"A"}"#, 404, 10014, "consumer not found"),
+        ("S", "C", br#"{"group":"B"}"#, 400, 10160,
+            "Provided priority group does not exist for this consumer"),
+        ("S", "P", br#"{"group":"A"}"#, 400, 10160,
+            "Provided priority group does not exist for this consumer"),
+    ] {
+        let v = unpin(&nc, stream, consumer, body).await;
+        assert_eq!(v["type"], kind);
+        assert_err(&v, code, err_code, description);
+    }
+    // Any policy with the group will do, pinned or not.
+    assert_eq!(
+        unpin(&nc, "S", "C", br#"{"group":"A"}"#).await,
+        json!({"type": kind})
+    );
+}
+
+// ---------------------------------------------------------------- prioritized
+
+#[tokio::test]
+async fn prioritized_serves_lower_priorities_first_and_equals_in_turn() {
+    let (_s, nc, mut c) =
+        setup(json!({"priority_policy": "prioritized", "priority_groups": ["A"]})).await;
+    // sid: request (batch 2 each), queued in this order.
+    let requests = [
+        (21, r#"{"batch":2,"group":"A","priority":5}"#),
+        (22, r#"{"batch":2,"group":"A","priority":1}"#),
+        (23, "2"),
+        (24, r#"{"batch":2,"group":"A","priority":1}"#),
+        (25, r#"{"batch":2,"group":"A"}"#),
+        (26, r#"{"batch":2,"group":"A","priority":9}"#),
+    ];
+    for (sid, body) in requests {
+        let name = format!("p{sid}");
+        inbox(&mut c, &name, sid).await;
+        pull_to(&mut c, &name, body).await;
+    }
+    wait_waiting(&nc, 6).await;
+    publish_n(&nc, "s.a", 12).await;
+    let mut order = Vec::new();
+    for _ in 0..12 {
+        order.push(next(&mut c).await.sid);
+    }
+    assert_eq!(
+        order,
+        ["25", "25", "22", "24", "22", "24", "21", "21", "26", "26", "23", "23"]
+    );
+}
+
+// ---------------------------------------------------------------- no policy
+
+#[tokio::test]
+async fn concurrent_pull_requests_take_messages_in_turn() {
+    let (_s, nc, mut c) = setup(json!({})).await;
+    inbox(&mut c, "a", 11).await;
+    inbox(&mut c, "b", 12).await;
+    pull_to(&mut c, "a", r#"{"batch":2}"#).await;
+    pull_to(&mut c, "b", r#"{"batch":3}"#).await;
+    wait_waiting(&nc, 2).await;
+    publish_n(&nc, "s.a", 5).await;
+    let mut order = Vec::new();
+    for _ in 0..5 {
+        order.push(next(&mut c).await.sid);
+    }
+    assert_eq!(order, ["11", "12", "11", "12", "12"]);
+    // Group fields on a consumer without a policy are ignored, but checked.
+    pull_to(
+        &mut c,
+        "a",
+        r#"{"batch":1,"group":"whatever","priority":3,"no_wait":true}"#,
+    )
+    .await;
+    assert_eq!(
+        next(&mut c).await.headers,
+        "NATS/1.0 404 No Messages\r\n\r\n"
+    );
+    pull_to(&mut c, "a", r#"{"batch":1,"min_pending":3}"#).await;
+    assert_eq!(
+        next(&mut c).await.headers,
+        "NATS/1.0 400 Bad Request - Not a Overflow Priority consumer\r\n\r\n"
+    );
+}
