@@ -937,6 +937,8 @@ impl Consumer {
             {
                 self.expire_acks(now);
             }
+            // A pin lapses on time also while messages keep flowing.
+            self.expire_pin(now);
             let mut sent = 0;
             let mut idle = false;
             while sent < DELIVERY_BURST && !self.closed.get() {
@@ -1351,7 +1353,13 @@ impl Consumer {
     /// Ack waits that ran out: queue the redeliveries, announce the messages that
     /// reached `max_deliver`.
     fn expire_acks(&self, now: i64) {
+        let before = self.tracker.borrow().num_redeliveries();
         let exceeded = self.tracker.borrow_mut().expire(now);
+        if self.tracker.borrow().num_redeliveries() > before {
+            // Go's overflow rule counts a redelivery one higher than a new message,
+            // so a held-back request may take it.
+            self.held_back.set(false);
+        }
         for e in exceeded {
             self.advisory_max_deliveries(e.stream_seq, e.deliveries);
         }
