@@ -106,6 +106,15 @@ async fn wait_waiting(nc: &async_nats::Client, n: u64) {
     panic!("num_waiting never reached {n}");
 }
 
+/// The next advisory on `sub`, parsed.
+async fn next_advisory(sub: &mut async_nats::Subscriber) -> Value {
+    let m = tokio::time::timeout(Duration::from_secs(3), sub.next())
+        .await
+        .expect("an advisory in time")
+        .expect("subscription open");
+    parse(&m.payload)
+}
+
 async fn unpin(nc: &async_nats::Client, stream: &str, consumer: &str, body: &[u8]) -> Value {
     api_raw(
         nc,
@@ -247,13 +256,7 @@ async fn pinned_client_serves_one_client_until_unpinned() {
         .expect("pin header")
         .to_string();
     assert_eq!(pin.len(), 22, "a NUID");
-    let adv = parse(
-        &tokio::time::timeout(Duration::from_secs(2), pinned.next())
-            .await
-            .expect("pinned advisory")
-            .expect("message")
-            .payload,
-    );
+    let adv = next_advisory(&mut pinned).await;
     assert_eq!(
         (
             &adv["type"],
@@ -307,13 +310,7 @@ async fn pinned_client_serves_one_client_until_unpinned() {
         unpin(&nc, "S", "C", br#"{"group":"B"}"#).await,
         json!({"type": "io.nats.jetstream.api.v1.consumer_unpin_response"})
     );
-    let adv = parse(
-        &tokio::time::timeout(Duration::from_secs(2), unpinned.next())
-            .await
-            .expect("unpinned advisory")
-            .expect("message")
-            .payload,
-    );
+    let adv = next_advisory(&mut unpinned).await;
     assert_eq!(
         (&adv["group"], &adv["reason"]),
         (&json!("B"), &json!("admin"))
@@ -369,13 +366,7 @@ async fn a_pin_lapses_after_priority_timeout_without_a_request() {
     let pin = header(&next(&mut c).await.headers, "Nats-Pin-Id")
         .expect("pin")
         .to_string();
-    let adv = parse(
-        &tokio::time::timeout(Duration::from_secs(3), unpinned.next())
-            .await
-            .expect("unpinned advisory")
-            .expect("message")
-            .payload,
-    );
+    let adv = next_advisory(&mut unpinned).await;
     assert_eq!(
         (&adv["group"], &adv["reason"]),
         (&json!("A"), &json!("timeout"))
