@@ -1,8 +1,8 @@
 //! Pull consumers with priority groups, black-box: `overflow` (`min_pending`,
 //! `min_ack_pending`), `pinned_client` (`Nats-Pin-Id`, 423s, `priority_timeout`,
 //! `$JS.API.CONSUMER.UNPIN`, the PINNED/UNPINNED advisories, ConsumerInfo
-//! `priority_groups`), `prioritized` (`priority` 0–9), and how concurrent pull
-//! requests share messages. Several requests wait at once, so each gets its own
+//! `priority_groups`), `prioritized` (`priority` 0–9), how concurrent pull
+//! requests share messages, and `$JS.API.CONSUMER.RESET`. Several requests wait at once, so each gets its own
 //! reply subject (and subscription id) on one raw connection.
 //!
 //! Every expectation was first probed against nats-server 2.15.1; the tests run
@@ -489,4 +489,166 @@ async fn concurrent_pull_requests_take_messages_in_turn() {
         next(&mut c).await.headers,
         "NATS/1.0 400 Bad Request - Not a Overflow Priority consumer\r\n\r\n"
     );
+}
+
+// ---------------------------------------------------------------- reset
+
+async fn reset(nc: &async_nats::Client, consumer: &str, body: &str) -> Value {
+    api_raw(
+        nc,
+        &format!("$JS.API.CONSUMER.RESET.S.{consumer}"),
+        bytes::Bytes::copy_from_slice(body.as_bytes()),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn reset_moves_a_consumer_to_a_sequence_and_forgets_pending_acks() {
+    let (_s, nc, mut c) = setup(json!({})).await;
+    inbox(&mut c, "a", 11).await;
+    publish_n(&nc, "s.a", 10).await;
+    pull_to(&mut c, "a", r#"{"batch":5}"#).await;
+    let mut got = Vec::new();
+    for _ in 0..5 {
+        got.push(read_delivered(&mut c).await);
+    }
+    for d in &got[..3] {
+        double_ack_raw(&mut c, d, "+ACK").await;
+    }
+
+    // No sequence: back to the ack floor + 1; the unacked 4 and 5 come again as new.
+    let v = reset(&nc, "C", "").await;
+    assert_eq!(
+        v["type"],
+        "io.nats.jetstream.api.v1.consumer_reset_response"
+    );
+    assert_eq!(v["reset_seq"], 4);
+    assert_eq!(v["name"], "C");
+    assert_eq!(v["config"]["durable_name"], "C");
+    assert_eq!(
+        (&v["delivered"], &v["ack_floor"]),
+        (
+            &json!({"consumer_seq": 0, "stream_seq": 3}),
+            &json!({"consumer_seq": 0, "stream_seq": 3})
+        )
+    );
+    assert_eq!(
+        (
+            &v["num_ack_pending"],
+            &v["num_redelivered"],
+            &v["num_pending"]
+        ),
+        (&json!(0), &json!(0), &json!(7))
+    );
+    pull_to(&mut c, "a", r#"{"batch":1}"#).await;
+    let d = read_delivered(&mut c).await;
+    assert_eq!((d.ack.sseq, d.ack.dseq, d.ack.delivered), (4, 1, 1));
+
+    // Past the end is allowed: nothing pending.
+    let v = reset(&nc, "C", r#"{"seq":1000}"#).await;
+    assert_eq!(
+        (&v["reset_seq"], &v["num_pending"]),
+        (&json!(1000), &json!(0))
+    );
+    assert_eq!(v["delivered"]["stream_seq"], 999);
+
+    // Bad requests: the error and a zero reset_seq, no info.
+    let v = reset(&nc, "C", "bad").await;
+    assert_eq!(v["reset_seq"], 0);
+    assert_eq!(v.get("config"), None);
+    assert_err(
+        &v,
+        400,
+        10025,
+        "invalid JSON: invalid character 'b' looking for beginning of value",
+    );
+    let v = reset(&nc, "C", r#"{"seq":-1}"#).await;
+    assert_err(
+        &v,
+        400,
+        10025,
+        "invalid JSON: json: cannot unmarshal number -1 into Go struct field \
+         JSApiConsumerResetRequest.seq of type uint64",
+    );
+
+    // The deliver policy bounds an explicit sequence.
+    create_consumer(
+        &nc,
+        "S",
+        json!({"durable_name": "N", "deliver_policy": "new"}),
+    )
+    .await;
+    assert_err(
+        &reset(&nc, "N", r#"{"seq":5}"#).await,
+        400,
+        10204,
+        "invalid reset: not allowed",
+    );
+    assert_eq!(reset(&nc, "N", "").await["reset_seq"], 11);
+    create_consumer(
+        &nc,
+        "S",
+        json!({"durable_name": "Q", "deliver_policy": "by_start_sequence", "opt_start_seq": 5}),
+    )
+    .await;
+    assert_err(
+        &reset(&nc, "Q", r#"{"seq":3}"#).await,
+        400,
+        10204,
+        "invalid reset: below start seq",
+    );
+    assert_eq!(reset(&nc, "Q", r#"{"seq":6}"#).await["num_pending"], 5);
+
+    // A missing consumer does not answer (the subject is each consumer's own).
+    c.send(b"PUB $JS.API.CONSUMER.RESET.S.NOPE _INBOX.a 0\r\n\r\n")
+        .await;
+    c.expect_nothing(Duration::from_millis(300)).await;
+}
+
+/// A reset is answered once durable: a SIGKILL right after it keeps it.
+#[tokio::test]
+async fn a_reset_survives_a_sigkill() {
+    let (mut s, nc, mut c) = setup(json!({})).await;
+    inbox(&mut c, "a", 11).await;
+    publish_n(&nc, "s.a", 6).await;
+    pull_to(&mut c, "a", r#"{"batch":4}"#).await;
+    for d in read_n(&mut c, 4).await {
+        double_ack_raw(&mut c, &d, "+ACK").await;
+    }
+    assert_eq!(reset(&nc, "C", r#"{"seq":2}"#).await["reset_seq"], 2);
+    s.kill();
+    s.restart();
+    let nc = client(&s).await;
+    let info = consumer_info(&nc, "S", "C").await;
+    assert_eq!(
+        (&info["delivered"], &info["ack_floor"], &info["num_pending"]),
+        (
+            &json!({"consumer_seq": 0, "stream_seq": 1}),
+            &json!({"consumer_seq": 0, "stream_seq": 1}),
+            &json!(5)
+        )
+    );
+}
+
+/// On an interest stream, messages a reset skips that no other consumer needs go.
+#[tokio::test]
+async fn a_reset_forward_on_an_interest_stream_drops_skipped_messages() {
+    let s = js_server();
+    let nc = client(&s).await;
+    create_stream(
+        &nc,
+        json!({"name": "S", "subjects": ["s.>"], "retention": "interest"}),
+    )
+    .await;
+    create_consumer(
+        &nc,
+        "S",
+        json!({"durable_name": "C", "ack_policy": "explicit"}),
+    )
+    .await;
+    publish_n(&nc, "s.a", 5).await;
+    assert_eq!(stream_state(&nc, "S").await["messages"], 5);
+    assert_eq!(reset(&nc, "C", r#"{"seq":4}"#).await["reset_seq"], 4);
+    let st = wait_for_state(&nc, "S", Duration::from_secs(2), |st| st["messages"] == 2).await;
+    assert_eq!(st["first_seq"], 4);
 }

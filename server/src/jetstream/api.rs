@@ -114,6 +114,8 @@ pub const CONSUMER_DELETE: &str = "io.nats.jetstream.api.v1.consumer_delete_resp
 pub const CONSUMER_PAUSE: &str = "io.nats.jetstream.api.v1.consumer_pause_response";
 /// See [`CONSUMER_CREATE`].
 pub const CONSUMER_UNPIN: &str = "io.nats.jetstream.api.v1.consumer_unpin_response";
+/// `JSApiConsumerResetResponseType`.
+pub const CONSUMER_RESET: &str = "io.nats.jetstream.api.v1.consumer_reset_response";
 /// See [`CONSUMER_CREATE`].
 pub const CONSUMER_LEADER_STEPDOWN: &str =
     "io.nats.jetstream.api.v1.consumer_leader_stepdown_response";

@@ -421,9 +421,16 @@ impl Consumer {
         if !self.domain.is_empty() {
             prefixes.push(format!("$JS.{}.API", self.domain));
         }
+        // RESET is the consumer's own, as in Go: a missing consumer gets no reply.
         let mut wanted: Vec<(String, &Rc<InternalInbox>)> = prefixes
             .iter()
-            .map(|p| (format!("{p}.CONSUMER.MSG.NEXT.{s}.{c}"), &self.next_inbox))
+            .flat_map(|p| {
+                [
+                    format!("{p}.CONSUMER.MSG.NEXT.{s}.{c}"),
+                    format!("{p}.{RESET_INFIX}{s}.{c}"),
+                ]
+            })
+            .map(|subject| (subject, &self.next_inbox))
             .collect();
         wanted.push((format!("$JS.ACK.{s}.{c}.>"), &self.ack_inbox));
         wanted.push((format!("$JS.ACK.*.*.{s}.{c}.>"), &self.ack_inbox));
@@ -543,7 +550,13 @@ impl Consumer {
                 break;
             }
             for m in batch {
-                if let Some(reply) = m.reply.clone().filter(|r| !r.is_empty()) {
+                let Some(reply) = m.reply.clone().filter(|r| !r.is_empty()) else {
+                    continue;
+                };
+                if is_reset_subject(&m.subject) {
+                    self.on_reset_request(reply, m.headers.as_deref(), &m.payload)
+                        .await;
+                } else {
                     self.on_pull_request(reply, m.headers.as_deref(), &m.payload);
                 }
             }
@@ -640,6 +653,87 @@ impl Consumer {
         };
         self.waiting.borrow_mut().add(request, policy);
         self.held_back.set(false);
+    }
+
+    /// `CONSUMER.RESET` (Go's `processResetReq`): move the consumer to a stream
+    /// sequence (0: its ack floor + 1), forgetting pending acks and redelivery
+    /// counts; waiting pull requests and the pin stay. Answered once the new state
+    /// is durable, with the consumer's info.
+    async fn on_reset_request(&self, reply: Bytes, headers: Option<&[u8]>, body: &[u8]) {
+        let response = match self.reset(headers, body).await {
+            Ok((info, seq)) => capi::ConsumerResetResponse::new(info, seq),
+            Err(e) => capi::ConsumerResetResponse::error(e),
+        };
+        let body = Bytes::from(super::api_types::go_json_bytes(&response));
+        self.shard.publish_internal(&reply, None, None, &body);
+    }
+
+    async fn reset(
+        &self,
+        headers: Option<&[u8]>,
+        body: &[u8],
+    ) -> Result<(capi::ConsumerInfo, u64), ApiError> {
+        if super::api::requires_newer_api(headers) {
+            return Err(ApiError::required_api_level());
+        }
+        let req = capi::ConsumerResetRequest::parse(body)?;
+        let stream = self
+            .stream
+            .upgrade()
+            .ok_or_else(ApiError::consumer_not_found)?;
+        let seq = if req.seq == 0 {
+            self.tracker.borrow().ack_floor().stream_seq + 1
+        } else {
+            self.check_reset_seq(&stream, req.seq).await?;
+            req.seq
+        };
+        self.tracker.borrow_mut().reset_to(seq);
+        self.initial.borrow_mut().clear();
+        self.resume.set(0);
+        self.resync_pending(&stream);
+        if let Some(durable) = self.persist_now() {
+            if let Err(e) = durable.await {
+                tracing::error!("consumer {}: reset state not durable: {e}", self.name);
+                return Err(ApiError::stream_store_failed(&e));
+            }
+        }
+        if stream.config().retention != super::stream_config::RetentionPolicy::Limits {
+            stream.drop_uninterested().await;
+        }
+        self.wake();
+        let mut info = self.info(&stream);
+        info.config = info
+            .config
+            .with_dynamic_metadata(crate::server::GO_COMPAT_VERSION);
+        Ok((info, seq))
+    }
+
+    /// Go's `resetStartingSeqLocked`: an explicit sequence may not go below where
+    /// the deliver policy starts, and policies that start at the end take none.
+    async fn check_reset_seq(&self, stream: &Stream, seq: u64) -> Result<(), ApiError> {
+        let cfg = self.config();
+        match cfg.deliver_policy {
+            DeliverPolicy::All => Ok(()),
+            DeliverPolicy::ByStartSequence if seq < cfg.opt_start_seq => {
+                Err(ApiError::consumer_invalid_reset("below start seq"))
+            }
+            DeliverPolicy::ByStartSequence => Ok(()),
+            DeliverPolicy::ByStartTime => {
+                let start = match &cfg.opt_start_time {
+                    Some(t) => stream.seq_at_or_after(t).await,
+                    None => None,
+                };
+                let start = start.unwrap_or_else(|| stream.last_seq() + 1);
+                if seq < start {
+                    Err(ApiError::consumer_invalid_reset("below start time"))
+                } else {
+                    Ok(())
+                }
+            }
+            DeliverPolicy::Last | DeliverPolicy::New | DeliverPolicy::LastPerSubject => {
+                Err(ApiError::consumer_invalid_reset("not allowed"))
+            }
+        }
     }
 
     /// Go's `processWaiting`: end expired requests (408), end no-wait requests at
@@ -1569,6 +1663,15 @@ impl Consumer {
             &self.domain,
         );
     }
+}
+
+/// `CONSUMER.RESET.` as it appears after the API prefix of a reset subject.
+const RESET_INFIX: &str = "CONSUMER.RESET.";
+
+/// Whether a subject the consumer's request inbox received is a RESET (the others
+/// are pull requests).
+fn is_reset_subject(subject: &[u8]) -> bool {
+    memchr::memmem::find(subject, RESET_INFIX.as_bytes()).is_some()
 }
 
 /// The tracker settings a config asks for.

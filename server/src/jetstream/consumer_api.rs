@@ -437,6 +437,71 @@ impl ConsumerUnpinResponse {
     }
 }
 
+/// `JSApiConsumerResetRequest`: `{"seq":N}`; an empty body or 0 means the ack
+/// floor + 1. Decoded as Go's `json.Unmarshal` (unknown fields ignored).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ConsumerResetRequest {
+    pub seq: u64,
+}
+
+static RESET_REQUEST_SHAPE: Shape = Shape {
+    go_type: "server.JSApiConsumerResetRequest",
+    fields: &[("seq", Ty::Uint64)],
+};
+static RESET_REQUEST: Decoding = Decoding {
+    shape: &RESET_REQUEST_SHAPE,
+    root: "JSApiConsumerResetRequest",
+    strict: false,
+};
+
+impl ConsumerResetRequest {
+    pub fn parse(body: &[u8]) -> Result<ConsumerResetRequest, ApiError> {
+        if body.is_empty() {
+            return Ok(ConsumerResetRequest::default());
+        }
+        #[derive(Deserialize, Default)]
+        #[serde(default)]
+        struct Raw {
+            seq: u64,
+        }
+        let raw: Raw = decode_single(body, &RESET_REQUEST).map_err(ApiError::invalid_json)?;
+        Ok(ConsumerResetRequest { seq: raw.seq })
+    }
+}
+
+/// `JSApiConsumerResetResponse`: the consumer's info after the reset, inline, and
+/// `reset_seq` (always written, 0 with an error).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConsumerResetResponse {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ApiError>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub info: Option<ConsumerInfo>,
+    pub reset_seq: u64,
+}
+
+impl ConsumerResetResponse {
+    pub fn new(info: ConsumerInfo, reset_seq: u64) -> Self {
+        ConsumerResetResponse {
+            kind: super::api::CONSUMER_RESET.to_string(),
+            error: None,
+            info: Some(info),
+            reset_seq,
+        }
+    }
+
+    pub fn error(err: ApiError) -> Self {
+        ConsumerResetResponse {
+            kind: super::api::CONSUMER_RESET.to_string(),
+            error: Some(err),
+            info: None,
+            reset_seq: 0,
+        }
+    }
+}
+
 /// `JSApiConsumerPauseRequest`: `{"pause_until":"<RFC 3339>"}`. No time (or
 /// Go's zero time) resumes the consumer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

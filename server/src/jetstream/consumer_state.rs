@@ -599,6 +599,16 @@ impl Tracker {
         None
     }
 
+    /// `CONSUMER.RESET` (Go's `resetLocalStartingSeq`): start over at `stream_seq`
+    /// as a new consumer would — nothing pending, no redelivery counts, delivered
+    /// and floor at `(0, stream_seq - 1)`, the next delivery is consumer sequence 1.
+    pub fn reset_to(&mut self, stream_seq: u64) {
+        let generation = self.generation;
+        *self = Tracker::new(self.settings.clone(), stream_seq);
+        self.generation = generation;
+        self.touch();
+    }
+
     /// The stream was purged and now starts at `first_seq` (last + 1 when empty;
     /// Go's `consumer.purge`): the scan moves up to it, pending messages below it
     /// are dropped with the floor moved over them, and when nothing is pending any

@@ -102,6 +102,10 @@ const API_SUBJECTS: &[&str] = &[
     "$JS.API.CONSUMER.DELETE.*.*",
     "$JS.API.CONSUMER.PAUSE.*.*",
     "$JS.API.CONSUMER.UNPIN.*.*",
+    // RESET is answered by the consumer itself (its own subscription); core 0
+    // only listens so that a missing consumer's RESET goes unanswered, as in Go,
+    // instead of getting no responders.
+    "$JS.API.CONSUMER.RESET.*.*",
     "$JS.API.CONSUMER.LEADER.STEPDOWN.*.*",
     "$JS.API.ACCOUNT.>",
     "$JS.API.META.>",

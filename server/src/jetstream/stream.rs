@@ -370,6 +370,11 @@ impl Stream {
         self.store.is_memory()
     }
 
+    /// The last sequence stored (0 when nothing ever was).
+    pub(super) fn last_seq(&self) -> u64 {
+        self.store.state().last_seq
+    }
+
     /// Bytes stored (for account usage).
     pub fn bytes(&self) -> u64 {
         self.store.state().bytes

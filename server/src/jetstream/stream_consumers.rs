@@ -328,7 +328,7 @@ impl Stream {
 
     /// Interest retention after a consumer left: drop every message that no
     /// remaining consumer needs.
-    async fn drop_uninterested(&self) {
+    pub(crate) async fn drop_uninterested(&self) {
         let st = self.store.state();
         let mut removed = false;
         for seq in st.first_seq..=st.last_seq {
