@@ -652,3 +652,104 @@ async fn a_reset_forward_on_an_interest_stream_drops_skipped_messages() {
     let st = wait_for_state(&nc, "S", Duration::from_secs(2), |st| st["messages"] == 2).await;
     assert_eq!(st["first_seq"], 4);
 }
+
+// ---------------------------------------------------------------- a real client
+
+/// async-nats's pinned-client consume: the first consumer keeps the pin (its pulls
+/// carry the id), a second one gets nothing until the pin is released.
+#[tokio::test]
+async fn async_nats_pinned_consumers_take_turns() {
+    use async_nats::jetstream::consumer::{pull, AckPolicy, PriorityPolicy};
+    let s = js_server();
+    let nc = client(&s).await;
+    let js = js(&nc);
+    create_stream(&nc, json!({"name": "S", "subjects": ["s.>"]})).await;
+    let stream = js.get_stream("S").await.expect("stream");
+    let consumer: async_nats::jetstream::consumer::PullConsumer = stream
+        .create_consumer(pull::Config {
+            durable_name: Some("P".into()),
+            ack_policy: AckPolicy::Explicit,
+            priority_policy: PriorityPolicy::PinnedClient,
+            priority_groups: vec!["A".into()],
+            ..Default::default()
+        })
+        .await
+        .expect("consumer");
+
+    let mut first = consumer
+        .stream()
+        .group("A")
+        .max_messages_per_batch(5)
+        .expires(Duration::from_secs(2))
+        .messages()
+        .await
+        .expect("first");
+    for i in 0..8 {
+        publish(&nc, &format!("a{i}")).await;
+    }
+    let mut pin = None;
+    for i in 0..8 {
+        let m = tokio::time::timeout(Duration::from_secs(5), first.next())
+            .await
+            .expect("in time")
+            .expect("open")
+            .expect("a message");
+        assert_eq!(&m.payload[..], format!("a{i}").as_bytes());
+        let id = m
+            .headers
+            .as_ref()
+            .and_then(|h| h.get("Nats-Pin-Id"))
+            .map(|v| v.to_string());
+        assert!(id.is_some());
+        if pin.is_none() {
+            pin = id.clone();
+        }
+        assert_eq!(id, pin, "one pin for the whole consume");
+        m.ack().await.expect("ack");
+    }
+
+    // A second client waits while the first holds the pin.
+    let mut second = consumer
+        .stream()
+        .group("A")
+        .max_messages_per_batch(5)
+        .expires(Duration::from_secs(2))
+        .messages()
+        .await
+        .expect("second");
+    publish(&nc, "b0").await;
+    let m = tokio::time::timeout(Duration::from_secs(5), first.next())
+        .await
+        .expect("in time")
+        .expect("open")
+        .expect("a message");
+    assert_eq!(&m.payload[..], b"b0");
+    m.ack().await.expect("ack");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), second.next())
+            .await
+            .is_err(),
+        "the second client got a message while the first was pinned"
+    );
+
+    // The first goes away and the pin is released: the second takes over.
+    drop(first);
+    let v = unpin(&nc, "S", "P", br#"{"group":"A"}"#).await;
+    assert_eq!(
+        v["type"],
+        "io.nats.jetstream.api.v1.consumer_unpin_response"
+    );
+    publish(&nc, "c0").await;
+    let m = tokio::time::timeout(Duration::from_secs(5), second.next())
+        .await
+        .expect("in time")
+        .expect("open")
+        .expect("a message");
+    assert_eq!(&m.payload[..], b"c0");
+    let id = m
+        .headers
+        .as_ref()
+        .and_then(|h| h.get("Nats-Pin-Id"))
+        .map(|v| v.to_string());
+    assert!(id.is_some() && id != pin, "a new pin: {id:?}");
+}
