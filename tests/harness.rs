@@ -459,6 +459,12 @@ impl Server {
         let _ = child.wait();
     }
 
+    /// [`Server::restart`] with `--cores n` from now on (jetcore; Go ignores it).
+    pub fn restart_with_cores(&mut self, n: usize) {
+        self.builder.cores = Some(n);
+        self.restart();
+    }
+
     /// Starts the server again after `kill` or `stop_graceful`: same binary, arguments,
     /// config and temp dir (so a `jetstream()` store is reused), on the same port if it
     /// is still free (else on a new one: use `url()`/`port()` after this). The log starts

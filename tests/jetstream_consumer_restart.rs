@@ -305,3 +305,43 @@ async fn interrupted_consumer_removal_is_finished_on_restart() {
     assert!(!obs.join(".A.removed").exists(), "leftover not removed");
     assert_eq!(stream_state(&nc, "S").await["consumer_count"], 1);
 }
+
+/// Streams placed on four cores come back when the server restarts with fewer (one)
+/// and then more (two): every stream, its messages and its consumers' state, and
+/// publishing to each works. (Go has no cores; it runs the same sequence.)
+#[tokio::test]
+async fn streams_and_consumers_survive_a_change_in_cores() {
+    let mut s = ServerBuilder::new().jetstream().cores(4).start();
+    let nc = client(&s).await;
+    let before = fill(&s, &nc).await;
+    let names: Vec<String> = (0..6).map(|i| format!("T{i}")).collect();
+    for (i, name) in names.iter().enumerate() {
+        create_stream(&nc, json!({"name": name, "subjects": [format!("t{i}.>")]})).await;
+        publish_n(&nc, &format!("t{i}.x"), i + 1).await;
+    }
+    drop(nc);
+    assert!(s.stop_graceful().success());
+
+    s.restart_with_cores(1);
+    let nc = client(&s).await;
+    for (i, name) in names.iter().enumerate() {
+        assert_eq!(
+            stream_state(&nc, name).await["messages"],
+            i as u64 + 1,
+            "{name}"
+        );
+    }
+    check_after_restart(&s, &nc, &before).await;
+    drop(nc);
+    assert!(s.stop_graceful().success());
+
+    s.restart_with_cores(2);
+    let nc = client(&s).await;
+    for (i, name) in names.iter().enumerate() {
+        let ack = publish_req(&nc, &format!("t{i}.y"), &[], b"after").await;
+        assert_ack(&ack, name, i as u64 + 2);
+    }
+    assert_eq!(stream_state(&nc, "S").await["consumer_count"], 3);
+    let info = consumer_info(&nc, "S", "C").await;
+    assert_eq!(counters(&info), want_counters((7, 6), (7, 6), 0, 0, 0, 0));
+}
