@@ -743,3 +743,48 @@ fn pinned_advisory_shapes() {
         AckPolicy::Explicit
     );
 }
+
+/// Random bytes and mutated requests through the consumer request decoders (pull,
+/// UNPIN, RESET, PAUSE, NAMES/LIST): errors are fine, panics are not.
+#[test]
+fn consumer_request_decoders_never_panic() {
+    let seeds: [&[u8]; 5] = [
+        br#"{"batch":3,"expires":2000000000,"max_bytes":100,"no_wait":true,"idle_heartbeat":500000000}"#,
+        br#"{"group":"A","min_pending":4,"min_ack_pending":5,"id":"pin","priority":2}"#,
+        br#"{"seq":18446744073709551615} {"seq":-1}"#,
+        br#"{"pause_until":"2024-01-01T00:00:00Z","offset":3}"#,
+        b" 12 ",
+    ];
+    const ALPHABET: &[u8] = b"{}[]\":,0123456789-+.eE \\tnulrsqTZ";
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for round in 0..20_000u32 {
+        let mut b = seeds[(next() % seeds.len() as u64) as usize].to_vec();
+        for _ in 0..(next() % 6) {
+            let at = (next() % (b.len() as u64 + 1)) as usize;
+            let c = if round % 3 == 0 {
+                next() as u8
+            } else {
+                ALPHABET[(next() % ALPHABET.len() as u64) as usize]
+            };
+            match next() % 3 {
+                0 => b.insert(at, c),
+                1 if at < b.len() => {
+                    b.remove(at);
+                }
+                _ if at < b.len() => b[at] = c,
+                _ => b.push(c),
+            }
+        }
+        let _ = NextRequest::parse(&b);
+        let _ = ConsumerUnpinRequest::parse(&b);
+        let _ = ConsumerResetRequest::parse(&b);
+        let _ = ConsumerPauseRequest::parse(&b);
+        let _ = ConsumersRequest::parse(&b);
+    }
+}
