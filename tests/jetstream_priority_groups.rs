@@ -239,7 +239,7 @@ async fn pinned_client_serves_one_client_until_unpinned() {
     pull_to(
         &mut c,
         "a",
-        r#"{"batch":2,"group":"A","expires":3000000000}"#,
+        r#"{"batch":2,"group":"A","expires":10000000000}"#,
     )
     .await;
     let info = consumer_info(&nc, "S", "C").await;
@@ -278,7 +278,7 @@ async fn pinned_client_serves_one_client_until_unpinned() {
     pull_to(
         &mut c,
         "b",
-        r#"{"batch":1,"group":"B","expires":3000000000}"#,
+        r#"{"batch":1,"group":"B","expires":10000000000}"#,
     )
     .await;
     pull_to(&mut c, "b", r#"{"batch":1,"group":"A","id":"not-the-pin"}"#).await;
@@ -296,7 +296,7 @@ async fn pinned_client_serves_one_client_until_unpinned() {
     pull_to(
         &mut c,
         "a",
-        &format!(r#"{{"batch":5,"group":"B","id":"{pin}","expires":3000000000}}"#),
+        &format!(r#"{{"batch":5,"group":"B","id":"{pin}","expires":10000000000}}"#),
     )
     .await;
     publish(&nc, "p3").await;
