@@ -1898,3 +1898,50 @@ async fn cluster_only_requests_need_a_cluster() {
         );
     }
 }
+
+/// Deleting a file stream removes its files (also when it spans many block files)
+/// and it stays deleted after a restart; another stream keeps working meanwhile.
+#[tokio::test]
+async fn a_deleted_stream_leaves_no_files_and_stays_deleted() {
+    let mut s = js_server();
+    let nc = client(&s).await;
+    create_stream(&nc, json!({"name": "D", "subjects": ["d.>"]})).await;
+    create_stream(&nc, json!({"name": "K", "subjects": ["k.>"]})).await;
+    let js = jetstream::new(nc.clone());
+    let payload = bytes::Bytes::from(vec![b'd'; 4000]);
+    for _ in 0..500 {
+        js.publish("d.x", payload.clone()).await.expect("publish");
+    }
+    assert_ack(&publish_req(&nc, "k.x", &[], b"k").await, "K", 1);
+    let streams = s.dir().join("store/jetstream/$G/streams");
+    let entries = || -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(&streams)
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    let v = api(&nc, "$JS.API.STREAM.DELETE.D", Value::Null).await;
+    assert_eq!(v["success"], true, "{v}");
+    assert_ack(&publish_req(&nc, "k.x", &[], b"k").await, "K", 2);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while entries() != ["K"] {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still on disk: {:?}",
+            entries()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(nc);
+    assert!(s.stop_graceful().success());
+    s.restart();
+    let nc = client(&s).await;
+    let v = api(&nc, "$JS.API.STREAM.INFO.D", Value::Null).await;
+    assert_err(&v, 404, 10059, "stream not found");
+    assert_eq!(stream_state(&nc, "K").await["messages"], 2);
+}

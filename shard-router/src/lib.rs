@@ -60,6 +60,13 @@ pub fn spawn<T: 'static>(fut: impl std::future::Future<Output = T> + 'static) {
     glommio::spawn_local(fut).detach();
 }
 
+/// Run `work` on the shard's blocking-thread pool and wait for it without blocking
+/// the shard: for file-system work that io_uring does not cover and whose time grows
+/// with the data (unlinking a deleted stream's files). Not for parallelism.
+pub async fn blocking<R: Send + 'static>(work: impl FnOnce() -> R + Send + 'static) -> R {
+    glommio::executor().spawn_blocking(work).await
+}
+
 /// Let every other runnable task on this shard run before this one continues.
 pub async fn yield_now() {
     futures_lite::future::yield_now().await;

@@ -1130,8 +1130,15 @@ impl Stream {
             tracing::warn!("stream {}: closing its store failed: {e}", self.name);
         }
         if remove {
-            if let Some(dir) = &self.dir {
-                if let Err(e) = remove_stream_dir(dir) {
+            if let Some(dir) = self.dir.clone() {
+                // Thousands of block files for a big stream: unlinking them on the
+                // shard would stall every connection of this core meanwhile.
+                let removed = jetcore_router::blocking({
+                    let dir = dir.clone();
+                    move || remove_stream_dir(&dir)
+                })
+                .await;
+                if let Err(e) = removed {
                     tracing::warn!(
                         "stream {}: removing {} failed: {e}",
                         self.name,
