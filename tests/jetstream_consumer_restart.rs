@@ -345,3 +345,36 @@ async fn streams_and_consumers_survive_a_change_in_cores() {
     let info = consumer_info(&nc, "S", "C").await;
     assert_eq!(counters(&info), want_counters((7, 6), (7, 6), 0, 0, 0, 0));
 }
+
+/// A consumer deleted right after acks (its state still being written) stays
+/// deleted: the state writer must not bring its directory back.
+#[tokio::test]
+async fn a_consumer_deleted_right_after_acks_stays_deleted() {
+    let mut s = js_server();
+    let nc = client(&s).await;
+    create_stream(&nc, json!({"name": "S", "subjects": ["s.>"]})).await;
+    publish_n(&nc, "s.a", 3).await;
+    for n in ["A", "B"] {
+        create_consumer(
+            &nc,
+            "S",
+            json!({"durable_name": n, "ack_policy": "explicit"}),
+        )
+        .await;
+    }
+    let mut c = raw_js(&s).await;
+    pull(&mut c, "S", "A", r#"{"batch":3}"#).await;
+    let got = read_n(&mut c, 3).await;
+    double_ack_raw(&mut c, &got[0], "+ACK").await;
+    for d in &got[1..] {
+        ack_raw(&mut c, d, "+ACK").await;
+    }
+    ok(api(&nc, "$JS.API.CONSUMER.DELETE.S.A", Value::Null).await);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(nc);
+    assert!(s.stop_graceful().success());
+    s.restart();
+    let nc = client(&s).await;
+    let v = api(&nc, "$JS.API.CONSUMER.NAMES.S", Value::Null).await;
+    assert_eq!(v["consumers"], json!(["B"]), "{v}");
+}

@@ -196,3 +196,103 @@ async fn damaged_consumer_meta_is_not_loaded_and_the_stream_is_kept() {
         assert_eq!(c["name"], "C", "{kind}: restored consumer");
     }
 }
+
+/// An interest stream whose consumer could not be restored keeps its messages:
+/// acks by the other consumer, new publishes nobody loaded wants, and deleting the
+/// other consumer remove nothing, since the missing one may need them. Once its
+/// metadata is repaired it is back, and retention works as before.
+#[tokio::test]
+async fn an_unrestored_consumer_keeps_interest_retention_from_removing_messages() {
+    if server_impl() == Impl::Go {
+        return;
+    }
+    let mut s = js_server();
+    let nc = client(&s).await;
+    create_stream(
+        &nc,
+        json!({"name": "I", "subjects": ["i.>"], "retention": "interest"}),
+    )
+    .await;
+    for name in ["C", "D"] {
+        ok(api(
+            &nc,
+            &format!("$JS.API.CONSUMER.DURABLE.CREATE.I.{name}"),
+            json!({"stream_name": "I", "config": {"durable_name": name, "ack_policy": "all"}}),
+        )
+        .await);
+    }
+    for i in 1..=3 {
+        assert_ack(&publish_req(&nc, "i.x", &[], b"m").await, "I", i);
+    }
+    drop(nc);
+    s.stop_graceful();
+    let meta = stream_dir(&s, "I").join("obs").join("D").join("meta.json");
+    let original = std::fs::read(&meta).expect("consumer meta");
+    damage(&meta, "truncated");
+    s.restart();
+    let nc = client(&s).await;
+    assert_eq!(messages(&nc, "I").await, Some(3));
+
+    // C acks everything (ack all: the last one acks the rest).
+    let mut c = raw_js(&s).await;
+    c.send(&pub_x("$JS.API.CONSUMER.MSG.NEXT.I.C", br#"{"batch":3}"#))
+        .await;
+    let mut last = None;
+    for _ in 0..3 {
+        last = Some(c.read_raw_frame().await.expect("message"));
+    }
+    let Frame::Msg {
+        reply: Some(ack), ..
+    } = parse_frame(&last.expect("three messages"))
+    else {
+        panic!("not a message");
+    };
+    c.send(format!("PUB {ack} _INBOX.x 0\r\n\r\n").as_bytes())
+        .await;
+    c.read_raw_frame().await.expect("ack confirmed");
+    // A new message only D could want, and C going away, remove nothing either.
+    assert_ack(&publish_req(&nc, "i.x", &[], b"m").await, "I", 4);
+    let v = api(&nc, "$JS.API.CONSUMER.DELETE.I.C", Value::Null).await;
+    assert_eq!(v["success"], true, "{v}");
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(messages(&nc, "I").await, Some(4));
+    assert!(
+        s.log_lines()
+            .iter()
+            .any(|l| l.contains("[WRN]") && l.contains("removes nothing")),
+        "no warning:\n{}",
+        s.log_lines().join("\n")
+    );
+
+    // Repaired: D is back with all four to deliver, and its acks remove them.
+    drop(nc);
+    s.stop_graceful();
+    std::fs::write(&meta, &original).expect("restore meta");
+    s.restart();
+    let nc = client(&s).await;
+    let info = api(&nc, "$JS.API.CONSUMER.INFO.I.D", Value::Null).await;
+    assert_eq!(info["num_pending"], 4, "{info}");
+    let names = api(&nc, "$JS.API.CONSUMER.NAMES.I", Value::Null).await;
+    assert_eq!(names["consumers"], json!(["D"]), "{names}");
+    let mut c = raw_js(&s).await;
+    c.send(&pub_x("$JS.API.CONSUMER.MSG.NEXT.I.D", br#"{"batch":4}"#))
+        .await;
+    let mut last = None;
+    for _ in 0..4 {
+        last = Some(c.read_raw_frame().await.expect("message"));
+    }
+    let Frame::Msg {
+        reply: Some(ack), ..
+    } = parse_frame(&last.expect("four messages"))
+    else {
+        panic!("not a message");
+    };
+    c.send(format!("PUB {ack} _INBOX.x 0\r\n\r\n").as_bytes())
+        .await;
+    c.read_raw_frame().await.expect("ack confirmed");
+    let st = wait_for_state(&nc, "I", std::time::Duration::from_secs(2), |st| {
+        st["messages"] == 0
+    })
+    .await;
+    assert_eq!(st["last_seq"], 4);
+}

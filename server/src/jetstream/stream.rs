@@ -133,6 +133,11 @@ pub struct Stream {
     expiry_target: Cell<Option<i64>>,
     /// Its consumers, by name (sorted, as Go lists them).
     consumers: RefCell<std::collections::BTreeMap<String, Rc<super::consumer::Consumer>>>,
+    /// Consumers found on disk that could not be restored (damaged metadata or
+    /// state), by directory name. While any is missing, interest and work-queue
+    /// retention remove nothing on the grounds that no consumer needs it: the
+    /// missing one might, and its files are kept for the operator to repair.
+    unrestored_consumers: RefCell<std::collections::BTreeSet<String>>,
 }
 
 /// A config's transforms, compiled once per config.
@@ -266,6 +271,7 @@ impl Stream {
             reported_bytes: Cell::new(0),
             expiry_target: Cell::new(None),
             consumers: RefCell::new(std::collections::BTreeMap::new()),
+            unrestored_consumers: RefCell::new(std::collections::BTreeSet::new()),
         });
         *stream.transforms.borrow_mut() = Transforms::of(&stream.config.borrow());
         stream.report_usage();

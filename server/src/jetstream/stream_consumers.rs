@@ -167,6 +167,9 @@ impl Stream {
                     created: GoTime::now(),
                 };
                 let c = Consumer::open(self, js, meta, self.dir.as_deref(), true).await?;
+                // Created over the files of one that could not be restored: its
+                // directory is whole again.
+                self.unrestored_consumers.borrow_mut().remove(&name);
                 self.consumers.borrow_mut().insert(name, c.clone());
                 Ok((c, true))
             }
@@ -221,39 +224,58 @@ impl Stream {
             .collect();
         dirs.sort();
         for d in dirs {
-            let meta = match consumer::read_consumer_meta(&d) {
-                Ok(m) => m,
-                Err(e) => {
-                    tracing::error!(
-                        "stream {}: consumer in {} not restored: {e}",
-                        self.name,
-                        d.display()
-                    );
-                    continue;
-                }
-            };
-            let name = meta.name.clone();
-            // A damaged meta.json can still parse and name another consumer:
-            // opening it would make a new, empty consumer under that name.
-            // Leave this one's files alone instead (as for streams).
-            let dir_name = d.file_name().map(|n| n.to_string_lossy().into_owned());
-            if dir_name.as_deref() != Some(name.as_str()) {
+            let dir_name = d
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if let Err(why) = self.restore_consumer(js, &d, &dir_name).await {
                 tracing::error!(
-                    "stream {}: consumer in {} not restored: its metadata names consumer '{name}' (damaged?); its files are left untouched",
+                    "stream {}: consumer in {} not restored: {why}",
                     self.name,
                     d.display()
                 );
-                continue;
-            }
-            match Consumer::open(self, js, meta, Some(&dir), false).await {
-                Ok(c) => {
-                    self.consumers.borrow_mut().insert(name, c);
-                }
-                Err(e) => {
-                    tracing::error!("stream {}: consumer {name} not restored: {e}", self.name)
-                }
+                self.unrestored_consumers.borrow_mut().insert(dir_name);
             }
         }
+        let missing = self.unrestored_consumers.borrow().clone();
+        if !missing.is_empty() && self.config.borrow().retention != RetentionPolicy::Limits {
+            tracing::warn!(
+                "stream {}: {:?} retention removes nothing for lack of interest until consumer(s) {missing:?} are restored (repair their files and restart) or deleted from disk",
+                self.name,
+                self.config.borrow().retention
+            );
+        }
+    }
+
+    /// Open one persisted consumer; the reason when it cannot be restored.
+    async fn restore_consumer(
+        self: &Rc<Self>,
+        js: &JsConfig,
+        dir: &std::path::Path,
+        dir_name: &str,
+    ) -> Result<(), String> {
+        let meta = consumer::read_consumer_meta(dir).map_err(|e| e.to_string())?;
+        let name = meta.name.clone();
+        // A damaged meta.json can still parse and name another consumer: opening it
+        // would make a new, empty consumer under that name. Leave this one's files
+        // alone instead (as for streams).
+        if dir_name != name {
+            return Err(format!(
+                "its metadata names consumer '{name}' (damaged?); its files are left untouched"
+            ));
+        }
+        // `open` takes the stream's directory and finds the consumer's in it.
+        let c = Consumer::open(self, js, meta, self.dir.as_deref(), false)
+            .await
+            .map_err(|e| e.to_string())?;
+        self.consumers.borrow_mut().insert(name, c);
+        Ok(())
+    }
+
+    /// Whether retention may remove messages for lack of interest: not while a
+    /// consumer on disk could not be restored (it may need them).
+    fn interest_is_known(&self) -> bool {
+        self.unrestored_consumers.borrow().is_empty()
     }
 
     /// Close every consumer (stream shutdown or delete).
@@ -275,6 +297,7 @@ impl Stream {
         }
         if self.config.borrow().retention == RetentionPolicy::Interest
             && !consumers.values().any(|c| c.filter_matches(subject))
+            && self.interest_is_known()
         {
             if let Err(e) = self.store.remove(seq, false) {
                 tracing::warn!(
@@ -302,7 +325,10 @@ impl Stream {
         let mut removed = false;
         for &seq in seqs {
             let drop = match retention {
+                // Work-queue filters do not overlap: what one consumer acked no
+                // other consumer, restored or not, can need.
                 RetentionPolicy::WorkQueue => true,
+                _ if !self.interest_is_known() => false,
                 _ => {
                     let subject = self.store.subject_at(seq);
                     match subject {
@@ -329,6 +355,9 @@ impl Stream {
     /// Interest retention after a consumer left: drop every message that no
     /// remaining consumer needs.
     pub(crate) async fn drop_uninterested(&self) {
+        if !self.interest_is_known() {
+            return;
+        }
         let st = self.store.state();
         let mut removed = false;
         for seq in st.first_seq..=st.last_seq {
