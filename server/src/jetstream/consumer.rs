@@ -303,7 +303,9 @@ impl Consumer {
         let (state_file, restored) = match &dir {
             Some(d) => {
                 if persist {
-                    write_consumer_meta(d, &meta).map_err(ApiError::consumer_create)?;
+                    write_consumer_meta(d, &meta)
+                        .await
+                        .map_err(ApiError::consumer_create)?;
                 }
                 let (file, snapshot) = ConsumerStateFile::open(ConsumerFileConfig {
                     dir: d.clone(),
@@ -1472,14 +1474,16 @@ impl Consumer {
     // ---- lifecycle -----------------------------------------------------------------
 
     /// Apply an accepted configuration change.
-    pub(super) fn update(&self, cfg: ConsumerConfig) -> Result<(), ApiError> {
+    pub(super) async fn update(&self, cfg: ConsumerConfig) -> Result<(), ApiError> {
         if let Some(d) = &self.dir {
             let meta = ConsumerMeta {
                 name: self.name.clone(),
                 config: cfg.clone(),
                 created: self.created,
             };
-            write_consumer_meta(d, &meta).map_err(ApiError::consumer_create)?;
+            write_consumer_meta(d, &meta)
+                .await
+                .map_err(ApiError::consumer_create)?;
         }
         self.tracker
             .borrow_mut()
@@ -1491,7 +1495,7 @@ impl Consumer {
     }
 
     /// Pause until `until` (Unix ns; 0 resumes). Returns the new config.
-    pub(super) fn pause(&self, until: Option<GoTime>) -> Result<ConsumerConfig, ApiError> {
+    pub(super) async fn pause(&self, until: Option<GoTime>) -> Result<ConsumerConfig, ApiError> {
         let mut cfg = self.config();
         cfg.pause_until = until;
         // A pause already over is announced by the API's own advisory.
@@ -1500,7 +1504,7 @@ impl Consumer {
             .set(until.is_none_or(|t| t.unix_nanos() <= now));
         // The required API level depends on the pause.
         cfg.set_static_metadata();
-        self.update(cfg.clone())?;
+        self.update(cfg.clone()).await?;
         Ok(cfg)
     }
 
@@ -1704,13 +1708,19 @@ pub fn consumer_dir(stream_dir: &Path, name: &str) -> PathBuf {
 }
 
 /// Write a consumer's `meta.json` atomically; a new consumer directory's entry
-/// in `obs/` is made durable too.
-pub fn write_consumer_meta(dir: &Path, meta: &ConsumerMeta) -> std::io::Result<()> {
-    super::stream::write_json_durably(dir, CONSUMER_META_FILE, meta)?;
-    if let Some(parent) = dir.parent() {
-        std::fs::File::open(parent)?.sync_all()?;
-    }
-    Ok(())
+/// in `obs/` is made durable too. On the blocking pool: the fsyncs would stall
+/// every connection of the shard (clients create a consumer per KV watch).
+pub async fn write_consumer_meta(dir: &Path, meta: &ConsumerMeta) -> std::io::Result<()> {
+    let body = serde_json::to_vec_pretty(meta).map_err(std::io::Error::other)?;
+    let dir = dir.to_path_buf();
+    jetcore_router::blocking(move || {
+        super::stream::write_bytes_durably(&dir, CONSUMER_META_FILE, &body)?;
+        if let Some(parent) = dir.parent() {
+            std::fs::File::open(parent)?.sync_all()?;
+        }
+        Ok(())
+    })
+    .await
 }
 
 /// Read a consumer's `meta.json`.

@@ -565,7 +565,7 @@ impl Meta {
         let new_cfg = cfg.clone();
         let updated = self
             .on_stream(name, core, move |shard, s| async move {
-                s.update(new_cfg, core)?;
+                s.update(new_cfg, core).await?;
                 shard.interest_barrier().await;
                 Ok(())
             })

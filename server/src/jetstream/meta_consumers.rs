@@ -183,7 +183,7 @@ impl Meta {
         let result = self
             .on_stream(stream, entry.core, move |shard, s| async move {
                 let c = s.consumer(&name).ok_or_else(ApiError::consumer_not_found)?;
-                let cfg = c.pause(req.pause_until)?;
+                let cfg = c.pause(req.pause_until).await?;
                 capi::publish_pause_advisory(&shard, &s.name, &name, cfg.pause_until, &domain);
                 Ok(cfg.pause_until)
             })

@@ -287,7 +287,7 @@ impl JetStream {
         let core = meta.core;
         let stream = Stream::open(shard, &self.config, meta, dir).await?;
         if persist {
-            if let Err(e) = stream.persist_meta(core) {
+            if let Err(e) = stream.persist_meta(core).await {
                 stream.close(true).await;
                 return Err(ApiError::stream_create(e));
             }

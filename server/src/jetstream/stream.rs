@@ -1102,8 +1102,9 @@ impl Stream {
     /// Apply an accepted configuration change (the caller validated it).
     /// The new config is written to `meta.json` first, so a failure leaves the
     /// stream, the directory and the disk all on the old config.
-    pub fn update(&self, cfg: StreamConfig, core: usize) -> Result<(), ApiError> {
+    pub async fn update(&self, cfg: StreamConfig, core: usize) -> Result<(), ApiError> {
         self.write_meta_for(&cfg, core)
+            .await
             .map_err(ApiError::stream_update)?;
         self.store
             .set_limits(store_limits(&cfg))
@@ -1156,11 +1157,11 @@ impl Stream {
     }
 
     /// Write `meta.json` (file streams only), atomically.
-    pub fn persist_meta(&self, core: usize) -> std::io::Result<()> {
-        self.write_meta_for(&self.config(), core)
+    pub async fn persist_meta(&self, core: usize) -> std::io::Result<()> {
+        self.write_meta_for(&self.config(), core).await
     }
 
-    fn write_meta_for(&self, config: &StreamConfig, core: usize) -> std::io::Result<()> {
+    async fn write_meta_for(&self, config: &StreamConfig, core: usize) -> std::io::Result<()> {
         let Some(dir) = &self.dir else {
             return Ok(());
         };
@@ -1169,7 +1170,7 @@ impl Stream {
             created: self.created,
             core,
         };
-        write_meta(dir, &meta)
+        write_meta(dir, &meta).await
     }
 }
 
@@ -1235,9 +1236,12 @@ pub(super) fn status(code: u16, text: &str) -> (Bytes, Bytes) {
     )
 }
 
-/// Write a stream's `meta.json` atomically.
-pub fn write_meta(dir: &Path, meta: &StreamMeta) -> std::io::Result<()> {
-    write_json_durably(dir, META_FILE, meta)
+/// Write a stream's `meta.json` atomically, on the blocking pool (two fsyncs the
+/// shard need not wait out).
+pub async fn write_meta(dir: &Path, meta: &StreamMeta) -> std::io::Result<()> {
+    let body = serde_json::to_vec_pretty(meta).map_err(std::io::Error::other)?;
+    let dir = dir.to_path_buf();
+    jetcore_router::blocking(move || write_bytes_durably(&dir, META_FILE, &body)).await
 }
 
 /// The block size of a file stream, by Go's rule (`dynBlkSize`): a stream
@@ -1272,17 +1276,16 @@ fn block_size_for(cfg: &StreamConfig, encrypted: bool) -> u64 {
     }
 }
 
-/// Write `value` as JSON to `dir/name` so that a crash leaves the old file or the
-/// new one, never a mix: temp file, fsync, rename, fsync the directory (created
-/// if needed). Used for stream and consumer metadata.
-pub fn write_json_durably<T: Serialize>(dir: &Path, name: &str, value: &T) -> std::io::Result<()> {
+/// Write `body` to `dir/name` so that a crash leaves the old file or the new one,
+/// never a mix: temp file, fsync, rename, fsync the directory (created if needed).
+/// Used for stream and consumer metadata. Blocking: run it on the blocking pool.
+pub fn write_bytes_durably(dir: &Path, name: &str, body: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     create_dir_all_durably(dir)?;
-    let body = serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?;
     let tmp = dir.join(format!("{name}.tmp"));
     {
         let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&body)?;
+        f.write_all(body)?;
         f.sync_all()?;
     }
     std::fs::rename(&tmp, dir.join(name))?;

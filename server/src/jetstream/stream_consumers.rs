@@ -150,7 +150,7 @@ impl Stream {
             ccfg::Prepared::Update(cfg) => {
                 let c = existing.ok_or_else(ApiError::consumer_does_not_exist)?;
                 if c.config() != cfg {
-                    c.update(cfg)?;
+                    c.update(cfg).await?;
                 }
                 Ok((c, false))
             }
