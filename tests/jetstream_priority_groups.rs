@@ -753,3 +753,21 @@ async fn async_nats_pinned_consumers_take_turns() {
         .map(|v| v.to_string());
     assert!(id.is_some() && id != pin, "a new pin: {id:?}");
 }
+
+/// A plain (non-JSON) pull on a pinned-client consumer with nobody pinned is served
+/// without taking the pin; its message says so with an empty `Nats-Pin-Id`.
+#[tokio::test]
+async fn a_plain_pull_is_served_without_a_pin() {
+    let (_s, nc, mut c) =
+        setup(json!({"priority_policy": "pinned_client", "priority_groups": ["A"]})).await;
+    inbox(&mut c, "a", 11).await;
+    publish(&nc, "x").await;
+    pull_to(&mut c, "a", "1").await;
+    let m = next(&mut c).await;
+    assert_eq!(
+        (m.headers.as_str(), m.payload.as_str()),
+        ("NATS/1.0\r\nNats-Pin-Id: \r\n\r\n", "x")
+    );
+    let info = consumer_info(&nc, "S", "C").await;
+    assert_eq!(info["priority_groups"][0].get("pinned_client_id"), None);
+}
