@@ -296,3 +296,47 @@ async fn an_unrestored_consumer_keeps_interest_retention_from_removing_messages(
     .await;
     assert_eq!(st["last_seq"], 4);
 }
+
+/// A consumer creation cut short (its directory holds only the temp file written
+/// before `meta.json`) was never acknowledged: it does not hold back interest
+/// retention.
+#[tokio::test]
+async fn a_consumer_creation_cut_short_does_not_hold_back_retention() {
+    if server_impl() == Impl::Go {
+        return;
+    }
+    let mut s = js_server();
+    let nc = client(&s).await;
+    create_stream(
+        &nc,
+        json!({"name": "I", "subjects": ["i.>"], "retention": "interest"}),
+    )
+    .await;
+    ok(api(
+        &nc,
+        "$JS.API.CONSUMER.DURABLE.CREATE.I.C",
+        json!({"stream_name": "I", "config": {"durable_name": "C", "ack_policy": "none"}}),
+    )
+    .await);
+    drop(nc);
+    s.stop_graceful();
+    let cut = stream_dir(&s, "I").join("obs").join("X");
+    std::fs::create_dir_all(&cut).expect("mkdir");
+    std::fs::write(cut.join("meta.json.tmp"), b"{\"name\":").expect("tmp");
+    s.restart();
+    let nc = client(&s).await;
+    for i in 1..=2 {
+        assert_ack(&publish_req(&nc, "i.x", &[], b"m").await, "I", i);
+    }
+    // Ack none: delivering is acking, and the messages go.
+    let mut c = raw_js(&s).await;
+    c.send(&pub_x("$JS.API.CONSUMER.MSG.NEXT.I.C", br#"{"batch":2}"#))
+        .await;
+    for _ in 0..2 {
+        c.read_raw_frame().await.expect("message");
+    }
+    wait_for_state(&nc, "I", std::time::Duration::from_secs(2), |st| {
+        st["messages"] == 0
+    })
+    .await;
+}

@@ -234,7 +234,11 @@ impl Stream {
                     self.name,
                     d.display()
                 );
-                self.unrestored_consumers.borrow_mut().insert(dir_name);
+                // A creation cut short before its metadata was in place was never
+                // acknowledged: such a consumer cannot need anything.
+                if holds_consumer_files(&d) {
+                    self.unrestored_consumers.borrow_mut().insert(dir_name);
+                }
             }
         }
         let missing = self.unrestored_consumers.borrow().clone();
@@ -381,4 +385,15 @@ impl Stream {
             self.after_removal();
         }
     }
+}
+
+/// Whether a consumer directory holds more than a creation cut short (nothing, or
+/// only the temp file written before `meta.json` is renamed into place): metadata
+/// or state files. Unreadable counts as yes.
+fn holds_consumer_files(dir: &std::path::Path) -> bool {
+    std::fs::read_dir(dir).map_or(true, |entries| {
+        entries
+            .flatten()
+            .any(|e| !e.file_name().to_string_lossy().ends_with(".tmp"))
+    })
 }
