@@ -1294,3 +1294,35 @@ async fn workqueue_retention_removes_on_ack_and_polices_consumers() {
         "consumer must be deliver all on workqueue stream",
     );
 }
+
+/// Deleting a work-queue stream's consumer leaves its messages for the next one (Go
+/// cleans up after a deleted consumer only on interest streams).
+#[tokio::test]
+async fn deleting_a_work_queue_consumer_keeps_the_messages() {
+    let s = js_server();
+    let nc = client(&s).await;
+    create_stream(
+        &nc,
+        json!({"name": "W", "subjects": ["w.>"], "retention": "workqueue"}),
+    )
+    .await;
+    create_consumer(
+        &nc,
+        "W",
+        json!({"durable_name": "C", "ack_policy": "explicit"}),
+    )
+    .await;
+    for i in 1..=3 {
+        assert_ack(&publish_req(&nc, "w.x", &[], b"m").await, "W", i);
+    }
+    ok(api(&nc, "$JS.API.CONSUMER.DELETE.W.C", Value::Null).await);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(stream_state(&nc, "W").await["messages"], 3);
+    create_consumer(
+        &nc,
+        "W",
+        json!({"durable_name": "D", "ack_policy": "explicit"}),
+    )
+    .await;
+    assert_eq!(consumer_info(&nc, "W", "D").await["num_pending"], 3);
+}

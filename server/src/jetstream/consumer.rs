@@ -208,6 +208,9 @@ pub struct Consumer {
     /// request, a stored message, an ack, the pin). Keeps the delivery task from
     /// spinning on a message nobody may take.
     held_back: Cell<bool>,
+    /// Bumped by every RESET: a delivery that was being prepared across one (its
+    /// message loaded or paced before the reset) is dropped, not sent.
+    reset_epoch: Cell<u64>,
     /// Matching messages after the delivered stream sequence (Go's `npc`).
     num_pending: Cell<u64>,
     /// Wakes the delivery task.
@@ -303,7 +306,7 @@ impl Consumer {
         let (state_file, restored) = match &dir {
             Some(d) => {
                 if persist {
-                    write_consumer_meta(d, &meta)
+                    write_consumer_meta(d, &meta, MetaWrite::Create)
                         .await
                         .map_err(ApiError::consumer_create)?;
                 }
@@ -371,6 +374,7 @@ impl Consumer {
             initial: RefCell::new(initial),
             waiting: RefCell::new(PullQueue::default()),
             held_back: Cell::new(false),
+            reset_epoch: Cell::new(0),
             num_pending: Cell::new(0),
             wake: Notify::new(),
             next_inbox: InternalInbox::with_limit(CONSUMER_INBOX_LIMIT),
@@ -690,6 +694,7 @@ impl Consumer {
             req.seq
         };
         self.tracker.borrow_mut().reset_to(seq);
+        self.reset_epoch.set(self.reset_epoch.get() + 1);
         self.initial.borrow_mut().clear();
         self.resume.set(0);
         self.resync_pending(&stream);
@@ -699,7 +704,7 @@ impl Consumer {
                 return Err(ApiError::stream_store_failed(&e));
             }
         }
-        if stream.config().retention != super::stream_config::RetentionPolicy::Limits {
+        if stream.config().retention == super::stream_config::RetentionPolicy::Interest {
             stream.drop_uninterested().await;
         }
         self.wake();
@@ -1042,12 +1047,18 @@ impl Consumer {
                     idle = true;
                     break;
                 }
+                let epoch = self.reset_epoch.get();
                 match self.next_message(now).await {
                     Next::Message { msg, source } => {
                         if self.closed.get() {
                             return;
                         }
                         self.pace(&msg).await;
+                        if self.reset_epoch.get() != epoch {
+                            // The consumer moved while this was loaded: the reset
+                            // decides what comes next.
+                            continue;
+                        }
                         if self.send(msg, source, now_nanos()) {
                             sent += 1;
                         } else {
@@ -1481,9 +1492,11 @@ impl Consumer {
                 config: cfg.clone(),
                 created: self.created,
             };
-            write_consumer_meta(d, &meta)
-                .await
-                .map_err(ApiError::consumer_create)?;
+            let written = write_consumer_meta(d, &meta, MetaWrite::Replace).await;
+            if self.closed.get() {
+                return Err(ApiError::consumer_not_found());
+            }
+            written.map_err(ApiError::consumer_create)?;
         }
         self.tracker
             .borrow_mut()
@@ -1707,18 +1720,35 @@ pub fn consumer_dir(stream_dir: &Path, name: &str) -> PathBuf {
     stream_dir.join(CONSUMERS_DIR).join(name)
 }
 
-/// Write a consumer's `meta.json` atomically; a new consumer directory's entry
-/// in `obs/` is made durable too. On the blocking pool: the fsyncs would stall
-/// every connection of the shard (clients create a consumer per KV watch).
-pub async fn write_consumer_meta(dir: &Path, meta: &ConsumerMeta) -> std::io::Result<()> {
+/// Whether writing a consumer's metadata may create its directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetaWrite {
+    /// A new consumer: create the directory (and make its entry in `obs/` durable).
+    Create,
+    /// An update: the directory must exist. A consumer deleted meanwhile (its
+    /// inactivity threshold runs outside the API's order) must not come back.
+    Replace,
+}
+
+/// Write a consumer's `meta.json` atomically. On the blocking pool: the fsyncs
+/// would stall every connection of the shard (clients create a consumer per KV
+/// watch).
+pub async fn write_consumer_meta(
+    dir: &Path,
+    meta: &ConsumerMeta,
+    how: MetaWrite,
+) -> std::io::Result<()> {
     let body = serde_json::to_vec_pretty(meta).map_err(std::io::Error::other)?;
     let dir = dir.to_path_buf();
-    jetcore_router::blocking(move || {
-        super::stream::write_bytes_durably(&dir, CONSUMER_META_FILE, &body)?;
-        if let Some(parent) = dir.parent() {
-            std::fs::File::open(parent)?.sync_all()?;
+    jetcore_router::blocking(move || match how {
+        MetaWrite::Create => {
+            super::stream::write_bytes_durably(&dir, CONSUMER_META_FILE, &body)?;
+            if let Some(parent) = dir.parent() {
+                std::fs::File::open(parent)?.sync_all()?;
+            }
+            Ok(())
         }
-        Ok(())
+        MetaWrite::Replace => super::stream::replace_file_durably(&dir, CONSUMER_META_FILE, &body),
     })
     .await
 }

@@ -284,14 +284,7 @@ impl JetStream {
                 dir.display()
             )));
         }
-        let core = meta.core;
-        let stream = Stream::open(shard, &self.config, meta, dir).await?;
-        if persist {
-            if let Err(e) = stream.persist_meta(core).await {
-                stream.close(true).await;
-                return Err(ApiError::stream_create(e));
-            }
-        }
+        let stream = Stream::open(shard, &self.config, meta, dir, persist).await?;
         self.streams.borrow_mut().insert(name, stream.clone());
         Ok(stream)
     }

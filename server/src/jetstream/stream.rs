@@ -213,12 +213,16 @@ pub(super) fn go_time(nanos: i64) -> GoTime {
 impl Stream {
     /// Open (or create) a stream's store, subscribe its subjects and start its tasks.
     /// `dir` is the stream's directory for file storage.
+    /// `persist`: write `meta.json` (on `meta.core`) before the stream subscribes, so
+    /// no message can be stored in a directory without its metadata.
     pub async fn open(
         shard: &Rc<Shard>,
         js: &JsConfig,
         meta: StreamMeta,
         dir: PathBuf,
+        persist: bool,
     ) -> Result<Rc<Stream>, ApiError> {
+        let core = meta.core;
         let cfg = meta.config;
         let cfg_is_memory = cfg.storage == StorageType::Memory;
         let limits = store_limits(&cfg);
@@ -276,8 +280,21 @@ impl Stream {
         *stream.transforms.borrow_mut() = Transforms::of(&stream.config.borrow());
         stream.report_usage();
         stream.rebuild_dedupe().await;
+        if persist {
+            if let Err(e) = stream.persist_meta(core).await {
+                stream.close(true).await;
+                return Err(ApiError::stream_create(e));
+            }
+        }
         stream.subscribe()?;
         stream.restore_consumers(js).await;
+        // Messages every consumer had acked may have outlived a crash (the acks were
+        // durable, the removal not yet), or a hold on a consumer that could not be
+        // restored: look once, in the background (Go's `checkInterestState`).
+        if stream.config().retention == super::stream_config::RetentionPolicy::Interest {
+            let s = stream.clone();
+            jetcore_router::spawn(async move { s.drop_uninterested().await });
+        }
         jetcore_router::spawn(stream.clone().run_publishes());
         jetcore_router::spawn(stream.clone().run_direct_gets());
         jetcore_router::spawn(stream.clone().run_expiry());
@@ -1280,8 +1297,14 @@ fn block_size_for(cfg: &StreamConfig, encrypted: bool) -> u64 {
 /// never a mix: temp file, fsync, rename, fsync the directory (created if needed).
 /// Used for stream and consumer metadata. Blocking: run it on the blocking pool.
 pub fn write_bytes_durably(dir: &Path, name: &str, body: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
     create_dir_all_durably(dir)?;
+    replace_file_durably(dir, name, body)
+}
+
+/// [`write_bytes_durably`] into a directory that must already exist: a missing
+/// one is an error (`NotFound`), never created again.
+pub fn replace_file_durably(dir: &Path, name: &str, body: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
     let tmp = dir.join(format!("{name}.tmp"));
     {
         let mut f = std::fs::File::create(&tmp)?;

@@ -168,9 +168,13 @@ impl Stream {
                 };
                 let c = Consumer::open(self, js, meta, self.dir.as_deref(), true).await?;
                 // Created over the files of one that could not be restored: its
-                // directory is whole again.
-                self.unrestored_consumers.borrow_mut().remove(&name);
+                // directory is whole again, and what the hold kept may go.
+                let hold_lifted = self.unrestored_consumers.borrow_mut().remove(&name)
+                    && self.interest_is_known();
                 self.consumers.borrow_mut().insert(name, c.clone());
+                if hold_lifted && self.config.borrow().retention == RetentionPolicy::Interest {
+                    self.drop_uninterested().await;
+                }
                 Ok((c, true))
             }
         }
@@ -191,7 +195,9 @@ impl Stream {
             super::super::consumer_api::ConsumerAction::Deleted,
             &self.domain,
         );
-        if self.config.borrow().retention != RetentionPolicy::Limits {
+        // Go cleans up after a deleted consumer on interest streams only: a work
+        // queue keeps its messages for the next consumer.
+        if self.config.borrow().retention == RetentionPolicy::Interest {
             self.drop_uninterested().await;
         }
         true
