@@ -197,6 +197,28 @@ async fn damaged_consumer_meta_is_not_loaded_and_the_stream_is_kept() {
     }
 }
 
+/// Pulls `n` messages from consumer `name` of stream `I` (ack policy all) and acks
+/// the last, which acks them all; waits for the ack to be confirmed.
+async fn pull_and_ack_all(s: &Server, name: &str, n: usize) {
+    let mut c = raw_js(s).await;
+    let next = format!("$JS.API.CONSUMER.MSG.NEXT.I.{name}");
+    c.send(&pub_x(&next, format!(r#"{{"batch":{n}}}"#).as_bytes()))
+        .await;
+    let mut last = None;
+    for _ in 0..n {
+        last = Some(c.read_raw_frame().await.expect("message"));
+    }
+    let Frame::Msg {
+        reply: Some(ack), ..
+    } = parse_frame(&last.expect("messages"))
+    else {
+        panic!("not a message");
+    };
+    c.send(format!("PUB {ack} _INBOX.x 0\r\n\r\n").as_bytes())
+        .await;
+    c.read_raw_frame().await.expect("ack confirmed");
+}
+
 /// An interest stream whose consumer could not be restored keeps its messages:
 /// acks by the other consumer, new publishes nobody loaded wants, and deleting the
 /// other consumer remove nothing, since the missing one may need them. Once its
@@ -234,22 +256,7 @@ async fn an_unrestored_consumer_keeps_interest_retention_from_removing_messages(
     assert_eq!(messages(&nc, "I").await, Some(3));
 
     // C acks everything (ack all: the last one acks the rest).
-    let mut c = raw_js(&s).await;
-    c.send(&pub_x("$JS.API.CONSUMER.MSG.NEXT.I.C", br#"{"batch":3}"#))
-        .await;
-    let mut last = None;
-    for _ in 0..3 {
-        last = Some(c.read_raw_frame().await.expect("message"));
-    }
-    let Frame::Msg {
-        reply: Some(ack), ..
-    } = parse_frame(&last.expect("three messages"))
-    else {
-        panic!("not a message");
-    };
-    c.send(format!("PUB {ack} _INBOX.x 0\r\n\r\n").as_bytes())
-        .await;
-    c.read_raw_frame().await.expect("ack confirmed");
+    pull_and_ack_all(&s, "C", 3).await;
     // A new message only D could want, and C going away, remove nothing either.
     assert_ack(&publish_req(&nc, "i.x", &[], b"m").await, "I", 4);
     let v = api(&nc, "$JS.API.CONSUMER.DELETE.I.C", Value::Null).await;
@@ -274,22 +281,7 @@ async fn an_unrestored_consumer_keeps_interest_retention_from_removing_messages(
     assert_eq!(info["num_pending"], 4, "{info}");
     let names = api(&nc, "$JS.API.CONSUMER.NAMES.I", Value::Null).await;
     assert_eq!(names["consumers"], json!(["D"]), "{names}");
-    let mut c = raw_js(&s).await;
-    c.send(&pub_x("$JS.API.CONSUMER.MSG.NEXT.I.D", br#"{"batch":4}"#))
-        .await;
-    let mut last = None;
-    for _ in 0..4 {
-        last = Some(c.read_raw_frame().await.expect("message"));
-    }
-    let Frame::Msg {
-        reply: Some(ack), ..
-    } = parse_frame(&last.expect("four messages"))
-    else {
-        panic!("not a message");
-    };
-    c.send(format!("PUB {ack} _INBOX.x 0\r\n\r\n").as_bytes())
-        .await;
-    c.read_raw_frame().await.expect("ack confirmed");
+    pull_and_ack_all(&s, "D", 4).await;
     let st = wait_for_state(&nc, "I", std::time::Duration::from_secs(2), |st| {
         st["messages"] == 0
     })

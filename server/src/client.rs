@@ -417,18 +417,24 @@ impl InternalInbox {
         loop {
             let batch = {
                 let mut queue = self.queue.borrow_mut();
-                let mut taken = 0usize;
-                let mut count = 0usize;
-                for m in queue.iter() {
-                    count += 1;
-                    taken += m.size();
-                    if taken >= max_bytes {
-                        break;
+                if self.queued_bytes.get() <= max_bytes {
+                    // All of it fits: no need to count.
+                    self.queued_bytes.set(0);
+                    queue.drain(..).collect::<Vec<InternalMsg>>()
+                } else {
+                    let mut taken = 0usize;
+                    let mut count = 0usize;
+                    for m in queue.iter() {
+                        count += 1;
+                        taken += m.size();
+                        if taken >= max_bytes {
+                            break;
+                        }
                     }
+                    self.queued_bytes
+                        .set(self.queued_bytes.get().saturating_sub(taken));
+                    queue.drain(..count).collect::<Vec<InternalMsg>>()
                 }
-                self.queued_bytes
-                    .set(self.queued_bytes.get().saturating_sub(taken));
-                queue.drain(..count).collect::<Vec<InternalMsg>>()
             };
             if !batch.is_empty() {
                 self.drained.notify_all();

@@ -99,7 +99,10 @@ pub struct Ticket {
 impl Drop for Ticket {
     fn drop(&mut self) {
         let before = self.in_flight.bytes.fetch_sub(self.bytes, Ordering::SeqCst);
-        if before - self.bytes <= MAX_IN_FLIGHT_BYTES {
+        // Only a drop that brings the count back within the budget can end a wait
+        // (the flusher waits only while over it, and adds nothing meanwhile), so
+        // the usual drop touches no lock.
+        if before > MAX_IN_FLIGHT_BYTES && before - self.bytes <= MAX_IN_FLIGHT_BYTES {
             let waiting = self
                 .in_flight
                 .flusher
@@ -177,21 +180,22 @@ impl<T: Weighed + Send + 'static> Outbox<T> {
     /// Returns when the peer is gone.
     pub async fn run_flusher(&self, sender: PeerSender<Batch<T>>) {
         loop {
-            let items = {
+            // The taken items stay counted in `bytes` until sent, so readers keep
+            // waiting while the flusher waits for the peer.
+            let (items, bytes) = {
                 let mut items = self.items.borrow_mut();
                 if items.len() <= MAX_BATCH {
-                    std::mem::take(&mut *items)
+                    (std::mem::take(&mut *items), self.bytes.get())
                 } else {
-                    items.drain(..MAX_BATCH).collect()
+                    let taken: Vec<T> = items.drain(..MAX_BATCH).collect();
+                    let bytes = taken.iter().map(Weighed::weight).sum();
+                    (taken, bytes)
                 }
             };
             if items.is_empty() {
                 self.wake_flusher.notified().await;
                 continue;
             }
-            // The taken items stay counted in `bytes` until sent, so readers keep
-            // waiting while the flusher waits for the peer.
-            let bytes: usize = items.iter().map(Weighed::weight).sum();
             self.in_flight.wait_at_most(MAX_IN_FLIGHT_BYTES).await;
             self.in_flight.bytes.fetch_add(bytes, Ordering::SeqCst);
             let ticket = Ticket {

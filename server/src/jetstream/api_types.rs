@@ -1631,4 +1631,4 @@ impl<'de> Deserialize<'de> for PubAckResponse {
 
 #[cfg(test)]
 #[path = "api_types_tests.rs"]
-mod tests;
+pub(crate) mod tests;

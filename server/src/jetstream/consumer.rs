@@ -704,9 +704,7 @@ impl Consumer {
                 return Err(ApiError::stream_store_failed(&e));
             }
         }
-        if stream.config().retention == super::stream_config::RetentionPolicy::Interest {
-            stream.drop_uninterested().await;
-        }
+        stream.drop_uninterested().await;
         self.wake();
         let mut info = self.info(&stream);
         info.config = info
@@ -801,8 +799,7 @@ impl Consumer {
             pending,
             ack_pending: self.tracker.borrow().num_ack_pending() as u64,
         };
-        let shard = self.shard.clone();
-        let has_interest = move |reply: &Bytes| shard.has_interest(reply);
+        let has_interest = |reply: &Bytes| self.shard.has_interest(reply);
         let placing = pq::Placing {
             policy,
             size,

@@ -755,36 +755,16 @@ fn consumer_request_decoders_never_panic() {
         br#"{"pause_until":"2024-01-01T00:00:00Z","offset":3}"#,
         b" 12 ",
     ];
-    const ALPHABET: &[u8] = b"{}[]\":,0123456789-+.eE \\tnulrsqTZ";
-    let mut x = 0x2545_f491_4f6c_dd1du64;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
-    for round in 0..20_000u32 {
-        let mut b = seeds[(next() % seeds.len() as u64) as usize].to_vec();
-        for _ in 0..(next() % 6) {
-            let at = (next() % (b.len() as u64 + 1)) as usize;
-            let c = if round % 3 == 0 {
-                next() as u8
-            } else {
-                ALPHABET[(next() % ALPHABET.len() as u64) as usize]
-            };
-            match next() % 3 {
-                0 => b.insert(at, c),
-                1 if at < b.len() => {
-                    b.remove(at);
-                }
-                _ if at < b.len() => b[at] = c,
-                _ => b.push(c),
-            }
-        }
-        let _ = NextRequest::parse(&b);
-        let _ = ConsumerUnpinRequest::parse(&b);
-        let _ = ConsumerResetRequest::parse(&b);
-        let _ = ConsumerPauseRequest::parse(&b);
-        let _ = ConsumersRequest::parse(&b);
-    }
+    crate::jetstream::api_types::tests::for_each_mutation(
+        &seeds,
+        0x2545_f491_4f6c_dd1d,
+        20_000,
+        |b| {
+            let _ = NextRequest::parse(b);
+            let _ = ConsumerUnpinRequest::parse(b);
+            let _ = ConsumerResetRequest::parse(b);
+            let _ = ConsumerPauseRequest::parse(b);
+            let _ = ConsumersRequest::parse(b);
+        },
+    );
 }

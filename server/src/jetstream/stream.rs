@@ -291,10 +291,8 @@ impl Stream {
         // Messages every consumer had acked may have outlived a crash (the acks were
         // durable, the removal not yet), or a hold on a consumer that could not be
         // restored: look once, in the background (Go's `checkInterestState`).
-        if stream.config().retention == super::stream_config::RetentionPolicy::Interest {
-            let s = stream.clone();
-            jetcore_router::spawn(async move { s.drop_uninterested().await });
-        }
+        let s = stream.clone();
+        jetcore_router::spawn(async move { s.drop_uninterested().await });
         jetcore_router::spawn(stream.clone().run_publishes());
         jetcore_router::spawn(stream.clone().run_direct_gets());
         jetcore_router::spawn(stream.clone().run_expiry());

@@ -169,10 +169,9 @@ impl Stream {
                 let c = Consumer::open(self, js, meta, self.dir.as_deref(), true).await?;
                 // Created over the files of one that could not be restored: its
                 // directory is whole again, and what the hold kept may go.
-                let hold_lifted = self.unrestored_consumers.borrow_mut().remove(&name)
-                    && self.interest_is_known();
+                let hold_lifted = self.unrestored_consumers.borrow_mut().remove(&name);
                 self.consumers.borrow_mut().insert(name, c.clone());
-                if hold_lifted && self.config.borrow().retention == RetentionPolicy::Interest {
+                if hold_lifted {
                     self.drop_uninterested().await;
                 }
                 Ok((c, true))
@@ -195,11 +194,7 @@ impl Stream {
             super::super::consumer_api::ConsumerAction::Deleted,
             &self.domain,
         );
-        // Go cleans up after a deleted consumer on interest streams only: a work
-        // queue keeps its messages for the next consumer.
-        if self.config.borrow().retention == RetentionPolicy::Interest {
-            self.drop_uninterested().await;
-        }
+        self.drop_uninterested().await;
         true
     }
 
@@ -362,10 +357,13 @@ impl Stream {
         }
     }
 
-    /// Interest retention after a consumer left: drop every message that no
-    /// remaining consumer needs.
+    /// Interest retention: drop every message that no consumer needs (after a
+    /// consumer left or moved, or at start). Nothing for other retentions (Go
+    /// cleans up this way on interest streams only: a work queue keeps its
+    /// messages for the next consumer), nor while a consumer is missing.
     pub(crate) async fn drop_uninterested(&self) {
-        if !self.interest_is_known() {
+        if self.config.borrow().retention != RetentionPolicy::Interest || !self.interest_is_known()
+        {
             return;
         }
         let st = self.store.state();
